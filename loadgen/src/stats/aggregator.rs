@@ -1,0 +1,262 @@
+//! The one task that owns the run's totals: it drains the hub's shards, and publishes
+//! immutable [`Snapshot`]s that every sink reads.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::history::{History, HistoryRow};
+use super::request_stats::RequestStats;
+use super::shard::{ErrorEntry, Shard, StatsHub};
+use super::{unix_seconds, RequestKey, AGGREGATED_NAME, PERCENTILES_TO_REPORT};
+
+/// Per-second counts older than this many seconds are forgotten (Locust's current rate
+/// reads the last twelve).
+const PER_SECOND_WINDOW: u64 = 20;
+
+/// One kind of error of one row: Locust's failures table line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorStats {
+    /// HTTP method.
+    pub method: String,
+    /// Stats name.
+    pub name: String,
+    /// The error string (names the failure kind).
+    pub error: String,
+    /// How many times it happened.
+    pub occurrences: u64,
+    /// First time seen.
+    pub first_seen: SystemTime,
+    /// Last time seen.
+    pub last_seen: SystemTime,
+}
+
+/// The run's statistics at one instant: plain data shared by every sink
+/// (`Arc<Snapshot>`), so that console, CSV, JSON and HTML always agree.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Start of the run (or of the last stats reset).
+    pub start: SystemTime,
+    /// When the snapshot was taken; current rates are computed against it.
+    pub taken_at: SystemTime,
+    /// Users running.
+    pub user_count: u32,
+    /// One row per (method, name), sorted by name, then method.
+    pub rows: Vec<RequestStats>,
+    /// Every request merged; method empty, name `Aggregated`.
+    pub aggregated: RequestStats,
+    /// Errors in the order they were first seen (Locust's error report order).
+    pub errors: Vec<ErrorStats>,
+    /// One aggregated history row per second, plus one per row with full history.
+    pub history: History,
+}
+
+impl Snapshot {
+    /// A snapshot with no requests, taken at `start`.
+    pub fn empty(start: SystemTime) -> Self {
+        Aggregator::new(start).snapshot(start, 0)
+    }
+
+    /// The row for `method` and `name`, if any request of it was recorded.
+    pub fn row(&self, method: &str, name: &str) -> Option<&RequestStats> {
+        self.rows
+            .iter()
+            .find(|r| r.method == method && r.name == name)
+    }
+}
+
+/// Owns the run's totals; one task calls [`Aggregator::collect`] once a second.
+#[derive(Debug)]
+pub struct Aggregator {
+    start: SystemTime,
+    rows: BTreeMap<RequestKey, RequestStats>,
+    total: RequestStats,
+    errors: HashMap<RequestKey, HashMap<String, ErrorEntry>>,
+    /// One spare shard per stripe: swapped in under the lock, merged outside it, then
+    /// emptied (keeping its allocations) for the next swap.
+    spare: Vec<Shard>,
+    history: History,
+    full_history: bool,
+}
+
+impl Aggregator {
+    /// An aggregator for a run that started at `start`.
+    pub fn new(start: SystemTime) -> Self {
+        Self {
+            start,
+            rows: BTreeMap::new(),
+            total: RequestStats::new("", AGGREGATED_NAME),
+            errors: HashMap::new(),
+            spare: Vec::new(),
+            history: History::default(),
+            full_history: false,
+        }
+    }
+
+    /// With `true`, [`Self::push_history`] also keeps one history row per request row
+    /// (`--csv-full-history`).
+    pub fn set_full_history(&mut self, full_history: bool) {
+        self.full_history = full_history;
+    }
+
+    /// Start of the run or of the last reset.
+    pub fn start(&self) -> SystemTime {
+        self.start
+    }
+
+    /// Drains every stripe of `hub` into the running totals. Each stripe is locked only
+    /// long enough to swap it with an empty shard.
+    pub fn collect(&mut self, hub: &StatsHub) {
+        self.spare
+            .resize_with(self.spare.len().max(hub.len()), Shard::new);
+        for i in 0..hub.len() {
+            {
+                // A user that panicked while recording leaves plain counters behind;
+                // they are still worth merging.
+                let mut guard = hub.shard(i).lock().unwrap_or_else(|e| e.into_inner());
+                std::mem::swap(&mut *guard, &mut self.spare[i]);
+            }
+            let mut shard = std::mem::take(&mut self.spare[i]);
+            self.merge_shard(&shard);
+            shard.clear();
+            self.spare[i] = shard;
+        }
+        if let Some(last) = self.total.last_request() {
+            let keep_from = unix_seconds(last).saturating_sub(PER_SECOND_WINDOW);
+            self.total.forget_seconds_before(keep_from);
+            for row in self.rows.values_mut() {
+                row.forget_seconds_before(keep_from);
+            }
+        }
+    }
+
+    /// Merges one shard's contents (also usable without a hub, e.g. in tests).
+    pub fn merge_shard(&mut self, shard: &Shard) {
+        for (key, entry) in &shard.entries {
+            if entry.num_requests() == 0 {
+                continue;
+            }
+            match self.rows.get_mut(key) {
+                Some(row) => row.merge(entry),
+                None => {
+                    self.rows.insert(key.clone(), entry.clone());
+                }
+            }
+            self.total.merge(entry);
+        }
+        for (key, by_error) in &shard.errors {
+            let mine = self.errors.entry(key.clone()).or_default();
+            for (error, e) in by_error {
+                match mine.get_mut(error) {
+                    Some(m) => m.merge(e),
+                    None => {
+                        mine.insert(error.clone(), e.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The statistics as they stand, for `user_count` users, at `now`.
+    pub fn snapshot(&self, now: SystemTime, user_count: u32) -> Snapshot {
+        let last = self.total.last_request();
+        let with_context = |r: &RequestStats| {
+            let mut r = r.clone();
+            r.set_run_context(self.start, last);
+            r
+        };
+        let mut errors: Vec<ErrorStats> = self
+            .errors
+            .iter()
+            .flat_map(|(key, by_error)| {
+                by_error.iter().map(move |(error, e)| ErrorStats {
+                    method: key.method.clone(),
+                    name: key.name.clone(),
+                    error: error.clone(),
+                    occurrences: e.occurrences,
+                    first_seen: e.first_seen,
+                    last_seen: e.last_seen,
+                })
+            })
+            .collect();
+        errors.sort_by(|a, b| {
+            (a.first_seen, &a.name, &a.method, &a.error).cmp(&(
+                b.first_seen,
+                &b.name,
+                &b.method,
+                &b.error,
+            ))
+        });
+        Snapshot {
+            start: self.start,
+            taken_at: now,
+            user_count,
+            rows: self.rows.values().map(with_context).collect(),
+            aggregated: with_context(&self.total),
+            errors,
+            history: self.history.clone(),
+        }
+    }
+
+    /// Appends the history rows for `snapshot`'s second: the aggregated row, preceded by
+    /// every request row when full history is on (the order of `_stats_history.csv`).
+    pub fn push_history(&mut self, snapshot: &Snapshot) {
+        let now = snapshot.taken_at;
+        let rows: &[RequestStats] = if self.full_history {
+            &snapshot.rows
+        } else {
+            &[]
+        };
+        for r in rows.iter().chain(std::iter::once(&snapshot.aggregated)) {
+            self.history.push(history_row(r, now, snapshot.user_count));
+        }
+    }
+
+    /// Once a second: collect the hub, take a snapshot, record its history rows and return
+    /// the snapshot (which includes them).
+    pub fn tick(&mut self, hub: &StatsHub, now: SystemTime, user_count: u32) -> Arc<Snapshot> {
+        self.collect(hub);
+        let mut snapshot = self.snapshot(now, user_count);
+        self.push_history(&snapshot);
+        snapshot.history = self.history.clone();
+        Arc::new(snapshot)
+    }
+
+    /// Zeroes every figure, as Locust's `--reset-stats` does once spawning completes:
+    /// rows stay (with no requests), errors and the history go, and rates count from
+    /// `now`. Call [`Self::collect`] first so that earlier requests are not counted later.
+    pub fn reset(&mut self, now: SystemTime) {
+        self.start = now;
+        for row in self.rows.values_mut() {
+            row.clear();
+        }
+        self.total.clear();
+        self.errors.clear();
+        self.history.clear();
+    }
+}
+
+/// The history line of one row at `now`.
+fn history_row(r: &RequestStats, now: SystemTime, user_count: u32) -> HistoryRow {
+    let percentiles_ms = r.percentiles_ms(&PERCENTILES_TO_REPORT).map(|v| {
+        let mut a = [0.0; 11];
+        a.copy_from_slice(&v);
+        a
+    });
+    HistoryRow {
+        timestamp: unix_seconds(now),
+        user_count,
+        method: r.method.clone(),
+        name: r.name.clone(),
+        current_rps: r.current_rps(now),
+        current_fail_per_sec: r.current_fail_per_sec(now),
+        percentiles_ms,
+        num_requests: r.num_requests(),
+        num_failures: r.num_failures(),
+        median_ms: r.median_response_time_ms(),
+        avg_ms: r.avg_response_time_ms(),
+        min_ms: r.min_response_time_ms(),
+        max_ms: r.max_response_time_ms(),
+        avg_content_length: r.avg_content_length(),
+    }
+}

@@ -1,0 +1,368 @@
+//! One statistics row: the counters and the HdrHistogram of one (method, name), or of
+//! all of them (the Aggregated row), with Locust's figures computed from them.
+
+use std::time::SystemTime;
+
+use hdrhistogram::Histogram;
+
+use super::per_second::PerSecond;
+use super::{unix_seconds, unix_seconds_f64};
+
+/// The largest response time a histogram holds: one day, in microseconds. Larger values
+/// are recorded as this value (saturated) rather than rejected; the exact maximum and
+/// the mean still see the true value.
+pub const MAX_RECORDED_US: u64 = 86_400 * 1_000_000;
+
+/// Significant decimal digits kept by every histogram.
+const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// An empty histogram in microseconds with three significant digits that grows as larger
+/// values arrive (so a run of fast requests stays small in memory).
+pub fn new_histogram() -> Histogram<u64> {
+    // Histogram::new only fails for precision above 5 digits.
+    Histogram::new(SIGNIFICANT_DIGITS).unwrap_or_else(|_| unreachable!("3 digits is valid"))
+}
+
+/// Statistics for one row of Locust's tables.
+///
+/// Inside a [`super::Shard`] it holds what one group of users recorded since the last
+/// collection; inside a [`super::Snapshot`] it holds the run's totals plus the run's start
+/// and last request time, which Locust's rates are computed against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestStats {
+    /// HTTP method (`GET`); empty for the Aggregated row.
+    pub method: String,
+    /// Stats name (`/api/clients/[id]`), or `Aggregated`.
+    pub name: String,
+    num_requests: u64,
+    num_failures: u64,
+    total_response_time_us: u64,
+    /// `u64::MAX` while no request is recorded.
+    min_response_time_us: u64,
+    max_response_time_us: u64,
+    total_content_length: u64,
+    per_second: PerSecond,
+    first_request: Option<SystemTime>,
+    last_request: Option<SystemTime>,
+    histogram: Histogram<u64>,
+    run_start: SystemTime,
+    run_last_request: Option<SystemTime>,
+}
+
+impl RequestStats {
+    /// An empty row.
+    pub fn new(method: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            method: method.into(),
+            name: name.into(),
+            num_requests: 0,
+            num_failures: 0,
+            total_response_time_us: 0,
+            min_response_time_us: u64::MAX,
+            max_response_time_us: 0,
+            total_content_length: 0,
+            per_second: PerSecond::default(),
+            first_request: None,
+            last_request: None,
+            histogram: new_histogram(),
+            run_start: SystemTime::UNIX_EPOCH,
+            run_last_request: None,
+        }
+    }
+
+    /// Records one request finished at `at`; `failed` also counts it as a failure.
+    pub(crate) fn record_us(
+        &mut self,
+        response_time_us: u64,
+        content_length: u64,
+        failed: bool,
+        at: SystemTime,
+    ) {
+        self.num_requests += 1;
+        self.num_failures += u64::from(failed);
+        self.total_response_time_us = self.total_response_time_us.saturating_add(response_time_us);
+        self.min_response_time_us = self.min_response_time_us.min(response_time_us);
+        self.max_response_time_us = self.max_response_time_us.max(response_time_us);
+        self.total_content_length = self.total_content_length.saturating_add(content_length);
+        self.per_second.add(unix_seconds(at), 1, u64::from(failed));
+        self.first_request = Some(self.first_request.map_or(at, |t| t.min(at)));
+        self.last_request = Some(self.last_request.map_or(at, |t| t.max(at)));
+        record_saturating(&mut self.histogram, response_time_us);
+    }
+
+    /// Adds `other`'s requests to this row (like `+=`): the result does not depend on the
+    /// order in which rows are merged.
+    pub fn merge(&mut self, other: &RequestStats) {
+        self.num_requests += other.num_requests;
+        self.num_failures += other.num_failures;
+        self.total_response_time_us = self
+            .total_response_time_us
+            .saturating_add(other.total_response_time_us);
+        self.min_response_time_us = self.min_response_time_us.min(other.min_response_time_us);
+        self.max_response_time_us = self.max_response_time_us.max(other.max_response_time_us);
+        self.total_content_length = self
+            .total_content_length
+            .saturating_add(other.total_content_length);
+        self.per_second.merge(&other.per_second);
+        self.first_request = min_opt(self.first_request, other.first_request);
+        self.last_request = max_opt(self.last_request, other.last_request);
+        self.run_start = self.run_start.max(other.run_start);
+        self.run_last_request = max_opt(self.run_last_request, other.run_last_request);
+        if self.histogram.add(&other.histogram).is_err() {
+            // Only possible if a histogram could not grow; fall back to clamping.
+            for v in other.histogram.iter_recorded() {
+                self.histogram
+                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
+            }
+        }
+    }
+
+    /// Empties the row but keeps its allocations (the histogram's counts array).
+    pub(crate) fn clear(&mut self) {
+        self.num_requests = 0;
+        self.num_failures = 0;
+        self.total_response_time_us = 0;
+        self.min_response_time_us = u64::MAX;
+        self.max_response_time_us = 0;
+        self.total_content_length = 0;
+        self.per_second.clear();
+        self.first_request = None;
+        self.last_request = None;
+        self.histogram.reset();
+        self.run_start = SystemTime::UNIX_EPOCH;
+        self.run_last_request = None;
+    }
+
+    /// Sets the run's start and last request time, which the rates are computed against.
+    pub(crate) fn set_run_context(&mut self, start: SystemTime, last_request: Option<SystemTime>) {
+        self.run_start = start;
+        self.run_last_request = last_request;
+    }
+
+    /// Forgets per-second counts older than `second` (only the last few are ever read).
+    pub(crate) fn forget_seconds_before(&mut self, second: u64) {
+        self.per_second.forget_before(second);
+    }
+
+    /// Number of requests, failures included.
+    pub fn num_requests(&self) -> u64 {
+        self.num_requests
+    }
+
+    /// Number of failed requests.
+    pub fn num_failures(&self) -> u64 {
+        self.num_failures
+    }
+
+    /// Sum of all content lengths, in bytes.
+    pub fn total_content_length(&self) -> u64 {
+        self.total_content_length
+    }
+
+    /// Sum of all response times, in microseconds (saturating).
+    pub fn total_response_time_us(&self) -> u64 {
+        self.total_response_time_us
+    }
+
+    /// When the first request of this row finished.
+    pub fn first_request(&self) -> Option<SystemTime> {
+        self.first_request
+    }
+
+    /// When the last request of this row finished.
+    pub fn last_request(&self) -> Option<SystemTime> {
+        self.last_request
+    }
+
+    /// The start of the run (or of the last reset) the rates are computed from.
+    pub fn run_start(&self) -> SystemTime {
+        self.run_start
+    }
+
+    /// The last request of the whole run, which ends Locust's whole-run rate.
+    pub fn run_last_request(&self) -> Option<SystemTime> {
+        self.run_last_request
+    }
+
+    /// The response time histogram, in microseconds.
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.histogram
+    }
+
+    /// Exact mean response time in milliseconds (0 without requests).
+    pub fn avg_response_time_ms(&self) -> f64 {
+        if self.num_requests == 0 {
+            return 0.0;
+        }
+        self.total_response_time_us as f64 / self.num_requests as f64 / 1000.0
+    }
+
+    /// Exact minimum response time in milliseconds (0 without requests).
+    pub fn min_response_time_ms(&self) -> f64 {
+        if self.num_requests == 0 {
+            return 0.0;
+        }
+        us_to_ms(self.min_response_time_us)
+    }
+
+    /// Exact maximum response time in milliseconds (0 without requests).
+    pub fn max_response_time_ms(&self) -> f64 {
+        us_to_ms(self.max_response_time_us)
+    }
+
+    /// The lower median in milliseconds, clamped to the exact minimum and maximum as
+    /// Locust clamps it (0 without requests).
+    pub fn median_response_time_ms(&self) -> f64 {
+        if self.num_requests == 0 {
+            return 0.0;
+        }
+        // Locust's median_from_dict: the value at 0-based position (n - 1) / 2.
+        let rank = (self.num_requests - 1) / 2 + 1;
+        self.values_at_ranks(&[rank])
+            .first()
+            .map_or(0.0, |&v| us_to_ms(v))
+    }
+
+    /// The response time (ms) at Locust's rank floor(n*p)+1, capped at n: exact to three
+    /// significant digits and clamped to the exact minimum and maximum. `None` without
+    /// requests.
+    pub fn percentile_ms(&self, p: f64) -> Option<f64> {
+        self.percentiles_ms(&[p]).map(|v| v[0])
+    }
+
+    /// Several percentiles at once (one pass over the histogram), in the order given.
+    pub fn percentiles_ms(&self, ps: &[f64]) -> Option<Vec<f64>> {
+        if self.num_requests == 0 {
+            return None;
+        }
+        let ranks: Vec<u64> = ps.iter().map(|&p| self.rank(p)).collect();
+        Some(
+            self.values_at_ranks(&ranks)
+                .into_iter()
+                .map(us_to_ms)
+                .collect(),
+        )
+    }
+
+    /// Mean content length in bytes (0 without requests).
+    pub fn avg_content_length(&self) -> f64 {
+        if self.num_requests == 0 {
+            return 0.0;
+        }
+        self.total_content_length as f64 / self.num_requests as f64
+    }
+
+    /// Failures divided by requests (0 without requests).
+    pub fn fail_ratio(&self) -> f64 {
+        if self.num_requests == 0 {
+            return if self.num_failures > 0 { 1.0 } else { 0.0 };
+        }
+        self.num_failures as f64 / self.num_requests as f64
+    }
+
+    /// Locust's whole-run rate: requests / (run's last request time - run start).
+    pub fn total_rps(&self) -> f64 {
+        self.per_run_second(self.num_requests)
+    }
+
+    /// Locust's whole-run failure rate: failures / (run's last request time - run start).
+    pub fn total_fail_per_sec(&self) -> f64 {
+        self.per_run_second(self.num_failures)
+    }
+
+    /// Locust's current rate: the mean of the per-second request counts over the ten
+    /// whole seconds ending two seconds before `now` (`now - 12 .. now - 2`, not before the
+    /// run start). Locust takes the last request's time as `now`; a snapshot passes its
+    /// own time, so the rate falls to zero when requests stop instead of freezing.
+    pub fn current_rps(&self, now: SystemTime) -> f64 {
+        self.current_rate(now).0
+    }
+
+    /// Locust's current failure rate, over the same window as [`Self::current_rps`].
+    pub fn current_fail_per_sec(&self, now: SystemTime) -> f64 {
+        self.current_rate(now).1
+    }
+
+    fn current_rate(&self, now: SystemTime) -> (f64, f64) {
+        if self.run_last_request.is_none() && self.last_request.is_none() {
+            return (0.0, 0.0);
+        }
+        let now_s = unix_seconds(now);
+        let from = now_s.saturating_sub(12).max(unix_seconds(self.run_start));
+        let to = now_s.saturating_sub(2);
+        if to <= from {
+            return (0.0, 0.0);
+        }
+        let (requests, failures) = self.per_second.sum_range(from, to);
+        let seconds = (to - from) as f64;
+        (requests as f64 / seconds, failures as f64 / seconds)
+    }
+
+    fn per_run_second(&self, count: u64) -> f64 {
+        let Some(last) = self.run_last_request else {
+            return 0.0;
+        };
+        let elapsed = unix_seconds_f64(last) - unix_seconds_f64(self.run_start);
+        if elapsed <= 0.0 {
+            return 0.0;
+        }
+        count as f64 / elapsed
+    }
+
+    /// Locust's rank for percentile `p`: floor(n*p)+1, capped at n, at least 1.
+    fn rank(&self, p: f64) -> u64 {
+        let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+        ((self.num_requests as f64 * p) as u64 + 1).min(self.num_requests)
+    }
+
+    /// The histogram values (µs) at 1-based `ranks`, each clamped to the exact min and max.
+    fn values_at_ranks(&self, ranks: &[u64]) -> Vec<u64> {
+        let mut order: Vec<usize> = (0..ranks.len()).collect();
+        order.sort_by_key(|&i| ranks[i]);
+        let mut out = vec![self.max_response_time_us; ranks.len()];
+        let mut next = 0;
+        let mut seen = 0u64;
+        for v in self.histogram.iter_recorded() {
+            seen = seen.saturating_add(v.count_at_value());
+            let value = self.histogram.highest_equivalent(v.value_iterated_to());
+            while next < order.len() && ranks[order[next]] <= seen {
+                out[order[next]] = value;
+                next += 1;
+            }
+            if next == order.len() {
+                break;
+            }
+        }
+        let (lo, hi) = (
+            self.min_response_time_us.min(self.max_response_time_us),
+            self.max_response_time_us,
+        );
+        out.into_iter().map(|v| v.clamp(lo, hi)).collect()
+    }
+}
+
+/// Records a value, clamping it to [`MAX_RECORDED_US`] instead of failing or panicking.
+pub(crate) fn record_saturating(histogram: &mut Histogram<u64>, value_us: u64) {
+    let value = value_us.min(MAX_RECORDED_US);
+    if histogram.record(value).is_err() {
+        histogram.saturating_record(value);
+    }
+}
+
+fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn min_opt(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}

@@ -1,0 +1,320 @@
+//! Unit tests of recording, merging, percentiles and rates.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::*;
+
+const T0: u64 = 1_795_961_000;
+
+fn at(seconds: f64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(T0) + Duration::from_secs_f64(seconds)
+}
+
+fn row_with(values_us: &[u64]) -> RequestStats {
+    let mut r = RequestStats::new("GET", "/x");
+    for (i, &v) in values_us.iter().enumerate() {
+        r.record_us(v, 10, i % 7 == 0, at(i as f64 / 10.0));
+    }
+    r
+}
+
+/// Locust's rank, computed independently of the code under test.
+fn exact_at_rank(sorted: &[u64], p: f64) -> u64 {
+    let n = sorted.len();
+    let rank = ((n as f64 * p).floor() as usize + 1).min(n);
+    sorted[rank - 1]
+}
+
+#[test]
+fn percentiles_are_exact_to_three_digits_below_and_above_one_and_ten_seconds() {
+    // 1 ms .. 20 s in 1 ms steps, recorded in a scrambled order.
+    let n = 20_000u64;
+    let mut values: Vec<u64> = (1..=n).map(|ms| ms * 1000).collect();
+    let mut r = RequestStats::new("GET", "/x");
+    for i in 0..n {
+        let v = values[((i * 7919) % n) as usize];
+        r.record_us(v, 0, false, at(0.0));
+    }
+    values.sort_unstable();
+    let mut ps = PERCENTILES_TO_REPORT.to_vec();
+    ps.extend([0.0, 0.01, 0.04, 0.049, 0.05, 0.333, 0.45, 0.5001]);
+    for p in ps {
+        let exact = exact_at_rank(&values, p) as f64 / 1000.0;
+        let got = r.percentile_ms(p).unwrap();
+        // HdrHistogram with 3 significant digits: a value's bucket is at most 1/1024 of it
+        // wide, and the reported value is the bucket's top (never below the true value).
+        assert!(
+            got >= exact && got - exact <= exact / 1024.0,
+            "p={p}: got {got}, exact {exact}"
+        );
+    }
+    // The 5% point is 1 s, the 50% point 10 s: both sides of each are covered above.
+    assert_eq!(exact_at_rank(&values, 0.05), 1_001_000);
+    assert_eq!(exact_at_rank(&values, 0.5), 10_001_000);
+}
+
+#[test]
+fn small_values_follow_locusts_rank_exactly() {
+    // Below 2048 µs every microsecond has its own bucket, so values are exact.
+    let values: Vec<u64> = (1..=100).collect();
+    let r = row_with(&values);
+    assert_eq!(r.percentile_ms(0.5), Some(0.051)); // rank floor(50)+1 = 51
+    assert_eq!(r.percentile_ms(0.66), Some(0.067));
+    assert_eq!(r.percentile_ms(0.999), Some(0.1)); // rank 100 (capped)
+    assert_eq!(r.percentile_ms(1.0), Some(0.1));
+    assert_eq!(r.percentile_ms(0.0), Some(0.001));
+    let all = r.percentiles_ms(&[0.9, 0.1, 0.5]).unwrap();
+    assert_eq!(all, vec![0.091, 0.011, 0.051]);
+}
+
+#[test]
+fn median_is_the_lower_median_clamped_to_min_and_max() {
+    assert_eq!(row_with(&[40, 10, 30, 20]).median_response_time_ms(), 0.02);
+    assert_eq!(
+        row_with(&[50, 40, 10, 30, 20]).median_response_time_ms(),
+        0.03
+    );
+    // One slow request: the histogram bucket's top is above the value; clamped back.
+    let one = row_with(&[1_234_567]);
+    assert_eq!(one.median_response_time_ms(), 1234.567);
+    assert_eq!(one.percentile_ms(0.99), Some(1234.567));
+    assert_eq!(one.min_response_time_ms(), 1234.567);
+    assert_eq!(one.max_response_time_ms(), 1234.567);
+}
+
+#[test]
+fn empty_row_has_no_percentiles_and_zero_figures() {
+    let r = RequestStats::new("GET", "/x");
+    assert_eq!(r.percentile_ms(0.5), None);
+    assert_eq!(r.median_response_time_ms(), 0.0);
+    assert_eq!(r.avg_response_time_ms(), 0.0);
+    assert_eq!(r.min_response_time_ms(), 0.0);
+    assert_eq!(r.fail_ratio(), 0.0);
+    assert_eq!(r.total_rps(), 0.0);
+    assert_eq!(r.current_rps(at(30.0)), 0.0);
+}
+
+#[test]
+fn hours_long_values_saturate_without_panicking() {
+    let mut shard = Shard::new();
+    let key = RequestKey::new("GET", "/slow");
+    shard.record(&key, Duration::from_secs(3 * 3600), 0, None, at(0.0));
+    shard.record(&key, Duration::from_secs(30 * 3600), 0, None, at(0.0));
+    shard.record(&key, Duration::MAX, u64::MAX, Some("timeout"), at(0.0));
+    shard.record(&key, Duration::from_millis(5), u64::MAX, None, at(0.0));
+    let mut agg = Aggregator::new(at(0.0));
+    agg.merge_shard(&shard);
+    let s = agg.snapshot(at(1.0), 1);
+    let r = &s.rows[0];
+    assert_eq!(r.num_requests(), 4);
+    assert_eq!(r.histogram().len(), 4);
+    assert_eq!(r.min_response_time_ms(), 5.0);
+    let p25 = r.percentile_ms(0.25).unwrap(); // rank 2 of 4
+    assert!(
+        (p25 - 3.0 * 3600.0 * 1000.0).abs() <= 3.0 * 3600.0 * 1000.0 / 1024.0,
+        "{p25}"
+    );
+    // The 30 h value is held at the histogram's ceiling of one day.
+    let p100_hist = r.histogram().highest_equivalent(r.histogram().max());
+    assert!(p100_hist >= MAX_RECORDED_US && p100_hist - MAX_RECORDED_US <= MAX_RECORDED_US / 1024);
+    assert_eq!(r.total_content_length(), u64::MAX);
+}
+
+#[test]
+fn merging_in_either_order_gives_the_same_row() {
+    let a = row_with(&[1, 500, 2_500, 70_000]);
+    let mut b = row_with(&[3_000_000, 12_000_000]);
+    b.record_us(9, 0, true, at(100.0));
+    let c = row_with(&[45, 45, 45]);
+    let mut abc = a.clone();
+    abc.merge(&b);
+    abc.merge(&c);
+    let mut cba = c.clone();
+    cba.merge(&b);
+    cba.merge(&a);
+    assert_eq!(abc, cba);
+    assert_eq!(abc.num_requests(), 10);
+    assert_eq!(
+        abc.num_failures(),
+        a.num_failures() + b.num_failures() + c.num_failures()
+    );
+    assert_eq!(abc.histogram().len(), 10);
+    assert_eq!(abc.min_response_time_ms(), 0.001);
+    assert_eq!(abc.max_response_time_ms(), 12_000.0);
+    assert_eq!(abc.first_request(), Some(at(0.0)));
+    assert_eq!(abc.last_request(), Some(at(100.0)));
+}
+
+/// A run whose per-second counts are known: second i (from T0) holds i+1 requests, of
+/// which the first is a failure when i is even.
+fn hand_built_series(start: SystemTime) -> RequestStats {
+    let mut shard = Shard::new();
+    let key = RequestKey::new("GET", "/x");
+    for i in 0..20u32 {
+        for j in 0..=i {
+            let error = (i % 2 == 0 && j == 0).then_some("boom");
+            shard.record(
+                &key,
+                Duration::from_millis(1),
+                0,
+                error,
+                at(f64::from(i) + 0.5),
+            );
+        }
+    }
+    let mut agg = Aggregator::new(start);
+    agg.merge_shard(&shard);
+    agg.snapshot(at(20.5), 1).rows.remove(0)
+}
+
+#[test]
+fn current_rate_is_the_mean_of_ten_whole_seconds_before_the_last_two() {
+    let r = hand_built_series(at(0.0));
+    // now = T0+20: seconds T0+8 ..= T0+17 hold 9..=18 requests.
+    assert_eq!(r.current_rps(at(20.9)), 13.5);
+    // Even seconds 8, 10, 12, 14, 16 each had one failure: 5 over 10 seconds.
+    assert_eq!(r.current_fail_per_sec(at(20.9)), 0.5);
+    // Not before the run start: start T0+15 leaves seconds 15, 16, 17.
+    let late = hand_built_series(at(15.2));
+    assert_eq!(late.current_rps(at(20.0)), 17.0);
+    // Too early for a whole second: zero, as Locust's avg of an empty list.
+    assert_eq!(r.current_rps(at(2.0)), 0.0);
+    // Requests stopped: the window has moved past them.
+    assert_eq!(r.current_rps(at(40.0)), 0.0);
+}
+
+#[test]
+fn total_rate_runs_from_the_start_to_the_last_request() {
+    let r = hand_built_series(at(0.0));
+    // 210 requests, last at T0+19.5.
+    assert_eq!(r.num_requests(), 210);
+    assert!((r.total_rps() - 210.0 / 19.5).abs() < 1e-9);
+    assert!((r.total_fail_per_sec() - 10.0 / 19.5).abs() < 1e-9);
+    assert!((r.fail_ratio() - 10.0 / 210.0).abs() < 1e-12);
+}
+
+#[test]
+fn hub_collection_merges_stripes_sorts_rows_and_groups_errors() {
+    let hub = StatsHub::new(3);
+    let keys = [
+        RequestKey::new("POST", "/b"),
+        RequestKey::new("GET", "/b"),
+        RequestKey::new("GET", "/a"),
+    ];
+    for user in 0..9usize {
+        let mut shard = hub.shard(user).lock().unwrap();
+        for (k, key) in keys.iter().enumerate() {
+            let error = (k == 0 && user % 3 == 0).then_some("HTTPError('503 Server Error')");
+            shard.record(
+                key,
+                Duration::from_micros(1000 + user as u64),
+                100,
+                error,
+                at(user as f64),
+            );
+        }
+    }
+    let mut agg = Aggregator::new(at(0.0));
+    let s = agg.tick(&hub, at(10.0), 9);
+    let order: Vec<(&str, &str)> = s
+        .rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.method.as_str()))
+        .collect();
+    assert_eq!(order, [("/a", "GET"), ("/b", "GET"), ("/b", "POST")]);
+    assert_eq!(s.aggregated.num_requests(), 27);
+    assert_eq!(s.aggregated.num_failures(), 3);
+    assert_eq!(s.row("POST", "/b").unwrap().num_failures(), 3);
+    assert_eq!(s.aggregated.name, AGGREGATED_NAME);
+    assert_eq!(s.aggregated.method, "");
+    assert_eq!(s.errors.len(), 1);
+    let e = &s.errors[0];
+    assert_eq!(
+        (e.occurrences, e.first_seen, e.last_seen),
+        (3, at(0.0), at(6.0))
+    );
+    assert_eq!(s.history.len(), 1);
+    // The shards were drained: a second collection adds only what is new.
+    hub.shard(4)
+        .lock()
+        .unwrap()
+        .record(&keys[2], Duration::from_millis(2), 0, None, at(11.0));
+    let s2 = agg.tick(&hub, at(12.0), 9);
+    assert_eq!(s2.aggregated.num_requests(), 28);
+    assert_eq!(s2.row("GET", "/a").unwrap().num_requests(), 10);
+    assert_eq!(s2.history.len(), 2);
+    assert_eq!(
+        s.aggregated.num_requests(),
+        27,
+        "an earlier snapshot never changes"
+    );
+}
+
+#[test]
+fn reset_zeroes_figures_but_keeps_rows() {
+    let hub = StatsHub::new(1);
+    let key = RequestKey::new("GET", "/a");
+    hub.shard(0)
+        .lock()
+        .unwrap()
+        .record(&key, Duration::from_millis(3), 0, Some("x"), at(1.0));
+    let mut agg = Aggregator::new(at(0.0));
+    agg.tick(&hub, at(2.0), 1);
+    agg.reset(at(3.0));
+    let s = agg.snapshot(at(3.0), 1);
+    assert_eq!(s.start, at(3.0));
+    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.rows[0].num_requests(), 0);
+    assert_eq!(s.aggregated.num_requests(), 0);
+    assert!(s.errors.is_empty() && s.history.is_empty());
+    assert_eq!(s.history.end_seq(), 1);
+}
+
+#[test]
+fn full_history_keeps_one_row_per_request_row_then_aggregated() {
+    let hub = StatsHub::new(2);
+    for (i, name) in ["/b", "/a"].iter().enumerate() {
+        let key = RequestKey::new("GET", *name);
+        hub.shard(i)
+            .lock()
+            .unwrap()
+            .record(&key, Duration::from_millis(3), 0, None, at(1.0));
+    }
+    let mut agg = Aggregator::new(at(0.0));
+    agg.set_full_history(true);
+    let s = agg.tick(&hub, at(2.0), 4);
+    let names: Vec<&str> = s.history.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["/a", "/b", AGGREGATED_NAME]);
+    assert!(s
+        .history
+        .iter()
+        .all(|h| h.timestamp == T0 + 2 && h.user_count == 4));
+    assert_eq!(s.history.since(2).count(), 1);
+}
+
+#[test]
+fn history_survives_many_chunks() {
+    let mut h = History::default();
+    let row = |i: u64| HistoryRow {
+        timestamp: i,
+        user_count: 0,
+        method: String::new(),
+        name: AGGREGATED_NAME.into(),
+        current_rps: 0.0,
+        current_fail_per_sec: 0.0,
+        percentiles_ms: None,
+        num_requests: i,
+        num_failures: 0,
+        median_ms: 0.0,
+        avg_ms: 0.0,
+        min_ms: 0.0,
+        max_ms: 0.0,
+        avg_content_length: 0.0,
+    };
+    for i in 0..1000 {
+        h.push(row(i));
+    }
+    assert_eq!(h.len(), 1000);
+    assert!(h.iter().map(|r| r.timestamp).eq(0..1000));
+    assert!(h.since(990).map(|r| r.timestamp).eq(990..1000));
+}
