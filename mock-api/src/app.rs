@@ -1,0 +1,48 @@
+//! The whole application router: platform routes behind the behaviour layer, plus the
+//! admin API, metrics and the OpenAPI document, which are never delayed or failed.
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{admin, behaviour, error, metrics, openapi, routes};
+
+/// Largest request body the platform routes accept (a trade is ~100 bytes).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The application; serve it with [`crate::server`] or call it with `oneshot`.
+pub fn router(state: AppState) -> Router {
+    let platform = routes::platform()
+        // route_layer: runs after routing, so MatchedPath names the template.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            behaviour::layer,
+        ));
+    Router::new()
+        .merge(platform)
+        .nest("/admin", admin::router(state.clone()))
+        .route("/metrics", get(metrics::handler))
+        .route("/openapi.json", get(openapi::handler))
+        .fallback(error::not_found_fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            // Outermost first: trace every request, then bound bodies before any
+            // extractor reads them.
+            ServiceBuilder::new()
+                .layer(TraceLayer::new_for_http())
+                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        )
+        .with_state(state)
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}

@@ -1,0 +1,349 @@
+//! The behaviour layer: per request, the route's Behaviour from the live profile decides
+//! a latency and maybe a failure; the handler runs (unless the failure replaces it); the
+//! answer waits until arrival + latency (handler and database time count toward it, and
+//! a delay is a timer, never a held thread); then the response goes out, or the failure
+//! is enacted on the wire.
+//!
+//! A failure other than `dribble` skips the handler, so a failed trade is never written.
+//! A dribble is a slow but valid answer, so its handler runs (and its trade is real).
+//! Statistics and metrics are recorded when the response body is finished (or the fault
+//! enacted), which is the server time the profile configures.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper::body::{Frame, SizeHint};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::conn::{Arrival, ConnAction, ConnSlot};
+use crate::error::ApiError;
+use crate::fault::FailureKind;
+use crate::market::{fnv1a, mix64};
+use crate::state::AppState;
+use crate::stats::Outcome;
+
+/// Real CPU work the handler should do (the profile's `cpu_ms`); handlers that know how
+/// to spend it read this extension, the layer burns it for the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuBudget(pub Duration);
+
+/// Routes whose handler spends [`CpuBudget`] itself.
+const CPU_AWARE_ROUTES: &[&str] = &["GET /api/portfolio/optimize/{client_id}"];
+
+/// Most bytes of a dribbled body (the body is buffered before dribbling).
+const DRIBBLE_BODY_LIMIT: usize = 16 << 20;
+/// How often a dribbled body sends a chunk.
+const DRIBBLE_TICK: Duration = Duration::from_millis(100);
+
+/// The middleware (install with `route_layer` so `MatchedPath` is known).
+pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let arrival = req
+        .extensions()
+        .get::<Arrival>()
+        .map_or_else(Instant::now, |a| a.0);
+    let matched = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let Some(route) = matched.as_deref().and_then(|m| state.route_key(&method, m)) else {
+        return next.run(req).await;
+    };
+    let path = matched.unwrap_or_default();
+    let recorder = Recorder::start(&state, route, method, path, arrival);
+
+    let pair = state.profile.current();
+    let behaviour = pair.effective.behaviour(route);
+    let sequence = state
+        .sequences
+        .get(route)
+        .map_or(0, |c| c.fetch_add(1, Ordering::Relaxed));
+    let mut rng = SmallRng::seed_from_u64(mix64(
+        state.seed ^ fnv1a(&[route.as_bytes()]) ^ mix64(sequence),
+    ));
+    let decision = behaviour.decide(&mut rng, sequence);
+    let deadline = tokio::time::Instant::from_std(arrival + decision.latency);
+    let cpu = Duration::try_from_secs_f64(behaviour.cpu_ms / 1000.0).unwrap_or(Duration::ZERO);
+    drop(pair);
+
+    let Some(failure) = decision.failure else {
+        req.extensions_mut().insert(CpuBudget(cpu));
+        if !cpu.is_zero() && !CPU_AWARE_ROUTES.contains(&route) {
+            burn_cpu(cpu).await;
+        }
+        let response = next.run(req).await;
+        tokio::time::sleep_until(deadline).await;
+        return recorder.finish(response, None);
+    };
+
+    let label = failure.label();
+    state.metrics.injected(recorder.path(), label);
+    match failure {
+        FailureKind::Status { code, .. } => {
+            tokio::time::sleep_until(deadline).await;
+            recorder.finish(status_response(code, failure.retry_after()), Some(label))
+        }
+        FailureKind::Dribble { bytes_per_sec } => {
+            req.extensions_mut().insert(CpuBudget(cpu));
+            let response = next.run(req).await;
+            tokio::time::sleep_until(deadline).await;
+            recorder.finish(dribble(response, bytes_per_sec).await, Some(label))
+        }
+        FailureKind::Hang { .. } => {
+            let until = failure
+                .hang_duration()
+                .map(|d| tokio::time::Instant::from_std(arrival + d));
+            tokio::select! {
+                () = sleep_until_opt(until) => {}
+                () = state.shutdown.cancelled() => {}
+            }
+            enact(slot(&req), recorder, label, ConnAction::Close).await
+        }
+        FailureKind::Reset => {
+            tokio::time::sleep_until(deadline).await;
+            enact(slot(&req), recorder, label, ConnAction::Reset).await
+        }
+        FailureKind::Close => {
+            tokio::time::sleep_until(deadline).await;
+            enact(slot(&req), recorder, label, ConnAction::Close).await
+        }
+        FailureKind::Garbage { bytes } => {
+            tokio::time::sleep_until(deadline).await;
+            enact(
+                slot(&req),
+                recorder,
+                label,
+                ConnAction::Garbage(garbage(&mut rng, bytes)),
+            )
+            .await
+        }
+    }
+}
+
+async fn sleep_until_opt(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Random bytes that cannot be mistaken for an HTTP response (no leading `H`).
+fn garbage(rng: &mut SmallRng, n: usize) -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..n.max(1)).map(|_| rng.random()).collect();
+    if bytes[0] == b'H' {
+        bytes[0] = 0;
+    }
+    bytes
+}
+
+fn slot(req: &Request) -> Option<Arc<ConnSlot>> {
+    req.extensions().get::<Arc<ConnSlot>>().cloned()
+}
+
+/// Hands a connection fault to the connection task, which then drops this future.
+async fn enact(
+    slot: Option<Arc<ConnSlot>>,
+    recorder: Recorder,
+    label: &'static str,
+    action: ConnAction,
+) -> Response {
+    let Some(slot) = slot else {
+        // In-process use (no connection to act on): answer in a way no client can
+        // mistake for success.
+        let detail = format!("injected {label}: no connection to act on in-process");
+        return recorder.finish(
+            ApiError::new(StatusCode::BAD_GATEWAY, "injected_failure", detail).into_response(),
+            Some(label),
+        );
+    };
+    recorder.record(None, Some(label));
+    slot.request(action);
+    std::future::pending().await
+}
+
+/// The JSON error answer of a `status` failure.
+fn status_response(code: u16, retry_after: Option<Duration>) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let reason = status.canonical_reason().unwrap_or("error");
+    let mut response = ApiError::new(
+        status,
+        "injected_failure",
+        format!("{code} {reason} (injected by the mock's profile)"),
+    )
+    .into_response();
+    if let Some(after) = retry_after {
+        let secs = after.as_millis().div_ceil(1000).max(1);
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    response
+}
+
+/// The same response with its body sent a chunk per tick at `bytes_per_sec`.
+async fn dribble(response: Response, bytes_per_sec: f64) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, DRIBBLE_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    let chunk = ((bytes_per_sec * DRIBBLE_TICK.as_secs_f64()).round() as usize).max(1);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let stream = futures_util::stream::unfold(
+        (bytes, true),
+        move |(rest, first): (Bytes, bool)| async move {
+            if rest.is_empty() {
+                return None;
+            }
+            if !first {
+                tokio::time::sleep(DRIBBLE_TICK).await;
+            }
+            let mut rest = rest;
+            let head = rest.split_to(chunk.min(rest.len()));
+            Some((Ok::<_, std::convert::Infallible>(head), (rest, false)))
+        },
+    );
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// Burns `budget` of CPU on a blocking thread (the async workers stay free).
+async fn burn_cpu(budget: Duration) {
+    let _ = tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        while start.elapsed() < budget {
+            for _ in 0..1000 {
+                x = mix64(x);
+            }
+        }
+        std::hint::black_box(x)
+    })
+    .await;
+}
+
+/// Counts one request in statistics and metrics exactly once, when its answer is done;
+/// a request abandoned before that (the client went away) only leaves the in-flight
+/// gauge.
+#[derive(Debug)]
+struct Recorder {
+    state: AppState,
+    route: &'static str,
+    method: String,
+    path: String,
+    arrival: Instant,
+    open: bool,
+}
+
+impl Recorder {
+    fn start(
+        state: &AppState,
+        route: &'static str,
+        method: String,
+        path: String,
+        arrival: Instant,
+    ) -> Self {
+        state.metrics.in_flight().inc();
+        Self {
+            state: state.clone(),
+            route,
+            method,
+            path,
+            arrival,
+            open: true,
+        }
+    }
+
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Records now (for faults with no response body).
+    fn record(mut self, status: Option<u16>, failure: Option<&'static str>) {
+        self.open = false;
+        let elapsed = self.arrival.elapsed();
+        self.state
+            .stats
+            .record(self.route, Outcome { status, failure }, elapsed);
+        self.state
+            .metrics
+            .observe(&self.method, &self.path, status, elapsed.as_secs_f64());
+        self.state.metrics.in_flight().dec();
+    }
+
+    /// Wraps the response body so recording happens when the body is done.
+    fn finish(self, response: Response, failure: Option<&'static str>) -> Response {
+        let status = response.status().as_u16();
+        let (parts, inner) = response.into_parts();
+        let guard = RecordOnDrop {
+            recorder: Some(self),
+            status,
+            failure,
+        };
+        Response::from_parts(
+            parts,
+            Body::new(GuardedBody {
+                inner,
+                _guard: guard,
+            }),
+        )
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if self.open {
+            self.state.metrics.in_flight().dec();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct RecordOnDrop {
+    recorder: Option<Recorder>,
+    status: u16,
+    failure: Option<&'static str>,
+}
+
+impl Drop for RecordOnDrop {
+    fn drop(&mut self) {
+        if let Some(r) = self.recorder.take() {
+            r.record(Some(self.status), self.failure);
+        }
+    }
+}
+
+/// A body that records its request when hyper drops it (after the last frame).
+#[derive(Debug)]
+struct GuardedBody {
+    inner: Body,
+    _guard: RecordOnDrop,
+}
+
+impl HttpBody for GuardedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

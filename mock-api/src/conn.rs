@@ -1,0 +1,158 @@
+//! What a connection shares with the requests it carries: when the request arrived,
+//! who sent it, and a slot through which the behaviour layer asks the connection task to
+//! enact a connection-level fault (reset, close, garbage) that no `Response` can express.
+//!
+//! The socket is shared through an `Arc` (see [`SharedStream`]) so that once hyper's
+//! connection is dropped mid-request, the connection task still holds the socket and can
+//! reset it, close it or write garbage on it.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{ready, Context, Poll};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+/// When the request's head was received (the start of its server time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival(pub Instant);
+
+/// The peer's address, for the admin access rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// A fault the connection task enacts after dropping hyper's connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnAction {
+    /// SO_LINGER 0 and close: the peer sees RST.
+    Reset,
+    /// Close with no response: the peer sees EOF.
+    Close,
+    /// Write these bytes, then close.
+    Garbage(Vec<u8>),
+}
+
+/// The per-connection slot a request uses to hand a [`ConnAction`] to its connection.
+#[derive(Debug, Default)]
+pub struct ConnSlot {
+    action: Mutex<Option<ConnAction>>,
+    notify: Notify,
+}
+
+impl ConnSlot {
+    /// A new, empty slot.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Asks the connection to enact `action` (the request future is then dropped).
+    pub fn request(&self, action: ConnAction) {
+        *self.action.lock().unwrap_or_else(PoisonError::into_inner) = Some(action);
+        self.notify.notify_one();
+    }
+
+    /// Waits until an action is requested and takes it.
+    pub async fn wait(&self) -> ConnAction {
+        loop {
+            self.notify.notified().await;
+            if let Some(a) = self
+                .action
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+            {
+                return a;
+            }
+        }
+    }
+}
+
+/// A `TcpStream` hyper reads and writes through an `Arc`, so another owner keeps the
+/// socket after hyper lets go. Uses tokio's `&self` readiness API, no `unsafe`.
+#[derive(Debug, Clone)]
+pub struct SharedStream(pub Arc<TcpStream>);
+
+impl AsyncRead for SharedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.0.poll_read_ready(cx))?;
+            match self.0.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SharedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write(data) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The socket closes (FIN) when the last owner drops it; a half-close is not needed.
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Enacts `action` on `stream` once hyper no longer uses it, then drops it.
+pub async fn enact(action: ConnAction, stream: Arc<TcpStream>) -> io::Result<()> {
+    if action != ConnAction::Reset {
+        drain(&stream);
+    }
+    match action {
+        ConnAction::Reset => stream.set_zero_linger(),
+        ConnAction::Close => Ok(()),
+        ConnAction::Garbage(bytes) => {
+            let mut written = 0;
+            while written < bytes.len() {
+                stream.writable().await?;
+                match stream.try_write(&bytes[written..]) {
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        }
+    }
+    // Dropping the last Arc closes the socket: FIN, or RST after zero linger.
+}
+
+/// Reads away what the peer already sent: closing a socket with unread input makes the
+/// kernel send RST, and a `Close` or `Garbage` fault must end in a clean FIN.
+fn drain(stream: &TcpStream) {
+    let mut sink = [0u8; 4096];
+    for _ in 0..256 {
+        match stream.try_read(&mut sink) {
+            Ok(n) if n > 0 => continue,
+            _ => break,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The live profile: read on every request without a lock, replaced at run time (admin
+//! API) without dropping a request. A request keeps the profile it started with.
+//!
+//! Both the profile as configured and the one in effect (configured times the server's
+//! `--time-scale`) are kept, swapped together, so reading the profile back and putting
+//! it again does not scale it twice.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::profile::Profile;
+
+/// A configured profile and its time-scaled effective form.
+#[derive(Debug)]
+pub struct ProfilePair {
+    /// As given (what GET /admin/profile returns).
+    pub configured: Profile,
+    /// What requests use: `configured.scaled(time_scale)`.
+    pub effective: Profile,
+}
+
+/// The swappable live profile.
+#[derive(Debug)]
+pub struct LiveProfile {
+    current: ArcSwap<ProfilePair>,
+    time_scale: f64,
+}
+
+impl LiveProfile {
+    /// Starts with `profile`, scaling every duration by `time_scale`.
+    pub fn new(profile: Profile, time_scale: f64) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(Self::pair(profile, time_scale)),
+            time_scale,
+        }
+    }
+
+    fn pair(configured: Profile, time_scale: f64) -> ProfilePair {
+        let effective = if time_scale == 1.0 {
+            configured.clone()
+        } else {
+            configured.scaled(time_scale)
+        };
+        ProfilePair {
+            configured,
+            effective,
+        }
+    }
+
+    /// The profile pair in effect now.
+    pub fn load(&self) -> Arc<ProfilePair> {
+        self.current.load_full()
+    }
+
+    /// The effective profile (a cheap `Arc` clone).
+    pub fn current(&self) -> Arc<ProfilePair> {
+        self.load()
+    }
+
+    /// The server's time scale.
+    pub fn time_scale(&self) -> f64 {
+        self.time_scale
+    }
+
+    /// Replaces the live profile atomically (the caller validated it).
+    pub fn replace(&self, profile: Profile) {
+        self.current
+            .store(Arc::new(Self::pair(profile, self.time_scale)));
+    }
+}

@@ -1,0 +1,77 @@
+//! `mock-api`: parse the command line, run, print the error chain once.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use mock_api::cli::{self, Cli, Command, ProfileAction, ServeArgs};
+use mock_api::profile::Profile;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mock-api: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one command.
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Profiles) => {
+            print!("{}", cli::list_profiles()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Profile {
+            action: ProfileAction::Show { name },
+        }) => {
+            print!("{}", Profile::load(&name)?.to_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Serve(args)) => serve(&args),
+        None => serve(&cli.serve),
+    }
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log)
+                .with_context(|| format!("--log {:?}", args.log))?,
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = args.to_config().context("loading the profile")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let server = mock_api::spawn(config).await.with_context(|| {
+            format!(
+                "starting on {}:{} with {}",
+                args.bind,
+                args.port,
+                cli::describe_database(&args.database)
+            )
+        })?;
+        eprintln!(
+            "mock-api listening on http://{} (profile {})",
+            server.addr(),
+            args.profile
+        );
+        mock_api::server::shutdown_signal().await;
+        eprintln!("mock-api: shutting down");
+        let report = server.shutdown().await.context("shutting down")?;
+        if report.jobs_interrupted > 0 {
+            eprintln!(
+                "mock-api: {} running job(s) marked interrupted",
+                report.jobs_interrupted
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,191 @@
+//! Prometheus metrics, every name in this one module: request counts and durations per
+//! route template (never the raw path), requests in flight and injected failures.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// `http_requests_total{method,route,status}` (the `_total` suffix is added on encoding).
+pub const HTTP_REQUESTS: &str = "http_requests";
+/// `http_request_duration_seconds{method,route}`.
+pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
+/// `http_requests_in_flight`.
+pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
+/// `mock_injected_failures_total{route,kind}`.
+pub const INJECTED_FAILURES: &str = "mock_injected_failures";
+
+/// Bucket bounds in seconds: fine around 5-10 ms, wide enough for 30 s.
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
+    7.5, 10.0, 15.0, 20.0, 30.0,
+];
+
+/// The content type of the exposition.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Labels of the request counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// HTTP method.
+    pub method: String,
+    /// Route template.
+    pub route: String,
+    /// HTTP status code.
+    pub status: u16,
+}
+
+/// Labels of the duration histogram.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// HTTP method.
+    pub method: String,
+    /// Route template.
+    pub route: String,
+}
+
+/// Labels of the injected-failure counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    /// Route template.
+    pub route: String,
+    /// Failure kind label (`status_503`, `reset`, ...).
+    pub kind: String,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS.iter().copied())
+}
+
+/// The registry and its metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    in_flight: Gauge,
+    failures: Family<FailureLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let duration = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram,
+        );
+        let in_flight = Gauge::default();
+        let failures = Family::<FailureLabels, Counter>::default();
+        registry.register(
+            HTTP_REQUESTS,
+            "HTTP requests answered, by method, route template and status",
+            requests.clone(),
+        );
+        registry.register(
+            HTTP_REQUEST_DURATION,
+            "Server time from arrival to response written, seconds",
+            duration.clone(),
+        );
+        registry.register(
+            HTTP_REQUESTS_IN_FLIGHT,
+            "Requests being handled or delayed",
+            in_flight.clone(),
+        );
+        registry.register(
+            INJECTED_FAILURES,
+            "Failures injected by the live profile, by route and kind",
+            failures.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            duration,
+            in_flight,
+            failures,
+        }
+    }
+
+    /// Counts an answered request and its duration.
+    pub fn observe(&self, method: &str, route: &str, status: Option<u16>, seconds: f64) {
+        if let Some(status) = status {
+            self.requests
+                .get_or_create(&RequestLabels {
+                    method: method.to_owned(),
+                    route: route.to_owned(),
+                    status,
+                })
+                .inc();
+        }
+        self.duration
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts an injected failure.
+    pub fn injected(&self, route: &str, kind: &str) {
+        self.failures
+            .get_or_create(&FailureLabels {
+                route: route.to_owned(),
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The in-flight gauge.
+    pub fn in_flight(&self) -> &Gauge {
+        &self.in_flight
+    }
+
+    /// The exposition in OpenMetrics text.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// `GET /metrics`.
+pub async fn handler(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)],
+        state.metrics.encode(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_names_and_labels() {
+        let m = Metrics::new();
+        m.observe("GET", "/api/clients/{client_id}", Some(200), 0.006);
+        m.injected("/api/clients/{client_id}", "reset");
+        m.in_flight().inc();
+        let text = m.encode();
+        assert!(text.contains(r#"http_requests_total{method="GET",route="/api/clients/{client_id}",status="200"} 1"#), "{text}");
+        assert!(text.contains(r#"http_request_duration_seconds_bucket{le="0.0075",method="GET",route="/api/clients/{client_id}"} 1"#) || text.contains(r#"le="0.0075""#), "{text}");
+        assert!(
+            text.contains(
+                r#"mock_injected_failures_total{route="/api/clients/{client_id}",kind="reset"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("http_requests_in_flight 1"), "{text}");
+    }
+}

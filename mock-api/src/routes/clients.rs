@@ -1,0 +1,134 @@
+//! Clients and their portfolios: `GET /api/clients`, `GET /api/clients/{client_id}`,
+//! `GET /api/clients/{client_id}/portfolio`.
+
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Json, Path};
+use crate::market;
+use crate::state::AppState;
+use crate::store::Client;
+
+/// The client list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientList {
+    /// Every client, by id.
+    pub clients: Vec<Client>,
+    /// How many.
+    pub count: usize,
+}
+
+/// One valued position.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Position {
+    /// Ticker symbol.
+    pub ticker: String,
+    /// Shares held.
+    pub quantity: i64,
+    /// Average cost per share.
+    pub avg_cost: f64,
+    /// Today's price.
+    pub price: f64,
+    /// quantity * price.
+    pub market_value: f64,
+    /// market_value - quantity * avg_cost.
+    pub unrealized_pnl: f64,
+    /// Share of the invested value (0..1).
+    pub weight: f64,
+}
+
+/// A client's holdings, valued at today's prices.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Portfolio {
+    /// The client.
+    pub client_id: i64,
+    /// Cash in USD.
+    pub cash_balance: f64,
+    /// Positions by ticker.
+    pub holdings: Vec<Position>,
+    /// Sum of market values.
+    pub invested_value: f64,
+    /// invested_value + cash_balance.
+    pub total_value: f64,
+    /// The pricing date.
+    pub as_of: String,
+}
+
+/// The client or a 404 naming the id.
+pub(crate) async fn require_client(state: &AppState, client_id: i64) -> Result<Client, ApiError> {
+    state
+        .store
+        .client(client_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("client {client_id} not found")))
+}
+
+/// Lists every client.
+#[utoipa::path(get, path = "/api/clients", tag = "clients",
+    responses((status = 200, description = "All clients", body = ClientList)))]
+pub async fn list_clients(State(state): State<AppState>) -> Result<Json<ClientList>, ApiError> {
+    let clients = state.store.clients().await?;
+    Ok(Json(ClientList {
+        count: clients.len(),
+        clients,
+    }))
+}
+
+/// One client.
+#[utoipa::path(get, path = "/api/clients/{client_id}", tag = "clients",
+    params(("client_id" = i64, Path, description = "Client id")),
+    responses((status = 200, body = Client), (status = 404, body = crate::error::ErrorBody),
+              (status = 422, description = "client_id is not an integer", body = crate::error::ErrorBody)))]
+pub async fn get_client(
+    State(state): State<AppState>,
+    Path(client_id): Path<i64>,
+) -> Result<Json<Client>, ApiError> {
+    Ok(Json(require_client(&state, client_id).await?))
+}
+
+/// A client's holdings valued at today's prices.
+#[utoipa::path(get, path = "/api/clients/{client_id}/portfolio", tag = "clients",
+    params(("client_id" = i64, Path, description = "Client id")),
+    responses((status = 200, body = Portfolio), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_portfolio(
+    State(state): State<AppState>,
+    Path(client_id): Path<i64>,
+) -> Result<Json<Portfolio>, ApiError> {
+    let client = require_client(&state, client_id).await?;
+    let holdings = state.store.holdings(client_id).await?;
+    let today = chrono::Utc::now().date_naive();
+    let mut positions: Vec<Position> = holdings
+        .into_iter()
+        .map(|h| {
+            let price =
+                market::ticker(&h.ticker).map_or(h.avg_cost, |t| market::daily_bar(t, today).close);
+            let market_value = market::round2(h.quantity as f64 * price);
+            Position {
+                unrealized_pnl: market::round2(market_value - h.quantity as f64 * h.avg_cost),
+                ticker: h.ticker,
+                quantity: h.quantity,
+                avg_cost: market::round2(h.avg_cost),
+                price,
+                market_value,
+                weight: 0.0,
+            }
+        })
+        .collect();
+    let invested: f64 = positions.iter().map(|p| p.market_value).sum();
+    for p in &mut positions {
+        p.weight = if invested > 0.0 {
+            (p.market_value / invested * 10_000.0).round() / 10_000.0
+        } else {
+            0.0
+        };
+    }
+    Ok(Json(Portfolio {
+        client_id,
+        cash_balance: market::round2(client.cash_balance),
+        holdings: positions,
+        invested_value: market::round2(invested),
+        total_value: market::round2(invested + client.cash_balance),
+        as_of: today.to_string(),
+    }))
+}

@@ -1,0 +1,104 @@
+//! Portfolio management: `GET /api/portfolio/optimize/{client_id}` (CPU-heavy, as on the
+//! platform) and `POST /api/portfolio/rebalance/{client_id}` (a background job).
+
+use axum::extract::State;
+use axum::http::{HeaderName, StatusCode};
+use axum::Extension;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::behaviour::CpuBudget;
+use crate::error::{ApiError, Json, Path};
+use crate::market;
+use crate::optimize::{self, Optimum};
+use crate::routes::clients::require_client;
+use crate::routes::jobs::JobAccepted;
+use crate::state::AppState;
+
+/// The job kind rebalancing creates.
+pub const REBALANCE_JOB_KIND: &str = "portfolio_rebalance";
+
+/// The answer of the optimiser.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Optimization {
+    /// The client.
+    pub client_id: i64,
+    /// `max_sharpe`.
+    pub objective: &'static str,
+    /// Weights the client holds now.
+    pub current_weights: std::collections::BTreeMap<String, f64>,
+    /// The best portfolio found.
+    pub optimal: Optimum,
+}
+
+/// Mean-variance optimisation over the client's holdings (burns the profile's `cpu_ms`).
+#[utoipa::path(get, path = "/api/portfolio/optimize/{client_id}", tag = "portfolio",
+    params(("client_id" = i64, Path, description = "Client id")),
+    responses((status = 200, body = Optimization), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn optimize(
+    State(state): State<AppState>,
+    Path(client_id): Path<i64>,
+    budget: Option<Extension<CpuBudget>>,
+) -> Result<Json<Optimization>, ApiError> {
+    require_client(&state, client_id).await?;
+    let holdings = state.store.holdings(client_id).await?;
+    let today = chrono::Utc::now().date_naive();
+    let mut values = Vec::new();
+    let mut tickers = Vec::new();
+    for h in &holdings {
+        if let Some(t) = market::ticker(&h.ticker) {
+            tickers.push(t);
+            values.push((
+                h.ticker.clone(),
+                h.quantity as f64 * market::daily_bar(t, today).close,
+            ));
+        }
+    }
+    if tickers.is_empty() {
+        // A client with nothing invested is optimised over the load-profile tickers.
+        tickers.extend(market::UNIVERSE[..market::LOAD_PROFILE_TICKERS].iter());
+    }
+    let total: f64 = values.iter().map(|v| v.1).sum();
+    let current_weights = values
+        .into_iter()
+        .map(|(t, v)| {
+            (
+                t,
+                if total > 0.0 {
+                    (v / total * 10_000.0).round() / 10_000.0
+                } else {
+                    0.0
+                },
+            )
+        })
+        .collect();
+    let budget = budget.map_or(std::time::Duration::ZERO, |Extension(b)| b.0);
+    let seed = state.seed ^ client_id as u64;
+    let optimal =
+        tokio::task::spawn_blocking(move || optimize::optimise(&tickers, today, budget, seed))
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(Optimization {
+        client_id,
+        objective: "max_sharpe",
+        current_weights,
+        optimal,
+    }))
+}
+
+/// Starts a rebalancing job for a client; poll the status URL.
+#[utoipa::path(post, path = "/api/portfolio/rebalance/{client_id}", tag = "portfolio",
+    params(("client_id" = i64, Path, description = "Client id")),
+    responses((status = 202, body = JobAccepted), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn rebalance(
+    State(state): State<AppState>,
+    Path(client_id): Path<i64>,
+) -> Result<(StatusCode, [(HeaderName, String); 1], Json<JobAccepted>), ApiError> {
+    require_client(&state, client_id).await?;
+    let params = serde_json::json!({"client_id": client_id, "strategy": "target_weights"});
+    let job = state
+        .jobs
+        .start(&state, REBALANCE_JOB_KIND, Some(client_id), params)
+        .await?;
+    Ok(JobAccepted::response(&job))
+}

@@ -1,0 +1,93 @@
+//! The state every handler and layer shares: the store, the live profile, statistics,
+//! metrics, the job runner and the route table. Owned by the server, passed in; nothing
+//! global, so many servers run side by side in one test process.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::AdminAccess;
+use crate::background::JobRunner;
+use crate::live::LiveProfile;
+use crate::metrics::Metrics;
+use crate::profile::{Profile, ROUTES};
+use crate::stats::ServerStats;
+use crate::store::Store;
+
+/// Shared state; cloning is an `Arc` clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Inner {
+    /// The database.
+    pub store: Store,
+    /// The live profile.
+    pub profile: LiveProfile,
+    /// Seed of every random choice (`--seed`).
+    pub seed: u64,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Server-side statistics per route.
+    pub stats: ServerStats,
+    /// Who may use /admin.
+    pub admin: AdminAccess,
+    /// Background jobs.
+    pub jobs: JobRunner,
+    /// Cancelled when the server shuts down (ends hangs and jobs).
+    pub shutdown: CancellationToken,
+    /// When the server started.
+    pub started: Instant,
+    /// Per route template: the sequence counter `Behaviour::decide` receives.
+    pub sequences: HashMap<&'static str, AtomicU64>,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// What [`AppState::new`] needs beyond the store.
+#[derive(Debug)]
+pub struct StateOptions {
+    /// The initial profile (as configured).
+    pub profile: Profile,
+    /// Multiplies every configured duration.
+    pub time_scale: f64,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Bearer token for /admin, if any.
+    pub admin_token: Option<String>,
+}
+
+impl AppState {
+    /// State around an opened store.
+    pub fn new(store: Store, options: StateOptions) -> Self {
+        let shutdown = CancellationToken::new();
+        Self(Arc::new(Inner {
+            store,
+            profile: LiveProfile::new(options.profile, options.time_scale),
+            seed: options.seed,
+            metrics: Metrics::new(),
+            stats: ServerStats::new(ROUTES),
+            admin: AdminAccess::new(options.admin_token),
+            jobs: JobRunner::new(shutdown.clone(), options.seed),
+            shutdown,
+            started: Instant::now(),
+            sequences: ROUTES.iter().map(|r| (*r, AtomicU64::new(0))).collect(),
+        }))
+    }
+
+    /// The route template string of `method` + `path` as the profile names it.
+    pub fn route_key(&self, method: &str, matched_path: &str) -> Option<&'static str> {
+        let key = format!("{method} {matched_path}");
+        self.sequences.get_key_value(key.as_str()).map(|(k, _)| *k)
+    }
+}

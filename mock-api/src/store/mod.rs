@@ -1,0 +1,513 @@
+//! The platform's database through sqlx: SQLite by default, PostgreSQL when the URL
+//! says so, from the same code.
+//!
+//! Every query goes through sqlx's `Any` driver with `$N` placeholders (both SQLite and
+//! PostgreSQL accept them), integers as BIGINT, floats as DOUBLE PRECISION and
+//! timestamps as RFC 3339 text, so one set of queries below serves both backends. Only
+//! the migrations differ, one embedded folder per backend.
+
+mod records;
+mod seed;
+
+pub use records::{Client, Holding, Job, JobStatus, Side, Trade};
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::{Any, AnyPool, Row};
+
+use crate::market::{self, UNIVERSE};
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// SQLite (a file, or `sqlite::memory:`).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// What went wrong in the store, with the operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no backend this build supports.
+    #[error("database URL {url:?} is neither sqlite: nor postgres:// (expected e.g. sqlite://mock-api.db, sqlite::memory: or postgres://user@host/db)")]
+    UnsupportedUrl {
+        /// The URL as given (credentials removed).
+        url: String,
+    },
+    /// A query or connection failed.
+    #[error("database error while {op}: {source}")]
+    Sql {
+        /// What the store was doing.
+        op: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Applying the embedded migrations failed.
+    #[error("migrating the {backend:?} database failed: {source}")]
+    Migrate {
+        /// The backend being migrated.
+        backend: Backend,
+        /// The migrator's error.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+fn sql(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Sql { op, source }
+}
+
+/// Why a trade was refused (a client's mistake) or failed (the store's).
+#[derive(Debug, thiserror::Error)]
+pub enum TradeError {
+    /// No client with that id.
+    #[error("client {0} not found")]
+    UnknownClient(i64),
+    /// The ticker is not in the universe.
+    #[error("ticker {0:?} is not traded (known: {known})", known = market::UNIVERSE.iter().map(|t| t.symbol).collect::<Vec<_>>().join(", "))]
+    UnknownTicker(String),
+    /// A sell of more shares than the client holds.
+    #[error(
+        "insufficient holdings: client {client_id} holds {held} {ticker}, cannot sell {requested}"
+    )]
+    InsufficientHoldings {
+        /// The seller.
+        client_id: i64,
+        /// The ticker.
+        ticker: String,
+        /// Shares held.
+        held: i64,
+        /// Shares the order asked to sell.
+        requested: i64,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A trade order as the store executes it (already validated for shape).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTrade {
+    /// The trading client.
+    pub client_id: i64,
+    /// Ticker symbol.
+    pub ticker: String,
+    /// Shares, at least 1.
+    pub quantity: i64,
+    /// Buy or sell.
+    pub side: Side,
+    /// Order type as stored (`market`).
+    pub order_type: String,
+}
+
+/// Options for opening a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How many clients the seed guarantees (ids 1..=clients).
+    pub clients: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { clients: 10 }
+    }
+}
+
+/// The database: a pool plus what it was opened with.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    interrupted_at_start: u64,
+}
+
+/// The current time as stored (RFC 3339, milliseconds, UTC).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Turns what a user typed into a sqlx URL: a bare path means a SQLite file.
+pub fn normalize_url(url: &str) -> Result<(String, Backend), StoreError> {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        Ok((url.to_owned(), Backend::Postgres))
+    } else if lower.starts_with("sqlite:") {
+        Ok((url.to_owned(), Backend::Sqlite))
+    } else if !url.is_empty() && !url.contains("://") {
+        Ok((format!("sqlite://{url}"), Backend::Sqlite))
+    } else {
+        let shown = url
+            .split_once('@')
+            .map_or(url.to_owned(), |(_, host)| format!("…@{host}"));
+        Err(StoreError::UnsupportedUrl { url: shown })
+    }
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed), migrates, seeds, and marks jobs left
+    /// `running` by a previous process as `interrupted`.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = normalize_url(url)?;
+        let in_memory = backend == Backend::Sqlite && url.contains(":memory:");
+        if backend == Backend::Sqlite
+            && !in_memory
+            && !Any::database_exists(&url)
+                .await
+                .map_err(sql("checking for the SQLite file"))?
+        {
+            Any::create_database(&url)
+                .await
+                .map_err(sql("creating the SQLite file"))?;
+        }
+        let connect = AnyConnectOptions::from_str(&url).map_err(sql("parsing the database URL"))?;
+        let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        pool = match (backend, in_memory) {
+            // Each connection to `sqlite::memory:` is its own database: keep exactly one,
+            // forever.
+            (Backend::Sqlite, true) => pool
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None),
+            (Backend::Sqlite, false) => pool.max_connections(8),
+            (Backend::Postgres, _) => pool.max_connections(16),
+        };
+        let pool = pool
+            .connect_with(connect)
+            .await
+            .map_err(sql("connecting"))?;
+        if backend == Backend::Sqlite && !in_memory {
+            // WAL lets readers run beside the single writer.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .map_err(sql("enabling WAL"))?;
+        }
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate { backend, source })?;
+        let mut store = Self {
+            pool,
+            backend,
+            interrupted_at_start: 0,
+        };
+        store.seed(options).await?;
+        store.interrupted_at_start = store
+            .interrupt_running_jobs("the server stopped while the job ran")
+            .await?;
+        Ok(store)
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// How many jobs were found `running` at start and marked `interrupted`.
+    pub fn interrupted_at_start(&self) -> u64 {
+        self.interrupted_at_start
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Round-trips a trivial query; returns how long it took.
+    pub async fn ping(&self) -> Result<Duration, StoreError> {
+        let start = Instant::now();
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(sql("pinging"))?;
+        Ok(start.elapsed())
+    }
+
+    async fn seed(&self, options: &StoreOptions) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(sql("starting the seed"))?;
+        for t in UNIVERSE {
+            sqlx::query(
+                "INSERT INTO tickers (symbol, name, sector, reference_price) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (symbol) DO NOTHING",
+            )
+            .bind(t.symbol)
+            .bind(t.name)
+            .bind(t.sector)
+            .bind(t.reference_price)
+            .execute(&mut *tx)
+            .await
+            .map_err(sql("seeding tickers"))?;
+        }
+        let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM clients")
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(sql("counting clients"))?;
+        let created_at = now_rfc3339();
+        for id in (existing + 1)..=i64::from(options.clients) {
+            let c = seed::client(id);
+            sqlx::query("INSERT INTO clients (id, name, email, risk_profile, cash_balance, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(c.id)
+                .bind(&c.name)
+                .bind(&c.email)
+                .bind(c.risk_profile)
+                .bind(c.cash_balance)
+                .bind(&created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("seeding clients"))?;
+            for (ticker, quantity, avg_cost) in &c.holdings {
+                sqlx::query("INSERT INTO holdings (client_id, ticker, quantity, avg_cost) VALUES ($1, $2, $3, $4)")
+                    .bind(c.id)
+                    .bind(*ticker)
+                    .bind(*quantity)
+                    .bind(*avg_cost)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(sql("seeding holdings"))?;
+            }
+        }
+        tx.commit().await.map_err(sql("committing the seed"))
+    }
+
+    /// Every client, by id.
+    pub async fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, email, risk_profile, cash_balance, created_at FROM clients ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql("listing clients"))?;
+        rows.iter()
+            .map(Client::from_row)
+            .collect::<Result<_, _>>()
+            .map_err(sql("decoding clients"))
+    }
+
+    /// One client, if it exists.
+    pub async fn client(&self, id: i64) -> Result<Option<Client>, StoreError> {
+        let row = sqlx::query("SELECT id, name, email, risk_profile, cash_balance, created_at FROM clients WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sql("reading a client"))?;
+        row.as_ref()
+            .map(Client::from_row)
+            .transpose()
+            .map_err(sql("decoding a client"))
+    }
+
+    /// A client's positions with a non-zero quantity, by ticker.
+    pub async fn holdings(&self, client_id: i64) -> Result<Vec<Holding>, StoreError> {
+        let rows = sqlx::query("SELECT ticker, quantity, avg_cost FROM holdings WHERE client_id = $1 AND quantity > 0 ORDER BY ticker")
+            .bind(client_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql("reading holdings"))?;
+        rows.iter()
+            .map(Holding::from_row)
+            .collect::<Result<_, _>>()
+            .map_err(sql("decoding holdings"))
+    }
+
+    /// Executes a market order at today's price: the trade row, the holding and the cash
+    /// change commit together or not at all. A sell beyond the holding is refused.
+    pub async fn execute_trade(&self, order: &NewTrade) -> Result<Trade, TradeError> {
+        let info = market::ticker(&order.ticker)
+            .ok_or_else(|| TradeError::UnknownTicker(order.ticker.clone()))?;
+        if self.client(order.client_id).await?.is_none() {
+            return Err(TradeError::UnknownClient(order.client_id));
+        }
+        let price = market::daily_bar(info, chrono::Utc::now().date_naive()).close;
+        let notional = order.quantity as f64 * price;
+        let mut tx = self.pool.begin().await.map_err(sql("starting a trade"))?;
+        // The first statement writes, so SQLite takes its write lock at once (waiting on
+        // busy_timeout) instead of failing a read-to-write upgrade later.
+        let (holding_change, cash_delta) = match order.side {
+            Side::Buy => (
+                sqlx::query(
+                    "INSERT INTO holdings (client_id, ticker, quantity, avg_cost) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (client_id, ticker) DO UPDATE SET \
+                     avg_cost = (holdings.avg_cost * holdings.quantity + excluded.avg_cost * excluded.quantity) \
+                                / (holdings.quantity + excluded.quantity), \
+                     quantity = holdings.quantity + excluded.quantity",
+                )
+                .bind(order.client_id)
+                .bind(info.symbol)
+                .bind(order.quantity)
+                .bind(price),
+                -notional,
+            ),
+            Side::Sell => (
+                sqlx::query(
+                    "UPDATE holdings SET quantity = quantity - $3 WHERE client_id = $1 AND ticker = $2 AND quantity >= $3",
+                )
+                .bind(order.client_id)
+                .bind(info.symbol)
+                .bind(order.quantity),
+                notional,
+            ),
+        };
+        let changed = holding_change
+            .execute(&mut *tx)
+            .await
+            .map_err(sql("updating a holding"))?
+            .rows_affected();
+        if changed == 0 {
+            let held: Option<i64> =
+                sqlx::query("SELECT quantity FROM holdings WHERE client_id = $1 AND ticker = $2")
+                    .bind(order.client_id)
+                    .bind(info.symbol)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .and_then(|row| row.map(|r| r.try_get("quantity")).transpose())
+                    .map_err(sql("reading a holding"))?;
+            tx.rollback()
+                .await
+                .map_err(sql("rolling back a refused trade"))?;
+            return Err(TradeError::InsufficientHoldings {
+                client_id: order.client_id,
+                ticker: info.symbol.to_owned(),
+                held: held.unwrap_or(0),
+                requested: order.quantity,
+            });
+        }
+        sqlx::query("UPDATE clients SET cash_balance = cash_balance + $1 WHERE id = $2")
+            .bind(cash_delta)
+            .bind(order.client_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(sql("updating cash"))?;
+        let row = sqlx::query(
+            "INSERT INTO trades (client_id, ticker, side, quantity, price, order_type, status, executed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'executed', $7) \
+             RETURNING id, client_id, ticker, side, quantity, price, order_type, status, executed_at",
+        )
+        .bind(order.client_id)
+        .bind(info.symbol)
+        .bind(order.side.as_str())
+        .bind(order.quantity)
+        .bind(price)
+        .bind(&order.order_type)
+        .bind(now_rfc3339())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sql("recording a trade"))?;
+        let trade = Trade::from_row(&row).map_err(sql("decoding a trade"))?;
+        tx.commit().await.map_err(sql("committing a trade"))?;
+        Ok(trade)
+    }
+
+    /// A client's most recent trades, newest first.
+    pub async fn trades(&self, client_id: i64, limit: u32) -> Result<Vec<Trade>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, client_id, ticker, side, quantity, price, order_type, status, executed_at \
+             FROM trades WHERE client_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(client_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sql("reading trades"))?;
+        rows.iter()
+            .map(Trade::from_row)
+            .collect::<Result<_, _>>()
+            .map_err(sql("decoding trades"))
+    }
+
+    /// Records a new job as `running`.
+    pub async fn create_job(
+        &self,
+        kind: &str,
+        client_id: Option<i64>,
+        params: &serde_json::Value,
+        duration: Duration,
+    ) -> Result<Job, StoreError> {
+        let now = now_rfc3339();
+        let row = sqlx::query(
+            "INSERT INTO jobs (id, kind, client_id, params, status, duration_ms, created_at, started_at) \
+             VALUES ($1, $2, $3, $4, 'running', $5, $6, $6) \
+             RETURNING id, kind, client_id, params, status, duration_ms, created_at, started_at, finished_at, result, error",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(kind)
+        .bind(client_id)
+        .bind(params.to_string())
+        .bind(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(sql("creating a job"))?;
+        Job::from_row(&row).map_err(sql("decoding a job"))
+    }
+
+    /// Ends a running job; a job no longer `running` (e.g. interrupted) is left alone.
+    pub async fn finish_job(
+        &self,
+        id: &str,
+        status: JobStatus,
+        result: Option<&serde_json::Value>,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = $1, finished_at = $2, result = $3, error = $4 WHERE id = $5 AND status = 'running'",
+        )
+        .bind(status.as_str())
+        .bind(now_rfc3339())
+        .bind(result.map(|r| r.to_string()))
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(sql("finishing a job"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// One job, if it exists.
+    pub async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, kind, client_id, params, status, duration_ms, created_at, started_at, finished_at, result, error \
+             FROM jobs WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(sql("reading a job"))?;
+        row.as_ref()
+            .map(Job::from_row)
+            .transpose()
+            .map_err(sql("decoding a job"))
+    }
+
+    /// Marks every `running` job `interrupted` with `reason`; returns how many.
+    pub async fn interrupt_running_jobs(&self, reason: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE jobs SET status = 'interrupted', finished_at = $1, error = $2 WHERE status = 'running'")
+            .bind(now_rfc3339())
+            .bind(reason)
+            .execute(&self.pool)
+            .await
+            .map_err(sql("interrupting running jobs"))?;
+        Ok(done.rows_affected())
+    }
+
+    /// How many jobs of `kind` are in `status`.
+    pub async fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<i64, StoreError> {
+        sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND status = $2")
+            .bind(kind)
+            .bind(status.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(sql("counting jobs"))
+    }
+}
