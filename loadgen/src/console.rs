@@ -1,1 +1,327 @@
-//! (being written)
+//! Locust's console output, byte for byte: the request table (printed every 2 s with
+//! current rates and at the end with whole-run rates), the percentile table and the error
+//! report, plus a live progress line for terminals.
+//!
+//! Layouts follow Locust 2.47's `%`-formats with the name column 80 wide (Locust's width
+//! when stderr is not a terminal). Times print as whole milliseconds: the average,
+//! minimum and maximum truncated (Locust's `%d` of a float), the median and percentiles
+//! rounded to the nearest millisecond (Locust rounds them into buckets first). The
+//! percentile table keeps Locust's title, "(approximated)", so that anything that reads
+//! Locust's output reads ours; loadgen's figures are in fact exact to three significant
+//! digits (see the JSON output for the unrounded values).
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal as _, Write as _};
+use std::time::{Duration, SystemTime};
+
+use crate::stats::{RequestStats, Snapshot, PERCENTILES_TO_REPORT, PERCENTILE_LABELS};
+
+/// Locust's name column width when stderr is not a terminal.
+pub const DEFAULT_NAME_WIDTH: usize = 80;
+
+/// Width of the type (method) column.
+const TYPE_WIDTH: usize = 8;
+
+/// Which rates the request table shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rates {
+    /// The last ten whole seconds (Locust's periodic table).
+    Current,
+    /// The whole run (Locust's final table).
+    Total,
+}
+
+/// Locust's name column width for a terminal `columns` wide: `columns - 80`, between 0
+/// and 80; 80 when not a terminal (`None`).
+pub fn name_width_for(columns: Option<usize>) -> usize {
+    columns.map_or(DEFAULT_NAME_WIDTH, |c| {
+        c.saturating_sub(80).min(DEFAULT_NAME_WIDTH)
+    })
+}
+
+/// The request table with Locust's default width, followed by Locust's blank line.
+pub fn request_table(snapshot: &Snapshot, rates: Rates) -> String {
+    request_table_with_width(snapshot, rates, DEFAULT_NAME_WIDTH)
+}
+
+/// The request table for a given name width (see [`name_width_for`]).
+pub fn request_table_with_width(snapshot: &Snapshot, rates: Rates, name_width: usize) -> String {
+    let name_col = name_width.saturating_sub(TYPE_WIDTH) + 4;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<TYPE_WIDTH$} {:<name_col$} {:>7} {:>12} |{:>7} {:>7} {:>7}{:>7} | {:>7} {:>11}",
+        "Type", "Name", "# reqs", "# fails", "Avg", "Min", "Max", "Med", "req/s", "failures/s"
+    );
+    let separator = format!(
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}\n",
+        "-".repeat(TYPE_WIDTH),
+        "-".repeat(name_col),
+        "-".repeat(7),
+        "-".repeat(13),
+        "-".repeat(7),
+        "-".repeat(7),
+        "-".repeat(7),
+        "-".repeat(7),
+        "-".repeat(8),
+        "-".repeat(11)
+    );
+    out.push_str(&separator);
+    for row in &snapshot.rows {
+        request_row(&mut out, row, snapshot.taken_at, rates, name_col);
+    }
+    out.push_str(&separator);
+    request_row(
+        &mut out,
+        &snapshot.aggregated,
+        snapshot.taken_at,
+        rates,
+        name_col,
+    );
+    out.push('\n');
+    out
+}
+
+fn request_row(out: &mut String, r: &RequestStats, now: SystemTime, rates: Rates, name_col: usize) {
+    let (rps, fail_per_sec) = match rates {
+        Rates::Current => (r.current_rps(now), r.current_fail_per_sec(now)),
+        Rates::Total => (r.total_rps(), r.total_fail_per_sec()),
+    };
+    let method = if r.method.is_empty() {
+        String::new()
+    } else {
+        format!("{} ", r.method)
+    };
+    let fails = format!("{}({:.2}%)", r.num_failures(), r.fail_ratio() * 100.0);
+    let _ = writeln!(
+        out,
+        "{:<TYPE_WIDTH$} {:<name_col$} {:>7} {:>12} |{:>7} {:>7} {:>7}{:>7} | {:>7.2} {:>11.2}",
+        method,
+        r.name,
+        r.num_requests(),
+        fails,
+        truncated_ms(r.avg_response_time_ms()),
+        truncated_ms(r.min_response_time_ms()),
+        truncated_ms(r.max_response_time_ms()),
+        median_ms(r),
+        rps,
+        fail_per_sec
+    );
+}
+
+/// The percentile table (rows with requests only), followed by Locust's blank line.
+pub fn percentile_table(snapshot: &Snapshot) -> String {
+    percentile_table_with_width(snapshot, DEFAULT_NAME_WIDTH)
+}
+
+/// The percentile table for a given name width.
+pub fn percentile_table_with_width(snapshot: &Snapshot, name_width: usize) -> String {
+    let mut out = String::from("Response time percentiles (approximated)\n");
+    let _ = write!(
+        out,
+        "{:<TYPE_WIDTH$} {:<name_width$} {:>8}",
+        "Type", "Name", PERCENTILE_LABELS[0]
+    );
+    for label in PERCENTILE_LABELS[1..].iter().chain(["# reqs"].iter()) {
+        let _ = write!(out, " {label:>6}");
+    }
+    out.push('\n');
+    let mut separator = format!(
+        "{}|{}|{}|",
+        "-".repeat(TYPE_WIDTH),
+        "-".repeat(name_width),
+        "-".repeat(8)
+    );
+    separator.push_str(&vec!["-".repeat(6); PERCENTILES_TO_REPORT.len()].join("|"));
+    separator.push('\n');
+    out.push_str(&separator);
+    for row in &snapshot.rows {
+        percentile_row(&mut out, row, name_width);
+    }
+    out.push_str(&separator);
+    percentile_row(&mut out, &snapshot.aggregated, name_width);
+    out.push('\n');
+    out
+}
+
+fn percentile_row(out: &mut String, r: &RequestStats, name_width: usize) {
+    let Some(values) = r.percentiles_ms(&PERCENTILES_TO_REPORT) else {
+        return;
+    };
+    let _ = write!(
+        out,
+        "{:<TYPE_WIDTH$} {:<name_width$} {:>8}",
+        r.method,
+        r.name,
+        rounded_ms(values[0])
+    );
+    for v in &values[1..] {
+        let _ = write!(out, " {:>6}", rounded_ms(*v));
+    }
+    let _ = writeln!(out, " {:>6}", r.num_requests());
+}
+
+/// Locust's error report, or nothing when no request failed.
+pub fn error_report(snapshot: &Snapshot) -> String {
+    error_report_with_width(snapshot, DEFAULT_NAME_WIDTH)
+}
+
+/// The error report for a given name width.
+pub fn error_report_with_width(snapshot: &Snapshot, name_width: usize) -> String {
+    if snapshot.errors.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("Error report\n");
+    let _ = writeln!(out, "{:<18} {:<100}", "# occurrences", "Error");
+    let separator = format!(
+        "{}|{}\n",
+        "-".repeat(18),
+        "-".repeat((80 + name_width).saturating_sub(19))
+    );
+    out.push_str(&separator);
+    for e in &snapshot.errors {
+        let what = format!("{} {}: {}", e.method, e.name, e.error);
+        let _ = writeln!(out, "{:<18} {:<100}", e.occurrences, what);
+    }
+    out.push_str(&separator);
+    out.push('\n');
+    out
+}
+
+/// What Locust prints when a run ends: the request table with whole-run rates, the
+/// percentile table and the error report.
+pub fn final_summary(snapshot: &Snapshot) -> String {
+    let mut out = request_table(snapshot, Rates::Total);
+    out.push_str(&percentile_table(snapshot));
+    out.push_str(&error_report(snapshot));
+    out
+}
+
+/// Whole milliseconds, truncated toward zero (Locust's `%d` of a float).
+fn truncated_ms(ms: f64) -> i64 {
+    ms.trunc() as i64
+}
+
+/// Whole milliseconds, rounded half to even as Python's `round`.
+fn rounded_ms(ms: f64) -> i64 {
+    ms.round_ties_even() as i64
+}
+
+/// The median column: rounded like Locust's bucketed median, clamped to the exact
+/// minimum and maximum, then truncated by `%d`, as Locust does.
+fn median_ms(r: &RequestStats) -> i64 {
+    if r.num_requests() == 0 {
+        return 0;
+    }
+    let rounded = r.median_response_time_ms().round_ties_even();
+    truncated_ms(rounded.clamp(r.min_response_time_ms(), r.max_response_time_ms()))
+}
+
+/// The live one-line progress display for headless runs on a terminal: elapsed and
+/// remaining time, users, current requests per second and the failure percentage.
+///
+/// Redrawn in place with `\r`; does nothing unless stderr is a terminal. Call
+/// [`Progress::clear`] before printing a table so the line does not mix with it.
+#[derive(Debug)]
+pub struct Progress {
+    run_start: SystemTime,
+    run_time: Option<Duration>,
+    enabled: bool,
+    drawn: usize,
+}
+
+impl Progress {
+    /// A progress line for a run started at `run_start` that lasts `run_time` (if limited);
+    /// enabled only when stderr is a terminal.
+    pub fn new(run_start: SystemTime, run_time: Option<Duration>) -> Self {
+        Self {
+            run_start,
+            run_time,
+            enabled: std::io::stderr().is_terminal(),
+            drawn: 0,
+        }
+    }
+
+    /// True when the line is drawn (stderr is a terminal).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The line's text for `snapshot`, without control characters.
+    pub fn line(&self, snapshot: &Snapshot) -> String {
+        let elapsed = snapshot
+            .taken_at
+            .duration_since(self.run_start)
+            .unwrap_or_default();
+        let remaining = match self.run_time {
+            Some(limit) => clock(limit.saturating_sub(elapsed)),
+            None => "-".to_owned(),
+        };
+        let agg = &snapshot.aggregated;
+        format!(
+            "elapsed {} | remaining {} | users {} | {:.1} req/s | failures {:.2}%",
+            clock(elapsed),
+            remaining,
+            snapshot.user_count,
+            agg.current_rps(snapshot.taken_at),
+            agg.fail_ratio() * 100.0
+        )
+    }
+
+    /// Redraws the line on stderr (when it is a terminal).
+    pub fn draw(&mut self, snapshot: &Snapshot) {
+        if !self.enabled {
+            return;
+        }
+        let line = self.line(snapshot);
+        let pad = self.drawn.saturating_sub(line.chars().count());
+        // A failed write to the terminal is not worth stopping a run for.
+        let _ = write!(std::io::stderr().lock(), "\r{line}{:pad$}", "");
+        self.drawn = line.chars().count();
+    }
+
+    /// Erases the line, so that the next output starts on a clean line.
+    pub fn clear(&mut self) {
+        if !self.enabled || self.drawn == 0 {
+            return;
+        }
+        let _ = write!(
+            std::io::stderr().lock(),
+            "\r{:width$}\r",
+            "",
+            width = self.drawn
+        );
+        self.drawn = 0;
+    }
+}
+
+/// `H:MM:SS`.
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::reference_fixture::{reference_file, reference_snapshot};
+
+    /// Compares line by line, so a failure names the first differing line.
+    fn assert_same_lines(ours: &str, theirs: &str) {
+        for (i, (a, b)) in ours.split('\n').zip(theirs.split('\n')).enumerate() {
+            assert_eq!(a, b, "line {} differs", i + 1);
+        }
+        assert_eq!(
+            ours.split('\n').count(),
+            theirs.split('\n').count(),
+            "line count"
+        );
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn final_summary_matches_locusts_bytes() {
+        let reference = reference_file("console-final.txt");
+        assert_same_lines(&final_summary(&reference_snapshot()), &reference);
+    }
+}

@@ -87,3 +87,6 @@ pub fn unix_seconds_f64(t: std::time::SystemTime) -> f64 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+pub(crate) mod reference_fixture;
