@@ -1,10 +1,32 @@
 //! loadgen: a load generator that runs Locust-style user classes, speaks Locust's
 //! formats (flags, console tables, CSV) and records exact HdrHistogram percentiles.
+//!
+//! The parts: `scenario` and `template` (the TOML plan, compiled once), `executor` and
+//! `dispatch` (how many users of which class run, and when), `user` and `session` (what a
+//! user does, over its own keep-alive connection), `runner` (stop rules, the aggregator
+//! and the in-process [`run`] API), `output` (console, CSV, JSON and HTML sinks) and
+//! `cli` (Locust's flags).
 
 pub mod console;
 pub mod csv;
 pub mod json;
 pub mod stats;
 
+pub mod cli;
+pub mod dispatch;
+pub mod executor;
+pub mod html;
+pub mod output;
+pub mod runner;
 pub mod scenario;
+pub mod session;
+pub mod target;
 pub mod template;
+pub mod timespan;
+pub mod user;
+
+pub use executor::{LoadPlan, SpawnStep, Stage};
+pub use output::{ConsoleMode, OutputConfig};
+pub use runner::{run, RunConfig, RunError, RunOutcome, StopReason, TaskEvent};
+pub use scenario::Scenario;
+pub use target::Target;

@@ -1,0 +1,239 @@
+//! The command line, with Locust's flags and meanings, and its conversion into a
+//! validated scenario and `RunConfig` (raw flags are read once, here).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use crate::executor::LoadPlan;
+use crate::output::{ConsoleMode, OutputConfig};
+use crate::runner::{default_shards, RunConfig};
+use crate::scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
+use crate::target::{Target, TargetError};
+use crate::timespan::{parse_timespan, TimespanError};
+
+/// Locust's flags. Without `-f`, the built-in `acis` scenario runs.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "loadgen",
+    version,
+    about = "A load generator that speaks Locust: user classes, flags, tables and CSV, with exact HdrHistogram percentiles"
+)]
+pub struct Cli {
+    /// Scenario file (TOML), or a built-in scenario: acis (default), guide.
+    #[arg(short = 'f', long = "locustfile", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Host to load test, loopback only (e.g. http://127.0.0.1:8000).
+    #[arg(short = 'H', long, default_value = "http://127.0.0.1:8000")]
+    pub host: String,
+    /// Peak number of concurrent users.
+    #[arg(short = 'u', long, default_value_t = 1)]
+    pub users: usize,
+    /// Users started per second.
+    #[arg(short = 'r', long = "spawn-rate", default_value_t = 1.0)]
+    pub spawn_rate: f64,
+    /// Stop after this time, e.g. 300s, 20m, 3h, 1h30m (counted from the test start).
+    #[arg(short = 't', long = "run-time", value_parser = parse_timespan)]
+    pub run_time: Option<Duration>,
+    /// Run without the web UI.
+    #[arg(long)]
+    pub headless: bool,
+    /// Write stats to PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv, PREFIX_exceptions.csv.
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+    /// Write every row to the stats history, not only the aggregated one.
+    #[arg(long)]
+    pub csv_full_history: bool,
+    /// Write an HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the final statistics, HdrHistograms included, as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Print only the final summary, not the table every 2 s.
+    #[arg(long)]
+    pub only_summary: bool,
+    /// Seconds running tasks may take to finish when the run stops (default 0: stop at once).
+    #[arg(short = 's', long, value_parser = parse_seconds, default_value = "0")]
+    pub stop_timeout: Duration,
+    /// Exit code when any request failed.
+    #[arg(long, default_value_t = 1)]
+    pub exit_code_on_error: u8,
+    /// Reset the statistics once spawning has completed.
+    #[arg(long)]
+    pub reset_stats: bool,
+    /// Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.
+    #[arg(short = 'L', long, default_value = "INFO")]
+    pub loglevel: String,
+    /// Seed for every user's random choices (default: a random seed, shown in the JSON).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Seconds to wait for a whole response before it counts as a timeout failure.
+    #[arg(long, value_parser = parse_seconds, default_value = "60")]
+    pub request_timeout: Duration,
+    /// List the user classes, their tasks and weights, then exit.
+    #[arg(short = 'l', long)]
+    pub list: bool,
+    /// Run only these user classes.
+    #[arg(value_name = "UserClass")]
+    pub classes: Vec<String>,
+}
+
+/// Flags that do not make a valid run.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The scenario was refused.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The host was refused.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A bad spawn rate.
+    #[error("bad --spawn-rate {0}: expected users per second above 0")]
+    SpawnRate(f64),
+}
+
+impl Cli {
+    /// The scenario the flags name, with positional classes applied.
+    pub fn scenario(&self) -> Result<Scenario, CliError> {
+        let scenario = match &self.file {
+            Some(path) => Scenario::load(path)?,
+            None => Scenario::builtin(DEFAULT_SCENARIO).ok_or_else(|| ScenarioError::Invalid {
+                file: DEFAULT_SCENARIO.to_owned(),
+                line: 1,
+                column: 1,
+                message: "the built-in scenario does not compile".to_owned(),
+            })?,
+        };
+        Ok(scenario.select(&self.classes)?)
+    }
+
+    /// The validated run configuration and scenario.
+    pub fn into_run(self) -> Result<(RunConfig, Scenario), CliError> {
+        let scenario = self.scenario()?;
+        if !(self.spawn_rate.is_finite() && self.spawn_rate > 0.0) {
+            return Err(CliError::SpawnRate(self.spawn_rate));
+        }
+        let target = Target::parse(&self.host)?;
+        let console = if self.only_summary {
+            ConsoleMode::Summary
+        } else {
+            ConsoleMode::Full
+        };
+        let config = RunConfig {
+            target,
+            load: LoadPlan::Users {
+                users: self.users,
+                spawn_rate: self.spawn_rate,
+            },
+            run_time: self.run_time,
+            stop_timeout: self.stop_timeout,
+            seed: self.seed.unwrap_or_else(rand::random),
+            request_timeout: self.request_timeout,
+            reset_stats: self.reset_stats,
+            exit_code_on_error: self.exit_code_on_error,
+            trace: None,
+            output: OutputConfig {
+                console,
+                csv_prefix: self.csv,
+                csv_full_history: self.csv_full_history,
+                json: self.json,
+                html: self.html,
+            },
+            stop: CancellationToken::new(),
+            shards: default_shards(),
+        };
+        Ok((config, scenario))
+    }
+}
+
+/// Seconds as a number (`0.5`) or a time span (`1m`).
+pub fn parse_seconds(text: &str) -> Result<Duration, TimespanError> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if (0.0..1e12).contains(&v) => Ok(Duration::from_secs_f64(v)),
+        _ => parse_timespan(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn locust_flags_map_to_the_config() {
+        let (config, scenario) = cli(&[
+            "-H",
+            "http://127.0.0.1:9000",
+            "-u",
+            "50",
+            "-r",
+            "2.5",
+            "-t",
+            "1h30m",
+            "--headless",
+            "--csv",
+            "out/run",
+            "--stop-timeout",
+            "5",
+            "--exit-code-on-error",
+            "3",
+            "--seed",
+            "7",
+            "ACISAPIUser",
+        ])
+        .into_run()
+        .unwrap();
+        assert_eq!(
+            config.load,
+            LoadPlan::Users {
+                users: 50,
+                spawn_rate: 2.5
+            }
+        );
+        assert_eq!(config.run_time, Some(Duration::from_secs(5400)));
+        assert_eq!(config.stop_timeout, Duration::from_secs(5));
+        assert_eq!((config.exit_code_on_error, config.seed), (3, 7));
+        assert_eq!(config.output.csv_prefix, Some(PathBuf::from("out/run")));
+        assert_eq!(scenario.class_names(), ["ACISAPIUser"]);
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        assert!(Cli::try_parse_from(["loadgen", "-t", "1d"]).is_err());
+        assert!(matches!(
+            cli(&["-r", "0"]).into_run(),
+            Err(CliError::SpawnRate(_))
+        ));
+        assert!(matches!(
+            cli(&["-H", "http://192.168.1.1"]).into_run(),
+            Err(CliError::Target(_))
+        ));
+        assert!(matches!(
+            cli(&["Nobody"]).into_run(),
+            Err(CliError::Scenario(ScenarioError::UnknownClass { .. }))
+        ));
+        assert!(matches!(
+            cli(&["-f", "no/such/file.toml"]).into_run(),
+            Err(CliError::Scenario(ScenarioError::Read { .. }))
+        ));
+    }
+
+    #[test]
+    fn builtin_names_work_as_files() {
+        let (_, scenario) = cli(&["-f", "guide"]).into_run().unwrap();
+        assert_eq!(scenario.class_names(), ["GuideUser"]);
+    }
+
+    #[test]
+    fn seconds_accept_numbers_and_spans() {
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_seconds("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_seconds("-1").is_err());
+    }
+}

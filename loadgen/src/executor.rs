@@ -1,0 +1,266 @@
+//! Who decides how many users run: the load plan (Locust's users and spawn rate, or a
+//! list of stages) and the controller that starts and stops users to follow it. What a
+//! user does lives in `user`; when the run ends is decided in `runner`.
+//!
+//! Users are started in steps of max(1, floor(rate)) spaced so the average is the rate,
+//! the first at once; ramping down stops the newest users first.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{ramp_steps, ClassDispatcher};
+use crate::scenario::Scenario;
+use crate::stats::StatsHub;
+use crate::target::Target;
+use crate::user::{run_user, UserContext, UserReport};
+
+/// How many users run over time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadPlan {
+    /// Locust's closed model: ramp up to `users` at `spawn_rate` per second, then hold
+    /// until the run ends.
+    Users {
+        /// Target number of users.
+        users: usize,
+        /// Users started per second.
+        spawn_rate: f64,
+    },
+    /// Stages in order (like a Locust LoadTestShape or k6 stages): each ramps to its
+    /// user count at its rate and lasts `duration` from its start; the run ends after
+    /// the last one.
+    Stages(Vec<Stage>),
+}
+
+/// One stage of a staged plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    /// How long the stage lasts, ramp included.
+    pub duration: Duration,
+    /// Users at the end of the ramp.
+    pub users: usize,
+    /// Users started (or stopped) per second.
+    pub spawn_rate: f64,
+}
+
+impl LoadPlan {
+    /// The plan as stages; the last may last until the run is stopped (`None`).
+    fn stages(&self) -> Vec<(Option<Duration>, usize, f64)> {
+        match self {
+            Self::Users { users, spawn_rate } => vec![(None, *users, *spawn_rate)],
+            Self::Stages(stages) => stages
+                .iter()
+                .map(|s| (Some(s.duration), s.users, s.spawn_rate))
+                .collect(),
+        }
+    }
+
+    /// The most users the plan ever asks for.
+    pub fn peak_users(&self) -> usize {
+        self.stages().iter().map(|s| s.1).max().unwrap_or(0)
+    }
+}
+
+/// One spawn or stop step, for the harness's spawn-timeline check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpawnStep {
+    /// Stage index (0 for a plain users/rate plan).
+    pub stage: usize,
+    /// Step index within the stage's ramp.
+    pub step: usize,
+    /// When the step happened, from the test start.
+    pub at: Duration,
+    /// Users started (positive) or stopped (negative).
+    pub delta: i64,
+    /// Users running after the step.
+    pub running: usize,
+}
+
+/// What the controller hands back when the run stops.
+#[derive(Debug)]
+pub struct UserPool {
+    /// Running users, in start order.
+    running: Vec<RunningUser>,
+    /// Users stopped by a ramp-down, still finishing.
+    retired: Vec<JoinHandle<UserReport>>,
+    /// Users started per class index.
+    pub started_per_class: Vec<usize>,
+    /// Every spawn and stop step.
+    pub steps: Vec<SpawnStep>,
+}
+
+#[derive(Debug)]
+struct RunningUser {
+    stop: CancellationToken,
+    kill: CancellationToken,
+    handle: JoinHandle<UserReport>,
+}
+
+/// What users share, handed to the controller.
+#[derive(Debug, Clone)]
+pub struct UserEnv {
+    /// The scenario (classes in name order).
+    pub scenario: Arc<Scenario>,
+    /// The target.
+    pub target: Arc<Target>,
+    /// Stats shards.
+    pub hub: Arc<StatsHub>,
+    /// The run's seed.
+    pub seed: u64,
+    /// Timeout for each request.
+    pub request_timeout: Duration,
+    /// Parent of every user's stop token (stop after the current task).
+    pub stop_users: CancellationToken,
+    /// Parent of every user's kill token (stop at once).
+    pub kill_users: CancellationToken,
+    /// The test's start.
+    pub test_start: Instant,
+    /// Task events kept per user.
+    pub trace_limit: usize,
+    /// Running users, read by the aggregator for its snapshots.
+    pub user_count: Arc<AtomicUsize>,
+    /// Whether stopped users may finish their task (a stop timeout was given).
+    pub graceful: bool,
+}
+
+/// Signals from the controller to the run loop.
+#[derive(Debug, Clone, Default)]
+pub struct ControllerSignals {
+    /// Cancelled when the first ramp-up completes (Locust resets stats then).
+    pub ramped_up: CancellationToken,
+    /// Cancelled when a staged plan has run its last stage.
+    pub finished: CancellationToken,
+}
+
+/// Follows the plan until `halt` is cancelled (or the stages end), then returns the pool.
+pub async fn control(
+    plan: LoadPlan,
+    env: UserEnv,
+    halt: CancellationToken,
+    signals: ControllerSignals,
+) -> UserPool {
+    let mut pool = UserPool {
+        running: Vec::new(),
+        retired: Vec::new(),
+        started_per_class: vec![0; env.scenario.classes.len()],
+        steps: Vec::new(),
+    };
+    let mut dispatcher = ClassDispatcher::new(&env.scenario.classes);
+    let mut next_index = 0usize;
+    for (stage_index, (duration, users, rate)) in plan.stages().into_iter().enumerate() {
+        let stage_start = Instant::now();
+        let stage_end = duration.map(|d| stage_start + d);
+        let current = pool.running.len();
+        let up = users >= current;
+        let change = users.abs_diff(current);
+        for (step_index, step) in ramp_steps(change, rate).into_iter().enumerate() {
+            let mut when = stage_start + step.at;
+            if let Some(end) = stage_end {
+                if when >= end {
+                    break;
+                }
+                when = when.min(end);
+            }
+            tokio::select! {
+                () = halt.cancelled() => return pool,
+                () = tokio::time::sleep_until(when.into()) => {}
+            }
+            let before = pool.running.len();
+            for _ in 0..step.count {
+                if up {
+                    let Some(class_index) = dispatcher.next_class() else {
+                        break;
+                    };
+                    pool.start(&env, next_index, class_index);
+                    next_index += 1;
+                } else {
+                    pool.stop_newest(env.graceful);
+                }
+            }
+            let after = pool.running.len();
+            env.user_count.store(after, Ordering::Relaxed);
+            pool.steps.push(SpawnStep {
+                stage: stage_index,
+                step: step_index,
+                at: Instant::now().duration_since(env.test_start),
+                delta: after as i64 - before as i64,
+                running: after,
+            });
+        }
+        if stage_index == 0 {
+            signals.ramped_up.cancel();
+        }
+        match stage_end {
+            Some(end) => tokio::select! {
+                () = halt.cancelled() => return pool,
+                () = tokio::time::sleep_until(end.into()) => {}
+            },
+            None => {
+                halt.cancelled().await;
+                return pool;
+            }
+        }
+    }
+    signals.finished.cancel();
+    pool
+}
+
+impl UserPool {
+    fn start(&mut self, env: &UserEnv, index: usize, class_index: usize) {
+        let stop = env.stop_users.child_token();
+        let kill = env.kill_users.child_token();
+        let ctx = UserContext {
+            index,
+            class_index,
+            class: Arc::clone(&env.scenario.classes[class_index]),
+            seed: env.seed,
+            target: Arc::clone(&env.target),
+            request_timeout: env.request_timeout,
+            hub: Arc::clone(&env.hub),
+            stop: stop.clone(),
+            kill: kill.clone(),
+            test_start: env.test_start,
+            trace_limit: env.trace_limit,
+        };
+        let handle = tokio::spawn(run_user(ctx));
+        self.started_per_class[class_index] += 1;
+        self.running.push(RunningUser { stop, kill, handle });
+    }
+
+    /// Ramping down: the most recently started user goes first.
+    fn stop_newest(&mut self, graceful: bool) {
+        if let Some(user) = self.running.pop() {
+            user.stop.cancel();
+            if !graceful {
+                user.kill.cancel();
+            }
+            self.retired.push(user.handle);
+        }
+    }
+
+    /// Waits for every user (they must have been told to stop) and returns their reports.
+    pub async fn join(self) -> Vec<UserReport> {
+        let mut reports = Vec::new();
+        let handles = self
+            .running
+            .into_iter()
+            .map(|u| u.handle)
+            .chain(self.retired);
+        for handle in handles {
+            // A user that panicked has no report; its requests are already recorded.
+            if let Ok(report) = handle.await {
+                reports.push(report);
+            }
+        }
+        reports.sort_by_key(|r| r.index);
+        reports
+    }
+
+    /// Users running now.
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+}

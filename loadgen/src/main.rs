@@ -1,0 +1,98 @@
+//! The `loadgen` binary: parse Locust's flags, run, print the error chain once.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use loadgen::cli::Cli;
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            // Usage, scenario and internal errors all exit 2, as in Locust.
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    init_logging(&cli.loglevel)?;
+    if cli.list {
+        print!("{}", cli.scenario()?.listing());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let headless = cli.headless;
+    let (config, scenario) = cli.into_run()?;
+    if !headless {
+        eprintln!("The web UI is not available yet; running headless.");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        tokio::spawn(stop_on_signals(config.stop.clone()));
+        let outcome = loadgen::run(config, scenario).await?;
+        for e in &outcome.output_errors {
+            eprintln!("error: {e}");
+        }
+        let code = if outcome.output_errors.is_empty() {
+            outcome.exit_code
+        } else {
+            2
+        };
+        Ok(ExitCode::from(code))
+    })
+}
+
+/// The first Ctrl-C or SIGTERM ends the run like the run time would (tables and files
+/// are written); a second one exits at once.
+async fn stop_on_signals(stop: CancellationToken) {
+    if wait_for_signal().await.is_err() {
+        return;
+    }
+    eprintln!("\nStopping the run (press Ctrl-C again to exit at once)...");
+    stop.cancel();
+    if wait_for_signal().await.is_ok() {
+        std::process::exit(130);
+    }
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}
+
+/// Logs go to stderr at Locust's level names.
+fn init_logging(level: &str) -> anyhow::Result<()> {
+    let filter = match level.to_ascii_uppercase().as_str() {
+        "DEBUG" => "debug",
+        "INFO" => "info",
+        "WARNING" | "WARN" => "warn",
+        "ERROR" | "CRITICAL" => "error",
+        other => anyhow::bail!(
+            "bad --loglevel {other:?}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        ),
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "loadgen={filter}"
+        )))
+        .with_target(false)
+        .init();
+    Ok(())
+}

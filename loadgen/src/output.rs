@@ -1,0 +1,202 @@
+//! The run's sinks, fed from the aggregator's snapshots: every second the CSV files
+//! (stats rewritten, history appended) and the progress line, every two seconds
+//! Locust's request table on stderr, and at the end the final summary, CSV, JSON and
+//! HTML. Every sink reads the same Snapshot, so they always agree. A sink that fails
+//! mid-run is reported once and skipped; the run goes on.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::console::{self, Progress, Rates};
+use crate::runner::RunConfig;
+use crate::scenario::Scenario;
+use crate::stats::Snapshot;
+
+/// What the console shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConsoleMode {
+    /// Nothing (in-process runs, tests).
+    #[default]
+    Quiet,
+    /// Only the final summary (`--only-summary`).
+    Summary,
+    /// The request table every 2 s, the progress line on a terminal, the final summary.
+    Full,
+}
+
+/// Which outputs a run writes.
+#[derive(Debug, Clone, Default)]
+pub struct OutputConfig {
+    /// Console output.
+    pub console: ConsoleMode,
+    /// `--csv PREFIX`.
+    pub csv_prefix: Option<PathBuf>,
+    /// `--csv-full-history`.
+    pub csv_full_history: bool,
+    /// `--json FILE`.
+    pub json: Option<PathBuf>,
+    /// `--html FILE`.
+    pub html: Option<PathBuf>,
+}
+
+/// An output that could not be opened before the run.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {what} {path}: {message}")]
+pub struct OutputError {
+    /// Which output.
+    pub what: &'static str,
+    /// Its path.
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The outputs written every second, owned by the aggregator task during the run.
+#[derive(Debug)]
+pub struct Periodic {
+    console: ConsoleMode,
+    progress: Progress,
+    csv: Option<crate::csv::CsvWriter>,
+    errors: Vec<String>,
+}
+
+/// All outputs of a run.
+#[derive(Debug)]
+pub struct Outputs {
+    config: OutputConfig,
+    periodic: Option<Periodic>,
+    settings: RunSettings,
+}
+
+impl Outputs {
+    /// Opens the outputs (CSV files are created now, so a bad path fails before any request).
+    pub fn new(
+        config: &RunConfig,
+        scenario: &Scenario,
+        start: SystemTime,
+    ) -> Result<Self, OutputError> {
+        let out = &config.output;
+        let csv = match &out.csv_prefix {
+            Some(prefix) => Some(
+                crate::csv::CsvWriter::new(&prefix.to_string_lossy(), out.csv_full_history)
+                    .map_err(|e| OutputError {
+                        what: "CSV files with prefix",
+                        path: prefix.display().to_string(),
+                        message: e.to_string(),
+                    })?,
+            ),
+            None => None,
+        };
+        let (users, rate) = match &config.load {
+            crate::executor::LoadPlan::Users { users, spawn_rate } => (*users, *spawn_rate),
+            crate::executor::LoadPlan::Stages(stages) => (
+                config.load.peak_users(),
+                stages.first().map_or(0.0, |s| s.spawn_rate),
+            ),
+        };
+        let settings = RunSettings {
+            scenario: scenario.source.clone(),
+            classes: scenario.class_names(),
+            users: users as u64,
+            rate,
+            duration: config.run_time.map(|d| d.as_secs_f64()),
+            seed: config.seed,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        Ok(Self {
+            config: out.clone(),
+            periodic: Some(Periodic {
+                console: out.console,
+                progress: Progress::new(start, config.run_time),
+                csv,
+                errors: Vec::new(),
+            }),
+            settings,
+        })
+    }
+
+    /// Hands the per-second outputs to the aggregator task.
+    pub fn take_periodic(&mut self) -> Option<Periodic> {
+        self.periodic.take()
+    }
+
+    /// Takes them back when the aggregator stops.
+    pub fn restore_periodic(&mut self, periodic: Option<Periodic>) {
+        if periodic.is_some() {
+            self.periodic = periodic;
+        }
+    }
+
+    /// Writes the final summary and files; returns what could not be written.
+    pub fn finish(&mut self, snapshot: &Snapshot) -> Vec<String> {
+        let mut errors = Vec::new();
+        if let Some(p) = &mut self.periodic {
+            p.progress.clear();
+            if let Some(csv) = &mut p.csv {
+                if let Err(e) = csv.finish(snapshot) {
+                    errors.push(format!("cannot write the CSV files: {e}"));
+                }
+            }
+            errors.append(&mut p.errors);
+        }
+        if self.config.console != ConsoleMode::Quiet {
+            eprint!("{}", console::final_summary(snapshot));
+        }
+        if let Some(path) = &self.config.json {
+            errors.push(format!(
+                "cannot write {}: JSON output is not available yet",
+                path.display()
+            ));
+        }
+        if let Some(path) = &self.config.html {
+            if let Err(e) =
+                std::fs::write(path, crate::html::report(snapshot, &self.settings.scenario))
+            {
+                errors.push(format!("cannot write {}: {e}", path.display()));
+            }
+        }
+        errors
+    }
+}
+
+impl Periodic {
+    /// Called once a second with the new snapshot.
+    pub fn on_tick(&mut self, snapshot: &Snapshot, tick: u64) {
+        if let Some(csv) = &mut self.csv {
+            let written = csv
+                .write_stats(snapshot)
+                .and_then(|()| csv.append_history(snapshot));
+            if let Err(e) = written {
+                // Report once, then stop trying: the run matters more than its files.
+                self.errors.push(format!("cannot write the CSV files: {e}"));
+                self.csv = None;
+            }
+        }
+        if self.console == ConsoleMode::Full {
+            if tick % 2 == 0 {
+                self.progress.clear();
+                eprint!("{}", console::request_table(snapshot, Rates::Current));
+            }
+            self.progress.draw(snapshot);
+        }
+    }
+}
+
+/// The run's settings, as the JSON report records them.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Scenario file or built-in name.
+    pub scenario: String,
+    /// Classes that ran.
+    pub classes: Vec<String>,
+    /// Peak users.
+    pub users: u64,
+    /// Spawn rate.
+    pub rate: f64,
+    /// Run time in seconds, if limited.
+    pub duration: Option<f64>,
+    /// Seed.
+    pub seed: u64,
+    /// loadgen's version.
+    pub version: String,
+}

@@ -1,0 +1,339 @@
+//! The run: the in-process API (`RunConfig` in, `RunOutcome` out) that the binary, the
+//! harness and the tests call. It wires the three independent parts together: the
+//! executor (how many users run), the users (what each does) and the stop rules (run
+//! time, an external stop such as Ctrl-C, the end of a staged plan), plus the aggregator
+//! task that turns the stats shards into a Snapshot every second for the outputs.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::executor::{control, ControllerSignals, LoadPlan, SpawnStep, UserEnv};
+use crate::output::{OutputConfig, Outputs};
+use crate::scenario::Scenario;
+use crate::stats::{Aggregator, Snapshot, StatsHub};
+use crate::target::Target;
+
+/// Everything a run needs, already validated.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Where requests go (loopback only).
+    pub target: Target,
+    /// How many users run over time.
+    pub load: LoadPlan,
+    /// Stop this long after the test start (`--run-time`); `None` runs until stopped.
+    pub run_time: Option<Duration>,
+    /// How long running tasks may take to finish once the run stops (`--stop-timeout`).
+    pub stop_timeout: Duration,
+    /// Seed of every user's RNG.
+    pub seed: u64,
+    /// Longest wait for a whole response (`--request-timeout`).
+    pub request_timeout: Duration,
+    /// Reset the statistics when the first ramp-up completes (`--reset-stats`).
+    pub reset_stats: bool,
+    /// Exit code when any request failed (`--exit-code-on-error`, default 1).
+    pub exit_code_on_error: u8,
+    /// Keep up to this many task events per user in the outcome (`None`: no trace).
+    pub trace: Option<usize>,
+    /// Console, CSV, JSON and HTML outputs.
+    pub output: OutputConfig,
+    /// Cancel to end the run as the run time would (Ctrl-C, a harness, a web UI).
+    pub stop: CancellationToken,
+    /// Stats shards; users share a shard's lock only with users of the same stripe.
+    pub shards: usize,
+}
+
+impl RunConfig {
+    /// A quiet run of `users` users started at `spawn_rate`, for `run_time`, with Locust's
+    /// defaults otherwise (no outputs, 60 s request timeout, exit code 1 on errors).
+    pub fn new(target: Target, users: usize, spawn_rate: f64, run_time: Option<Duration>) -> Self {
+        Self {
+            target,
+            load: LoadPlan::Users { users, spawn_rate },
+            run_time,
+            stop_timeout: Duration::ZERO,
+            seed: 0,
+            request_timeout: Duration::from_secs(60),
+            reset_stats: false,
+            exit_code_on_error: 1,
+            trace: None,
+            output: OutputConfig::default(),
+            stop: CancellationToken::new(),
+            shards: default_shards(),
+        }
+    }
+}
+
+/// Stripes for the stats hub: a few per core, so users rarely share a lock.
+pub fn default_shards() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get() * 8)
+}
+
+/// Why the run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `--run-time` elapsed.
+    RunTime,
+    /// The stop token was cancelled (Ctrl-C, SIGTERM, a harness).
+    Stopped,
+    /// A staged plan ran its last stage.
+    PlanFinished,
+}
+
+/// One task a user ran (kept when `RunConfig::trace` is set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskEvent {
+    /// The user's index in start order.
+    pub user: usize,
+    /// The user's class.
+    pub class: String,
+    /// The task.
+    pub task: String,
+    /// Start, from the test start.
+    pub start: Duration,
+    /// End, from the test start.
+    pub end: Duration,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The final statistics.
+    pub snapshot: Arc<Snapshot>,
+    /// 0, or `exit_code_on_error` when any request failed.
+    pub exit_code: u8,
+    /// Why it stopped.
+    pub stop_reason: StopReason,
+    /// Users started per class (every class of the scenario, zero included).
+    pub users_started: BTreeMap<String, usize>,
+    /// Completed tasks per (class, task).
+    pub tasks_run: BTreeMap<(String, String), u64>,
+    /// Task events sorted by start, when traced.
+    pub trace: Vec<TaskEvent>,
+    /// Every spawn and stop step.
+    pub spawn_steps: Vec<SpawnStep>,
+    /// The seed used.
+    pub seed: u64,
+    /// From the test start to the end of the last user.
+    pub elapsed: Duration,
+    /// Outputs that could not be written (the run itself went on).
+    pub output_errors: Vec<String>,
+}
+
+/// Errors that prevent a run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The scenario has no class to run.
+    #[error("the scenario has no user classes to run")]
+    NoClasses,
+    /// An output file could not be opened before the run.
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
+}
+
+/// Runs a load test in-process and returns its outcome.
+pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, RunError> {
+    if scenario.classes.is_empty() {
+        return Err(RunError::NoClasses);
+    }
+    let scenario = Arc::new(scenario);
+    let test_start = Instant::now();
+    let start_time = SystemTime::now();
+    let hub = Arc::new(StatsHub::new(config.shards.max(1)));
+    let user_count = Arc::new(AtomicUsize::new(0));
+    let mut outputs = Outputs::new(&config, &scenario, start_time)?;
+
+    let stop_users = CancellationToken::new();
+    let kill_users = CancellationToken::new();
+    let env = UserEnv {
+        scenario: Arc::clone(&scenario),
+        target: Arc::new(config.target.clone()),
+        hub: Arc::clone(&hub),
+        seed: config.seed,
+        request_timeout: config.request_timeout,
+        stop_users: stop_users.clone(),
+        kill_users: kill_users.clone(),
+        test_start,
+        trace_limit: config.trace.unwrap_or(0),
+        user_count: Arc::clone(&user_count),
+        graceful: !config.stop_timeout.is_zero(),
+    };
+    let signals = ControllerSignals::default();
+    let halt_controller = CancellationToken::new();
+    let controller = tokio::spawn(control(
+        config.load.clone(),
+        env,
+        halt_controller.clone(),
+        signals.clone(),
+    ));
+
+    // The aggregator owns the statistics; the users only touch their shards.
+    let halt_aggregator = CancellationToken::new();
+    let aggregator = tokio::spawn(aggregate(
+        Aggregator::new(start_time),
+        Arc::clone(&hub),
+        Arc::clone(&user_count),
+        outputs.take_periodic(),
+        halt_aggregator.clone(),
+        config.reset_stats.then(|| signals.ramped_up.clone()),
+    ));
+
+    // Stop rules: whichever comes first.
+    let deadline = config.run_time.map(|t| test_start + t);
+    let stop_reason = tokio::select! {
+        () = sleep_until_opt(deadline) => StopReason::RunTime,
+        () = config.stop.cancelled() => StopReason::Stopped,
+        () = signals.finished.cancelled() => StopReason::PlanFinished,
+    };
+    halt_controller.cancel();
+    let final_user_count = user_count.load(Ordering::Relaxed);
+    // A panicked controller leaves no users to stop; its panic is a bug, not the target's.
+    let pool = controller.await.ok();
+    stop_users.cancel();
+    if config.stop_timeout.is_zero() {
+        kill_users.cancel();
+    } else {
+        let kill = kill_users.clone();
+        let timeout = config.stop_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            kill.cancel();
+        });
+    }
+    let (users_started_idx, spawn_steps, reports) = match pool {
+        Some(mut pool) => {
+            let started = std::mem::take(&mut pool.started_per_class);
+            let steps = std::mem::take(&mut pool.steps);
+            (started, steps, pool.join().await)
+        }
+        None => (vec![0; scenario.classes.len()], Vec::new(), Vec::new()),
+    };
+    kill_users.cancel();
+    let elapsed = test_start.elapsed();
+    user_count.store(0, Ordering::Relaxed);
+
+    halt_aggregator.cancel();
+    let (mut aggregator, periodic) = match aggregator.await {
+        Ok(v) => v,
+        Err(_) => (Aggregator::new(start_time), None),
+    };
+    outputs.restore_periodic(periodic);
+    let snapshot = aggregator.tick(&hub, SystemTime::now(), count_u32(final_user_count));
+    let output_errors = outputs.finish(&snapshot);
+
+    let failed = snapshot.aggregated.num_failures() > 0;
+    let exit_code = if failed { config.exit_code_on_error } else { 0 };
+    Ok(RunOutcome {
+        exit_code,
+        stop_reason,
+        users_started: scenario
+            .classes
+            .iter()
+            .zip(users_started_idx)
+            .map(|(c, n)| (c.name.clone(), n))
+            .collect(),
+        tasks_run: tasks_run(&scenario, &reports),
+        trace: trace(&scenario, &reports),
+        spawn_steps,
+        seed: config.seed,
+        elapsed,
+        output_errors,
+        snapshot,
+    })
+}
+
+fn count_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Once a second: collect the shards into a snapshot and hand it to the periodic outputs.
+async fn aggregate(
+    mut aggregator: Aggregator,
+    hub: Arc<StatsHub>,
+    user_count: Arc<AtomicUsize>,
+    mut periodic: Option<crate::output::Periodic>,
+    halt: CancellationToken,
+    reset_when: Option<CancellationToken>,
+) -> (Aggregator, Option<crate::output::Periodic>) {
+    let period = Duration::from_secs(1);
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reset_pending = reset_when;
+    let mut tick: u64 = 0;
+    loop {
+        let reset_signal = async {
+            match &reset_pending {
+                Some(t) => t.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = halt.cancelled() => break,
+            () = reset_signal => {
+                // Requests so far are drained first, so none is counted after the reset.
+                aggregator.collect(&hub);
+                aggregator.reset(SystemTime::now());
+                reset_pending = None;
+            }
+            _ = interval.tick() => {
+                tick += 1;
+                let users = count_u32(user_count.load(Ordering::Relaxed));
+                let snapshot = aggregator.tick(&hub, SystemTime::now(), users);
+                if let Some(p) = &mut periodic {
+                    p.on_tick(&snapshot, tick);
+                }
+            }
+        }
+    }
+    (aggregator, periodic)
+}
+
+fn tasks_run(
+    scenario: &Scenario,
+    reports: &[crate::user::UserReport],
+) -> BTreeMap<(String, String), u64> {
+    let mut out = BTreeMap::new();
+    for class in &scenario.classes {
+        for task in &class.tasks {
+            out.insert((class.name.clone(), task.name.clone()), 0);
+        }
+    }
+    for report in reports {
+        let class = &scenario.classes[report.class_index];
+        for (task, n) in class.tasks.iter().zip(&report.tasks_run) {
+            if let Some(total) = out.get_mut(&(class.name.clone(), task.name.clone())) {
+                *total += n;
+            }
+        }
+    }
+    out
+}
+
+fn trace(scenario: &Scenario, reports: &[crate::user::UserReport]) -> Vec<TaskEvent> {
+    let mut events: Vec<TaskEvent> = reports
+        .iter()
+        .flat_map(|r| r.trace.iter())
+        .map(|t| {
+            let class = &scenario.classes[t.class_index];
+            TaskEvent {
+                user: t.user,
+                class: class.name.clone(),
+                task: class.tasks[t.task_index].name.clone(),
+                start: t.start,
+                end: t.end,
+            }
+        })
+        .collect();
+    events.sort_by_key(|e| (e.start, e.user));
+    events
+}
