@@ -316,11 +316,16 @@ fn utc(t: SystemTime) -> String {
 
 /// Writes `text` to a temporary file beside `path`, then renames it over `path`, so that
 /// a reader sees either the old file or the new one, never part of one.
-pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), CsvError> {
-    let err = |source| CsvError {
+fn write_atomically(path: &Path, text: &str) -> Result<(), CsvError> {
+    replace_file(path, text.as_bytes()).map_err(|source| CsvError {
         path: path.to_path_buf(),
         source,
-    };
+    })
+}
+
+/// Replaces `path` with `bytes` atomically: a temporary file in the same directory,
+/// synced, then renamed over the target. The temporary file is removed on failure.
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -328,14 +333,14 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), CsvError> 
     let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
+        file.write_all(bytes)?;
         file.sync_data()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(err)
+    result
 }
 
 #[cfg(test)]

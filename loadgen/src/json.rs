@@ -1,1 +1,295 @@
-//! (being written)
+//! The JSON report (`--json FILE`): everything the tables show, per row and aggregated,
+//! with the exact (unrounded) figures, the errors, the per-second history, the run's
+//! settings, and each row's HdrHistogram serialised (V2 format, base64) so that runs can
+//! be merged exactly later with [`histogram_from_base64`] and `Histogram::add`.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
+use hdrhistogram::Histogram;
+use serde_json::{json, Map, Value};
+
+use crate::stats::{unix_seconds_f64, RequestStats, Snapshot, PERCENTILES_TO_REPORT};
+
+/// Identifies the document's layout, for readers.
+pub const FORMAT: &str = "loadgen-stats/1";
+
+/// The run's settings, as the report records them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunSettings {
+    /// Scenario file or built-in scenario name.
+    pub scenario: String,
+    /// User classes that ran.
+    pub classes: Vec<String>,
+    /// Peak number of users.
+    pub users: u64,
+    /// Spawn rate (users per second).
+    pub rate: f64,
+    /// Run time in seconds, when limited.
+    pub duration: Option<f64>,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// loadgen's version.
+    pub version: String,
+}
+
+/// The report could not be built or written.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    /// Writing the file failed.
+    #[error("cannot write JSON report {}: {source}", path.display())]
+    Write {
+        /// The report's path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A histogram could not be serialised.
+    #[error("cannot serialise the histogram of {row}: {message}")]
+    Serialize {
+        /// `METHOD name` of the row.
+        row: String,
+        /// What the serialiser said.
+        message: String,
+    },
+    /// A serialised histogram could not be read back.
+    #[error("cannot read a serialised histogram: {0}")]
+    Deserialize(String),
+}
+
+/// The report as a JSON value.
+pub fn to_json(snapshot: &Snapshot, settings: &RunSettings) -> Result<Value, JsonError> {
+    let now = snapshot.taken_at;
+    let stats = snapshot
+        .rows
+        .iter()
+        .map(|r| row_json(r, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    let errors: Vec<Value> = snapshot
+        .errors
+        .iter()
+        .map(|e| {
+            json!({
+                "method": e.method,
+                "name": e.name,
+                "error": e.error,
+                "occurrences": e.occurrences,
+                "first_seen": unix_seconds_f64(e.first_seen),
+                "last_seen": unix_seconds_f64(e.last_seen),
+            })
+        })
+        .collect();
+    let history: Vec<&crate::stats::HistoryRow> = snapshot.history.iter().collect();
+    Ok(json!({
+        "format": FORMAT,
+        "settings": settings,
+        "start_time": unix_seconds_f64(snapshot.start),
+        "taken_at": unix_seconds_f64(snapshot.taken_at),
+        "user_count": snapshot.user_count,
+        "histogram_unit": "microseconds",
+        "histogram_significant_digits": 3,
+        "stats": stats,
+        "aggregated": row_json(&snapshot.aggregated, now)?,
+        "errors": errors,
+        "history": history,
+    }))
+}
+
+/// Writes the report to `path` atomically (temporary file, then rename).
+pub fn write_json(
+    path: &Path,
+    snapshot: &Snapshot,
+    settings: &RunSettings,
+) -> Result<(), JsonError> {
+    let value = to_json(snapshot, settings)?;
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
+    text.push('\n');
+    crate::csv::replace_file(path, text.as_bytes()).map_err(|source| JsonError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// One row: Locust's figures (milliseconds, exact), rates and the histogram.
+fn row_json(r: &RequestStats, now: SystemTime) -> Result<Value, JsonError> {
+    let mut percentiles = Map::new();
+    if let Some(values) = r.percentiles_ms(&PERCENTILES_TO_REPORT) {
+        for (p, v) in PERCENTILES_TO_REPORT.iter().zip(values) {
+            percentiles.insert(format!("{p}"), json!(v));
+        }
+    }
+    let histogram = histogram_to_base64(r.histogram()).map_err(|e| match e {
+        JsonError::Serialize { message, .. } => JsonError::Serialize {
+            row: format!("{} {}", r.method, r.name).trim().to_owned(),
+            message,
+        },
+        other => other,
+    })?;
+    Ok(json!({
+        "method": r.method,
+        "name": r.name,
+        "num_requests": r.num_requests(),
+        "num_failures": r.num_failures(),
+        "fail_ratio": r.fail_ratio(),
+        "avg_response_time": r.avg_response_time_ms(),
+        "min_response_time": r.min_response_time_ms(),
+        "max_response_time": r.max_response_time_ms(),
+        "median_response_time": r.median_response_time_ms(),
+        "response_time_percentiles": percentiles,
+        "avg_content_length": r.avg_content_length(),
+        "total_content_length": r.total_content_length(),
+        "total_rps": r.total_rps(),
+        "total_fail_per_sec": r.total_fail_per_sec(),
+        "current_rps": r.current_rps(now),
+        "current_fail_per_sec": r.current_fail_per_sec(now),
+        "first_request": r.first_request().map(unix_seconds_f64),
+        "last_request": r.last_request().map(unix_seconds_f64),
+        "histogram": histogram,
+    }))
+}
+
+/// A histogram in HdrHistogram's V2 serial format, base64-encoded (as other HdrHistogram
+/// implementations read it).
+pub fn histogram_to_base64(histogram: &Histogram<u64>) -> Result<String, JsonError> {
+    let mut bytes = Vec::new();
+    V2Serializer::new()
+        .serialize(histogram, &mut bytes)
+        .map_err(|e| JsonError::Serialize {
+            row: "histogram".into(),
+            message: format!("{e:?}"),
+        })?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Reads back a histogram written by [`histogram_to_base64`]; it grows as needed when
+/// other histograms are added to it.
+pub fn histogram_from_base64(text: &str) -> Result<Histogram<u64>, JsonError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| JsonError::Deserialize(format!("not base64: {e}")))?;
+    let mut histogram: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| JsonError::Deserialize(format!("not a V2 histogram: {e:?}")))?;
+    histogram.auto(true);
+    Ok(histogram)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::reference_fixture::reference_snapshot;
+
+    fn settings() -> RunSettings {
+        RunSettings {
+            scenario: "acis".into(),
+            classes: vec!["ACISAPIUser".into(), "ACISStressTestUser".into()],
+            users: 40,
+            rate: 10.0,
+            duration: Some(15.0),
+            seed: 7,
+            version: "0.1.0".into(),
+        }
+    }
+
+    #[test]
+    fn histograms_round_trip_with_equal_counts_and_percentiles() {
+        let snapshot = reference_snapshot();
+        let doc = to_json(&snapshot, &settings()).unwrap();
+        let rows = doc["stats"].as_array().unwrap();
+        assert_eq!(rows.len(), snapshot.rows.len());
+        for (json_row, row) in rows
+            .iter()
+            .chain([&doc["aggregated"]])
+            .zip(snapshot.rows.iter().chain([&snapshot.aggregated]))
+        {
+            let back = histogram_from_base64(json_row["histogram"].as_str().unwrap()).unwrap();
+            let original = row.histogram();
+            assert_eq!(back.len(), original.len(), "{}", row.name);
+            assert_eq!(back.min(), original.min());
+            assert_eq!(back.max(), original.max());
+            for q in PERCENTILES_TO_REPORT {
+                assert_eq!(
+                    back.value_at_quantile(q),
+                    original.value_at_quantile(q),
+                    "{} {q}",
+                    row.name
+                );
+            }
+            assert!(back
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .eq(original
+                    .iter_recorded()
+                    .map(|v| (v.value_iterated_to(), v.count_at_value()))));
+        }
+    }
+
+    #[test]
+    fn merged_histograms_from_two_reports_equal_the_aggregated_one() {
+        let snapshot = reference_snapshot();
+        let doc = to_json(&snapshot, &settings()).unwrap();
+        let mut merged =
+            histogram_from_base64(doc["stats"][0]["histogram"].as_str().unwrap()).unwrap();
+        for row in doc["stats"].as_array().unwrap().iter().skip(1) {
+            merged
+                .add(histogram_from_base64(row["histogram"].as_str().unwrap()).unwrap())
+                .unwrap();
+        }
+        assert_eq!(&merged, snapshot.aggregated.histogram());
+    }
+
+    #[test]
+    fn report_holds_what_the_tables_show_and_the_settings() {
+        let snapshot = reference_snapshot();
+        let doc = to_json(&snapshot, &settings()).unwrap();
+        assert_eq!(doc["format"], FORMAT);
+        assert_eq!(doc["settings"]["classes"][1], "ACISStressTestUser");
+        assert_eq!(doc["settings"]["seed"], 7);
+        let agg = &doc["aggregated"];
+        assert_eq!(agg["name"], "Aggregated");
+        assert_eq!(agg["num_requests"], 521);
+        assert_eq!(agg["num_failures"], 49);
+        assert_eq!(
+            agg["avg_response_time"],
+            snapshot.aggregated.avg_response_time_ms()
+        );
+        assert_eq!(
+            agg["response_time_percentiles"]["0.95"],
+            snapshot.aggregated.percentile_ms(0.95).unwrap()
+        );
+        assert_eq!(
+            agg["response_time_percentiles"].as_object().unwrap().len(),
+            11
+        );
+        assert_eq!(doc["errors"].as_array().unwrap().len(), 6);
+        assert_eq!(doc["errors"][0]["name"], "/api/ml/predict");
+        assert_eq!(doc["errors"][0]["occurrences"], 11);
+        let row = &doc["stats"][0];
+        assert_eq!(
+            (row["method"].as_str(), row["name"].as_str()),
+            (Some("GET"), Some("/api/clients"))
+        );
+    }
+
+    #[test]
+    fn write_json_replaces_the_file_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        std::fs::write(&path, "old").unwrap();
+        write_json(&path, &reference_snapshot(), &settings()).unwrap();
+        let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back["aggregated"]["num_requests"], 521);
+        let bad = dir.path().join("missing-dir").join("run.json");
+        let err = write_json(&bad, &reference_snapshot(), &settings()).unwrap_err();
+        assert!(err.to_string().contains("missing-dir"), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_refused_not_panicked_on() {
+        assert!(histogram_from_base64("not base64!").is_err());
+        assert!(histogram_from_base64("AAAA").is_err());
+    }
+}
