@@ -1,0 +1,10 @@
+//! mock-api's integration tests, one binary: the store suite (SQLite always, PostgreSQL
+//! when `MOCK_API_POSTGRES_URL` is set), every route through the router, each failure
+//! kind as a raw TCP client sees it, persistence across a restart and the admin rule.
+
+mod admin;
+mod faults;
+mod restart;
+mod routes;
+mod store_suite;
+mod support;
