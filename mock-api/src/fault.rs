@@ -318,16 +318,24 @@ pub fn validate_rules(rules: &[FailureRule]) -> Result<(), FaultError> {
 }
 
 impl Serialize for FailureRule {
+    /// Writes `{ kind = ..., <the kind's fields>, probability | every = ... }`, the order a
+    /// person writes it in.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut table = toml::Table::try_from(&self.kind).map_err(serde::ser::Error::custom)?;
+        use serde::ser::SerializeMap;
+        let mut fields = toml::Table::try_from(&self.kind).map_err(serde::ser::Error::custom)?;
+        let kind = fields.remove("kind");
+        let mut map = serializer.serialize_map(Some(fields.len() + 2))?;
+        if let Some(kind) = kind {
+            map.serialize_entry("kind", &kind)?;
+        }
+        for (key, value) in &fields {
+            map.serialize_entry(key, value)?;
+        }
         match self.trigger {
-            Trigger::Probability(p) => table.insert("probability".into(), toml::Value::Float(p)),
-            Trigger::Every(n) => table.insert(
-                "every".into(),
-                toml::Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
-            ),
-        };
-        table.serialize(serializer)
+            Trigger::Probability(p) => map.serialize_entry("probability", &p)?,
+            Trigger::Every(n) => map.serialize_entry("every", &n)?,
+        }
+        map.end()
     }
 }
 
@@ -372,8 +380,22 @@ impl<'de> Deserialize<'de> for FailureRule {
                 ))
             }
         };
+        let given: Vec<String> = table.keys().cloned().collect();
         let kind = FailureKind::deserialize(toml::Value::Table(table))
             .map_err(|e| D::Error::custom(e.message()))?;
+        // serde lets fields through on field-less variants (`reset`, `close`); every field
+        // given must show up again when the kind is written back.
+        let known = toml::Table::try_from(&kind).map_err(D::Error::custom)?;
+        if let Some(extra) = given.iter().find(|k| !known.contains_key(k.as_str())) {
+            return Err(D::Error::custom(format!(
+                "unknown field `{extra}` for kind `{}`: expected {}",
+                kind.kind(),
+                match kind.kind() {
+                    "reset" | "close" => "only `kind` and `probability` or `every`",
+                    _ => "the kind's own fields and `probability` or `every`",
+                }
+            )));
+        }
         let rule = FailureRule { kind, trigger };
         rule.validate().map_err(D::Error::custom)?;
         Ok(rule)

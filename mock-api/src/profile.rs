@@ -26,6 +26,7 @@
 //! the offending value (see [`ProfileError`]).
 
 mod de;
+mod render;
 #[cfg(test)]
 mod tests;
 
@@ -260,7 +261,7 @@ impl Profile {
 
     /// The profile as TOML that [`Profile::from_toml`] reads back to an equal profile.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self)
+        render::to_toml(self)
             .unwrap_or_else(|e| format!("# profile `{}` cannot be shown as TOML: {e}\n", self.name))
     }
 

@@ -113,13 +113,21 @@ pub(super) fn position(line: Option<usize>, column: Option<usize>) -> String {
     }
 }
 
-/// Turns a toml error into [`ProfileError::Parse`] with 1-based line and column.
+/// Turns a toml error into [`ProfileError::Parse`] with 1-based line and column, and the
+/// offending source line with a caret under the position.
 pub(super) fn parse_error(e: &toml::de::Error, text: &str, origin: &str) -> ProfileError {
+    let mut message = e.message().trim_end().to_owned();
     let (line, column) = match e.span() {
         Some(span) => {
             let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            if let Some(source) = text.lines().nth(line - 1) {
+                message.push_str(&format!(
+                    "\n  | {source}\n  | {}^",
+                    " ".repeat(column.saturating_sub(1))
+                ));
+            }
             (Some(line), Some(column))
         }
         None => (None, None),
@@ -128,6 +136,6 @@ pub(super) fn parse_error(e: &toml::de::Error, text: &str, origin: &str) -> Prof
         origin: origin.to_owned(),
         line,
         column,
-        message: e.message().trim_end().to_owned(),
+        message,
     }
 }
