@@ -324,4 +324,137 @@ mod tests {
         let reference = reference_file("console-final.txt");
         assert_same_lines(&final_summary(&reference_snapshot()), &reference);
     }
+
+    /// 20 seconds of 10 requests a second, one of them failing, from `T0`.
+    fn steady_run() -> Snapshot {
+        use crate::stats::{Aggregator, RequestKey, StatsHub};
+        let start = std::time::UNIX_EPOCH + Duration::from_secs(1_795_961_000);
+        let hub = StatsHub::new(2);
+        let key = RequestKey::new("GET", "/api/clients");
+        for second in 0..20u64 {
+            for i in 0..10u64 {
+                let at = start + Duration::from_millis(second * 1000 + i * 100);
+                let error = (i == 0).then_some("ConnectionRefused");
+                let mut shard = hub.shard(i as usize).lock().unwrap();
+                shard.record(&key, Duration::from_micros(25_400 + i), 10, error, at);
+            }
+        }
+        let mut agg = Aggregator::new(start);
+        let snapshot = agg.tick(&hub, start + Duration::from_millis(20_300), 5);
+        (*snapshot).clone()
+    }
+
+    #[test]
+    fn periodic_table_shows_current_rates_and_final_table_whole_run_rates() {
+        let s = steady_run();
+        let current = request_table(&s, Rates::Current);
+        let lines: Vec<&str> = current.lines().collect();
+        assert_eq!(
+            lines.len(),
+            6,
+            "header, separator, row, separator, aggregated, blank"
+        );
+        assert_eq!(
+            lines[2],
+            format!("GET      {:<76}     200   20(10.00%) |     25      25      25     25 |   10.00        1.00", "/api/clients")
+        );
+        assert!(lines[4].starts_with("         Aggregated "));
+        assert!(lines[4].ends_with("|   10.00        1.00"), "{}", lines[4]);
+        assert_eq!(lines[5], "");
+        // Whole run: 200 requests over 19.9 s from the start to the last request.
+        let total = request_table(&s, Rates::Total);
+        assert!(
+            total
+                .lines()
+                .nth(2)
+                .unwrap()
+                .ends_with("|   10.05        1.01"),
+            "{total}"
+        );
+    }
+
+    #[test]
+    fn empty_run_prints_the_frames_and_a_zero_aggregated_row() {
+        let s = Snapshot::empty(std::time::UNIX_EPOCH + Duration::from_secs(1_795_961_000));
+        let table = request_table(&s, Rates::Current);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[1], lines[2]);
+        assert_eq!(
+            lines[3],
+            format!("         {:<76}       0     0(0.00%) |      0       0       0      0 |    0.00        0.00", "Aggregated")
+        );
+        let percentiles = percentile_table(&s);
+        assert_eq!(
+            percentiles.lines().count(),
+            5,
+            "title, header, two separators, blank"
+        );
+        assert_eq!(error_report(&s), "");
+    }
+
+    #[test]
+    fn error_report_lists_each_kind_with_its_count() {
+        let report = error_report(&steady_run());
+        let lines: Vec<&str> = report.lines().collect();
+        assert_eq!(lines[0], "Error report");
+        assert_eq!(
+            lines[3],
+            format!("{:<18} {:<100}", 20, "GET /api/clients: ConnectionRefused")
+        );
+        assert_eq!(lines.len(), 6);
+    }
+
+    #[test]
+    fn name_column_follows_the_terminal_width_like_locust() {
+        assert_eq!(name_width_for(None), 80);
+        assert_eq!(name_width_for(Some(200)), 80);
+        assert_eq!(name_width_for(Some(120)), 40);
+        assert_eq!(name_width_for(Some(60)), 0);
+        let s = steady_run();
+        let wide = request_table(&s, Rates::Current);
+        let narrow = request_table_with_width(&s, Rates::Current, 40);
+        assert_eq!(wide.lines().next().unwrap().len(), 160);
+        assert_eq!(narrow.lines().next().unwrap().len(), 120);
+        assert_eq!(
+            percentile_table_with_width(&s, 40)
+                .lines()
+                .nth(1)
+                .unwrap()
+                .len(),
+            135
+        );
+    }
+
+    #[test]
+    fn long_names_are_printed_whole() {
+        use crate::stats::{Aggregator, RequestKey, Shard};
+        let name = format!("/api/{}", "x".repeat(100));
+        let mut shard = Shard::new();
+        let now = SystemTime::now();
+        shard.record(
+            &RequestKey::new("GET", name.clone()),
+            Duration::from_millis(1),
+            0,
+            None,
+            now,
+        );
+        let mut agg = Aggregator::new(now);
+        agg.merge_shard(&shard);
+        let s = agg.snapshot(now, 1);
+        assert!(request_table(&s, Rates::Total).contains(&format!("GET      {name} ")));
+        assert!(percentile_table(&s).contains(&format!("GET      {name} ")));
+    }
+
+    #[test]
+    fn progress_line_shows_time_users_rate_and_failures() {
+        let s = steady_run();
+        let progress = Progress::new(s.start, Some(Duration::from_secs(30)));
+        assert_eq!(
+            progress.line(&s),
+            "elapsed 0:00:20 | remaining 0:00:09 | users 5 | 10.0 req/s | failures 10.00%"
+        );
+        let unlimited = Progress::new(s.start, None);
+        assert!(unlimited.line(&s).contains("remaining - |"));
+    }
 }
