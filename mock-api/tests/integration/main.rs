@@ -3,6 +3,7 @@
 //! kind as a raw TCP client sees it, persistence across a restart and the admin rule.
 
 mod admin;
+mod behaviour;
 mod faults;
 mod restart;
 mod routes;

@@ -127,3 +127,14 @@ pub async fn get(app: &Router, uri: &str) -> Answer {
 pub async fn post(app: &Router, uri: &str, body: &str) -> Answer {
     call(app, Method::POST, uri, Some(body)).await
 }
+
+/// Waits (bounded: 10 s) until the server has `n` requests in flight.
+pub async fn wait_in_flight(server: &mock_api::RunningServer, n: i64) {
+    for _ in 0..2000 {
+        if server.state().metrics.in_flight().get() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("{n} requests never were in flight together");
+}
