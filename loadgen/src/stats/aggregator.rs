@@ -1,18 +1,36 @@
 //! The one task that owns the run's totals: it drains the hub's shards, and publishes
 //! immutable [`Snapshot`]s that every sink reads.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use hdrhistogram::Histogram;
+
 use super::history::{History, HistoryRow};
-use super::request_stats::RequestStats;
+use super::request_stats::{add_histogram, new_histogram, RequestStats};
 use super::shard::{ErrorEntry, Shard, StatsHub};
 use super::{unix_seconds, RequestKey, AGGREGATED_NAME, PERCENTILES_TO_REPORT};
 
 /// Per-second counts older than this many seconds are forgotten (Locust's current rate
 /// reads the last twelve).
 const PER_SECOND_WINDOW: u64 = 20;
+
+/// Collections whose response times make up the "current" percentiles: at one
+/// collection a second, Locust's ten-second window.
+const CURRENT_WINDOW: usize = 10;
+
+/// The response times one collection brought in.
+#[derive(Debug, Default)]
+struct Delta {
+    total: Option<Histogram<u64>>,
+    /// Per row, only with full history (the only per-row use of current percentiles).
+    rows: HashMap<RequestKey, Histogram<u64>>,
+}
+
+fn add_into(slot: &mut Option<Histogram<u64>>, h: &Histogram<u64>) {
+    add_histogram(slot.get_or_insert_with(new_histogram), h);
+}
 
 /// One kind of error of one row: Locust's failures table line.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -77,6 +95,9 @@ pub struct Aggregator {
     spare: Vec<Shard>,
     history: History,
     full_history: bool,
+    /// Response times of the last collections, oldest first, and of the one under way.
+    recent: VecDeque<Delta>,
+    pending: Delta,
 }
 
 impl Aggregator {
@@ -90,11 +111,14 @@ impl Aggregator {
             spare: Vec::new(),
             history: History::default(),
             full_history: false,
+            recent: VecDeque::new(),
+            pending: Delta::default(),
         }
     }
 
     /// With `true`, [`Self::push_history`] also keeps one history row per request row
-    /// (`--csv-full-history`).
+    /// (`--csv-full-history`), whose percentiles are then Locust's "current" ones (the
+    /// last ten seconds), as Locust writes them in that mode.
     pub fn set_full_history(&mut self, full_history: bool) {
         self.full_history = full_history;
     }
@@ -121,6 +145,10 @@ impl Aggregator {
             shard.clear();
             self.spare[i] = shard;
         }
+        self.recent.push_back(std::mem::take(&mut self.pending));
+        while self.recent.len() > CURRENT_WINDOW {
+            self.recent.pop_front();
+        }
         if let Some(last) = self.total.last_request() {
             let keep_from = unix_seconds(last).saturating_sub(PER_SECOND_WINDOW);
             self.total.forget_seconds_before(keep_from);
@@ -143,6 +171,15 @@ impl Aggregator {
                 }
             }
             self.total.merge(entry);
+            add_into(&mut self.pending.total, entry.histogram());
+            if self.full_history {
+                let slot = self
+                    .pending
+                    .rows
+                    .entry(key.clone())
+                    .or_insert_with(new_histogram);
+                add_histogram(slot, entry.histogram());
+            }
         }
         for (key, by_error) in &shard.errors {
             let mine = self.errors.entry(key.clone()).or_default();
@@ -160,11 +197,26 @@ impl Aggregator {
     /// The statistics as they stand, for `user_count` users, at `now`.
     pub fn snapshot(&self, now: SystemTime, user_count: u32) -> Snapshot {
         let last = self.total.last_request();
-        let with_context = |r: &RequestStats| {
+        let deltas = || self.recent.iter().chain(std::iter::once(&self.pending));
+        let with_context = |r: &RequestStats, window: Option<Histogram<u64>>| {
             let mut r = r.clone();
             r.set_run_context(self.start, last);
+            r.set_window(window);
             r
         };
+        let row_window = |key: &RequestKey| {
+            let mut window = None;
+            if self.full_history {
+                for h in deltas().filter_map(|d| d.rows.get(key)) {
+                    add_into(&mut window, h);
+                }
+            }
+            window
+        };
+        let mut total_window = Some(new_histogram());
+        for h in deltas().filter_map(|d| d.total.as_ref()) {
+            add_into(&mut total_window, h);
+        }
         let mut errors: Vec<ErrorStats> = self
             .errors
             .iter()
@@ -191,8 +243,12 @@ impl Aggregator {
             start: self.start,
             taken_at: now,
             user_count,
-            rows: self.rows.values().map(with_context).collect(),
-            aggregated: with_context(&self.total),
+            rows: self
+                .rows
+                .iter()
+                .map(|(key, r)| with_context(r, row_window(key)))
+                .collect(),
+            aggregated: with_context(&self.total, total_window),
             errors,
             history: self.history.clone(),
         }
@@ -208,7 +264,8 @@ impl Aggregator {
             &[]
         };
         for r in rows.iter().chain(std::iter::once(&snapshot.aggregated)) {
-            self.history.push(history_row(r, now, snapshot.user_count));
+            let row = history_row(r, now, snapshot.user_count, self.full_history);
+            self.history.push(row);
         }
     }
 
@@ -233,16 +290,29 @@ impl Aggregator {
         self.total.clear();
         self.errors.clear();
         self.history.clear();
+        self.recent.clear();
+        self.pending = Delta::default();
     }
 }
 
-/// The history line of one row at `now`.
-fn history_row(r: &RequestStats, now: SystemTime, user_count: u32) -> HistoryRow {
-    let percentiles_ms = r.percentiles_ms(&PERCENTILES_TO_REPORT).map(|v| {
+/// The history line of one row at `now`; `current` takes Locust's current (last ten
+/// seconds) percentiles instead of the whole run's, as Locust does with full history.
+fn history_row(r: &RequestStats, now: SystemTime, user_count: u32, current: bool) -> HistoryRow {
+    let percentiles_ms = if r.num_requests() == 0 {
+        None
+    } else if current {
         let mut a = [0.0; 11];
-        a.copy_from_slice(&v);
-        a
-    });
+        for (slot, p) in a.iter_mut().zip(PERCENTILES_TO_REPORT) {
+            *slot = r.current_percentile_ms(p).unwrap_or(0.0);
+        }
+        Some(a)
+    } else {
+        r.percentiles_ms(&PERCENTILES_TO_REPORT).map(|v| {
+            let mut a = [0.0; 11];
+            a.copy_from_slice(&v);
+            a
+        })
+    };
     HistoryRow {
         timestamp: unix_seconds(now),
         user_count,
@@ -251,6 +321,8 @@ fn history_row(r: &RequestStats, now: SystemTime, user_count: u32) -> HistoryRow
         current_rps: r.current_rps(now),
         current_fail_per_sec: r.current_fail_per_sec(now),
         percentiles_ms,
+        current_p50_ms: r.current_percentile_ms(0.5),
+        current_p95_ms: r.current_percentile_ms(0.95),
         num_requests: r.num_requests(),
         num_failures: r.num_failures(),
         median_ms: r.median_response_time_ms(),

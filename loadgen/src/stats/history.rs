@@ -23,8 +23,13 @@ pub struct HistoryRow {
     pub current_rps: f64,
     /// Locust's current failures per second.
     pub current_fail_per_sec: f64,
-    /// The reported percentiles (ms) of the row so far; `None` (N/A) without requests.
+    /// The reported percentiles (ms): of the whole run so far, or of the last ten
+    /// seconds with full history (as Locust); `None` (N/A) without requests.
     pub percentiles_ms: Option<[f64; 11]>,
+    /// Median of the last ten seconds (ms), for charts; `None` when not kept or empty.
+    pub current_p50_ms: Option<f64>,
+    /// 95th percentile of the last ten seconds (ms), for charts.
+    pub current_p95_ms: Option<f64>,
     /// Requests so far.
     pub num_requests: u64,
     /// Failures so far.
@@ -60,7 +65,7 @@ impl History {
     }
 
     /// All rows held, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &HistoryRow> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &HistoryRow> {
         self.sealed
             .iter()
             .flat_map(|c| c.iter())

@@ -45,6 +45,9 @@ pub struct RequestStats {
     first_request: Option<SystemTime>,
     last_request: Option<SystemTime>,
     histogram: Histogram<u64>,
+    /// Response times of the last few seconds (Locust's "current" percentiles); set on
+    /// snapshot rows by the aggregator.
+    window: Option<Histogram<u64>>,
     run_start: SystemTime,
     run_last_request: Option<SystemTime>,
 }
@@ -65,6 +68,7 @@ impl RequestStats {
             first_request: None,
             last_request: None,
             histogram: new_histogram(),
+            window: None,
             run_start: SystemTime::UNIX_EPOCH,
             run_last_request: None,
         }
@@ -108,12 +112,11 @@ impl RequestStats {
         self.last_request = max_opt(self.last_request, other.last_request);
         self.run_start = self.run_start.max(other.run_start);
         self.run_last_request = max_opt(self.run_last_request, other.run_last_request);
-        if self.histogram.add(&other.histogram).is_err() {
-            // Only possible if a histogram could not grow; fall back to clamping.
-            for v in other.histogram.iter_recorded() {
-                self.histogram
-                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
-            }
+        add_histogram(&mut self.histogram, &other.histogram);
+        match (&mut self.window, &other.window) {
+            (Some(mine), Some(theirs)) => add_histogram(mine, theirs),
+            (mine @ None, Some(theirs)) => *mine = Some(theirs.clone()),
+            _ => {}
         }
     }
 
@@ -129,8 +132,14 @@ impl RequestStats {
         self.first_request = None;
         self.last_request = None;
         self.histogram.reset();
+        self.window = None;
         self.run_start = SystemTime::UNIX_EPOCH;
         self.run_last_request = None;
+    }
+
+    /// Sets the response times of the last few seconds.
+    pub(crate) fn set_window(&mut self, window: Option<Histogram<u64>>) {
+        self.window = window;
     }
 
     /// Sets the run's start and last request time, which the rates are computed against.
@@ -187,6 +196,28 @@ impl RequestStats {
     /// The response time histogram, in microseconds.
     pub fn histogram(&self) -> &Histogram<u64> {
         &self.histogram
+    }
+
+    /// The response times of the last few seconds, when the snapshot carries them (always
+    /// for the Aggregated row, for every row with full history).
+    pub fn window_histogram(&self) -> Option<&Histogram<u64>> {
+        self.window.as_ref()
+    }
+
+    /// Locust's "current" percentile: the value (ms) at rank floor(n*p)+1 among the
+    /// response times of the last ten collections (about ten seconds). `None` when the
+    /// window is not kept for this row or holds no request.
+    pub fn current_percentile_ms(&self, p: f64) -> Option<f64> {
+        let window = self.window.as_ref().filter(|w| !w.is_empty())?;
+        let rank = rank_of(window.len(), p);
+        values_at_ranks(
+            window,
+            &[rank],
+            0,
+            self.max_response_time_us.max(window.max()),
+        )
+        .first()
+        .map(|&v| us_to_ms(v))
     }
 
     /// Exact mean response time in milliseconds (0 without requests).
@@ -311,33 +342,50 @@ impl RequestStats {
 
     /// Locust's rank for percentile `p`: floor(n*p)+1, capped at n, at least 1.
     fn rank(&self, p: f64) -> u64 {
-        let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
-        ((self.num_requests as f64 * p) as u64 + 1).min(self.num_requests)
+        rank_of(self.num_requests, p)
     }
 
     /// The histogram values (µs) at 1-based `ranks`, each clamped to the exact min and max.
     fn values_at_ranks(&self, ranks: &[u64]) -> Vec<u64> {
-        let mut order: Vec<usize> = (0..ranks.len()).collect();
-        order.sort_by_key(|&i| ranks[i]);
-        let mut out = vec![self.max_response_time_us; ranks.len()];
-        let mut next = 0;
-        let mut seen = 0u64;
-        for v in self.histogram.iter_recorded() {
-            seen = seen.saturating_add(v.count_at_value());
-            let value = self.histogram.highest_equivalent(v.value_iterated_to());
-            while next < order.len() && ranks[order[next]] <= seen {
-                out[order[next]] = value;
-                next += 1;
-            }
-            if next == order.len() {
-                break;
-            }
+        let lo = self.min_response_time_us.min(self.max_response_time_us);
+        values_at_ranks(&self.histogram, ranks, lo, self.max_response_time_us)
+    }
+}
+
+/// Locust's rank for percentile `p` among `n` values: floor(n*p)+1, capped at n.
+fn rank_of(n: u64, p: f64) -> u64 {
+    let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+    ((n as f64 * p) as u64 + 1).min(n)
+}
+
+/// The values (µs) at 1-based `ranks` in `histogram` (the top of each value's bucket),
+/// clamped to `lo..=hi`, in the order of `ranks`; one pass over the histogram.
+fn values_at_ranks(histogram: &Histogram<u64>, ranks: &[u64], lo: u64, hi: u64) -> Vec<u64> {
+    let mut order: Vec<usize> = (0..ranks.len()).collect();
+    order.sort_by_key(|&i| ranks[i]);
+    let mut out = vec![hi; ranks.len()];
+    let mut next = 0;
+    let mut seen = 0u64;
+    for v in histogram.iter_recorded() {
+        seen = seen.saturating_add(v.count_at_value());
+        let value = histogram.highest_equivalent(v.value_iterated_to());
+        while next < order.len() && ranks[order[next]] <= seen {
+            out[order[next]] = value;
+            next += 1;
         }
-        let (lo, hi) = (
-            self.min_response_time_us.min(self.max_response_time_us),
-            self.max_response_time_us,
-        );
-        out.into_iter().map(|v| v.clamp(lo, hi)).collect()
+        if next == order.len() {
+            break;
+        }
+    }
+    out.into_iter().map(|v| v.clamp(lo, hi.max(lo))).collect()
+}
+
+/// Adds `source` into `target`, clamping values if `target` cannot grow (never fails).
+pub(crate) fn add_histogram(target: &mut Histogram<u64>, source: &Histogram<u64>) {
+    if target.add(source).is_err() {
+        for v in source.iter_recorded() {
+            target.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+        }
     }
 }
 

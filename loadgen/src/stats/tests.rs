@@ -18,6 +18,12 @@ fn row_with(values_us: &[u64]) -> RequestStats {
     r
 }
 
+/// True when `got` is `want` to three significant digits, reported as the top of its
+/// HdrHistogram bucket (never below the true value, at most 1/1024 above it).
+fn same_to_3_digits(got: Option<f64>, want: f64) -> bool {
+    got.is_some_and(|g| g >= want && g - want <= want / 1024.0)
+}
+
 /// Locust's rank, computed independently of the code under test.
 fn exact_at_rank(sorted: &[u64], p: f64) -> u64 {
     let n = sorted.len();
@@ -303,6 +309,8 @@ fn history_survives_many_chunks() {
         current_rps: 0.0,
         current_fail_per_sec: 0.0,
         percentiles_ms: None,
+        current_p50_ms: None,
+        current_p95_ms: None,
         num_requests: i,
         num_failures: 0,
         median_ms: 0.0,
@@ -317,4 +325,80 @@ fn history_survives_many_chunks() {
     assert_eq!(h.len(), 1000);
     assert!(h.iter().map(|r| r.timestamp).eq(0..1000));
     assert!(h.since(990).map(|r| r.timestamp).eq(990..1000));
+}
+
+#[test]
+fn current_percentiles_cover_the_last_ten_collections_only() {
+    let hub = StatsHub::new(2);
+    let key = RequestKey::new("GET", "/a");
+    let mut agg = Aggregator::new(at(0.0));
+    let mut last = None;
+    // Collection k brings ten requests of (k+1) ms.
+    for k in 0..15u64 {
+        for i in 0..10usize {
+            let mut shard = hub.shard(i).lock().unwrap();
+            shard.record(&key, Duration::from_millis(k + 1), 0, None, at(k as f64));
+        }
+        last = Some(agg.tick(&hub, at(k as f64 + 0.5), 1));
+    }
+    let s = last.unwrap();
+    // Window: collections 5..=14, values 6..=15 ms; rank 51 of 100 is 11 ms.
+    assert!(same_to_3_digits(
+        s.aggregated.current_percentile_ms(0.5),
+        11.0
+    ));
+    assert!(same_to_3_digits(
+        s.aggregated.current_percentile_ms(0.0),
+        6.0
+    ));
+    assert_eq!(s.aggregated.window_histogram().unwrap().len(), 100);
+    // Whole run: rank 76 of 150 is 8 ms.
+    assert!(same_to_3_digits(s.aggregated.percentile_ms(0.5), 8.0));
+    // Rows keep no window unless full history is on.
+    assert_eq!(s.rows[0].current_percentile_ms(0.5), None);
+    let h = s.history.iter().last().unwrap();
+    assert!(same_to_3_digits(h.current_p50_ms, 11.0));
+    assert!(same_to_3_digits(h.current_p95_ms, 15.0));
+    let whole_run_p50 = h.percentiles_ms.map(|p| p[0]);
+    assert!(
+        same_to_3_digits(whole_run_p50, 8.0),
+        "aggregated-only history: whole run"
+    );
+    // A reset empties the window.
+    agg.reset(at(20.0));
+    assert_eq!(
+        agg.snapshot(at(20.0), 1)
+            .aggregated
+            .current_percentile_ms(0.5),
+        None
+    );
+}
+
+#[test]
+fn full_history_rows_use_current_percentiles() {
+    let hub = StatsHub::new(1);
+    let key = RequestKey::new("GET", "/a");
+    let mut agg = Aggregator::new(at(0.0));
+    agg.set_full_history(true);
+    let mut last = None;
+    for k in 0..12u64 {
+        let ms = if k < 2 { 100 } else { 5 };
+        hub.shard(0)
+            .lock()
+            .unwrap()
+            .record(&key, Duration::from_millis(ms), 0, None, at(k as f64));
+        last = Some(agg.tick(&hub, at(k as f64 + 0.5), 1));
+    }
+    let s = last.unwrap();
+    assert!(same_to_3_digits(s.rows[0].current_percentile_ms(1.0), 5.0));
+    let rows: Vec<&HistoryRow> = s.history.iter().rev().take(2).collect();
+    assert_eq!(rows[1].name, "/a");
+    for row in rows {
+        assert!(
+            same_to_3_digits(row.percentiles_ms.map(|p| p[10]), 5.0),
+            "{}",
+            row.name
+        );
+        assert_eq!(row.max_ms, 100.0, "{}: totals stay whole-run", row.name);
+    }
 }
