@@ -456,7 +456,9 @@ impl LatencyDistribution {
             // No mass inside the bounds (rejected by validation); stay inside them.
             return lo.min(hi);
         }
-        base.quantile(plo + p * (phi - plo)).clamp(lo, hi)
+        // max/min rather than clamp: clamp panics on crossed bounds, which only an
+        // unvalidated distribution has.
+        base.quantile(plo + p * (phi - plo)).max(lo).min(hi)
     }
 
     /// The mean in milliseconds of the bounded distribution (infinite for a Pareto with

@@ -105,23 +105,26 @@ fn check_bounds(d: &LatencyDistribution) -> Result<(), LatencyError> {
             }
         }
     }
-    if min.is_none() && max.is_none() {
-        return Ok(());
-    }
+    // Checked even without bounds: a normal whose mass lies far below zero has nothing
+    // left after the truncation at zero.
     let (lo, hi) = d.effective_bounds();
     let mass = d.base().cdf(hi) - d.base().cdf_left(lo);
     if lo > hi || mass.is_nan() || mass <= 0.0 {
-        return Err(LatencyError::Form {
-            kind,
-            message: format!(
+        let (slo, shi) = d.base().support();
+        let message = if min.is_none() && max.is_none() {
+            format!(
+                "no probability is left at or above 0 ms (mass there: {mass}); expected a \
+                 mean_ms at most a few sd_ms below zero"
+            )
+        } else {
+            format!(
                 "min_ms = {} and max_ms = {} leave no probability (the distribution lives \
-                 on [{}, {}]); expected bounds that overlap it",
+                 on [{slo}, {shi}]); expected bounds that overlap it",
                 fmt_opt(min),
                 fmt_opt(max),
-                d.base().support().0,
-                d.base().support().1
-            ),
-        });
+            )
+        };
+        return Err(LatencyError::Form { kind, message });
     }
     Ok(())
 }

@@ -44,6 +44,27 @@ fn to_toml_reads_back_to_the_same_profile() {
     }
 }
 
+#[test]
+fn json_reads_back_to_the_same_profile() {
+    // The admin API accepts and serves profiles as JSON as well as TOML.
+    for p in builtins() {
+        let json = serde_json::to_string(&p).expect("serializes");
+        let back: Profile = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}\n{json}"));
+        back.validate().expect("valid");
+        assert_eq!(back, p, "{json}");
+    }
+    let bad = r#"{"name":"j","defaults":{"latency":{"kind":"fixed","ms":1},
+        "failures":[{"kind":"reset","probability":2}]},
+        "jobs":{"duration":{"kind":"fixed","ms":1},"failure_probability":0}}"#;
+    let message = serde_json::from_str::<Profile>(bad)
+        .expect_err("p = 2")
+        .to_string();
+    assert!(
+        message.contains("probability") && message.contains("from 0 to 1"),
+        "{message}"
+    );
+}
+
 /// Asserts `got` is within 1e-6 relative of `want`.
 fn close(got: Duration, want: f64, what: &str) {
     let got = ms(got);
