@@ -94,6 +94,7 @@ pub struct UserPool {
 
 #[derive(Debug)]
 struct RunningUser {
+    class_index: usize,
     stop: CancellationToken,
     kill: CancellationToken,
     handle: JoinHandle<UserReport>,
@@ -156,6 +157,9 @@ pub async fn control(
         let current = pool.running.len();
         let up = users >= current;
         let change = users.abs_diff(current);
+        if change > 0 {
+            tracing::info!("Ramping to {users} users at a rate of {rate:.2} per second");
+        }
         for (step_index, step) in ramp_steps(change, rate).into_iter().enumerate() {
             let mut when = stage_start + step.at;
             if let Some(end) = stage_end {
@@ -190,6 +194,7 @@ pub async fn control(
                 running: after,
             });
         }
+        tracing::info!("All users spawned: {}", pool.describe(&env.scenario));
         if stage_index == 0 {
             signals.ramped_up.cancel();
         }
@@ -227,7 +232,12 @@ impl UserPool {
         };
         let handle = tokio::spawn(run_user(ctx));
         self.started_per_class[class_index] += 1;
-        self.running.push(RunningUser { stop, kill, handle });
+        self.running.push(RunningUser {
+            class_index,
+            stop,
+            kill,
+            handle,
+        });
     }
 
     /// Ramping down: the most recently started user goes first.
@@ -262,5 +272,24 @@ impl UserPool {
     /// Users running now.
     pub fn running(&self) -> usize {
         self.running.len()
+    }
+
+    /// Running users per class, as Locust logs them: `{"A": 3, "B": 1} (4 total users)`.
+    fn describe(&self, scenario: &Scenario) -> String {
+        let mut counts = vec![0usize; scenario.classes.len()];
+        for user in &self.running {
+            counts[user.class_index] += 1;
+        }
+        let per_class: Vec<String> = scenario
+            .classes
+            .iter()
+            .zip(counts)
+            .map(|(c, n)| format!("\"{}\": {n}", c.name))
+            .collect();
+        format!(
+            "{{{}}} ({} total users)",
+            per_class.join(", "),
+            self.running.len()
+        )
     }
 }

@@ -65,7 +65,7 @@ pub struct Periodic {
 pub struct Outputs {
     config: OutputConfig,
     periodic: Option<Periodic>,
-    settings: RunSettings,
+    settings: crate::json::RunSettings,
 }
 
 impl Outputs {
@@ -94,7 +94,7 @@ impl Outputs {
                 stages.first().map_or(0.0, |s| s.spawn_rate),
             ),
         };
-        let settings = RunSettings {
+        let settings = crate::json::RunSettings {
             scenario: scenario.source.clone(),
             classes: scenario.class_names(),
             users: users as u64,
@@ -143,10 +143,9 @@ impl Outputs {
             eprint!("{}", console::final_summary(snapshot));
         }
         if let Some(path) = &self.config.json {
-            errors.push(format!(
-                "cannot write {}: JSON output is not available yet",
-                path.display()
-            ));
+            if let Err(e) = crate::json::write_json(path, snapshot, &self.settings) {
+                errors.push(e.to_string());
+            }
         }
         if let Some(path) = &self.config.html {
             if let Err(e) =
@@ -180,23 +179,4 @@ impl Periodic {
             self.progress.draw(snapshot);
         }
     }
-}
-
-/// The run's settings, as the JSON report records them.
-#[derive(Debug, Clone)]
-pub struct RunSettings {
-    /// Scenario file or built-in name.
-    pub scenario: String,
-    /// Classes that ran.
-    pub classes: Vec<String>,
-    /// Peak users.
-    pub users: u64,
-    /// Spawn rate.
-    pub rate: f64,
-    /// Run time in seconds, if limited.
-    pub duration: Option<f64>,
-    /// Seed.
-    pub seed: u64,
-    /// loadgen's version.
-    pub version: String,
 }

@@ -221,7 +221,7 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         Err(_) => (Aggregator::new(start_time), None),
     };
     outputs.restore_periodic(periodic);
-    let snapshot = aggregator.tick(&hub, SystemTime::now(), count_u32(final_user_count));
+    let snapshot = final_snapshot(&mut aggregator, &hub, count_u32(final_user_count));
     let output_errors = outputs.finish(&snapshot);
 
     let failed = snapshot.aggregated.num_failures() > 0;
@@ -243,6 +243,20 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         output_errors,
         snapshot,
     })
+}
+
+/// The last snapshot: everything collected, and a history row unless the last periodic
+/// tick already wrote one for this second (the history has one row per second).
+fn final_snapshot(aggregator: &mut Aggregator, hub: &StatsHub, users: u32) -> Arc<Snapshot> {
+    let now = SystemTime::now();
+    aggregator.collect(hub);
+    let snapshot = aggregator.snapshot(now, users);
+    let second = crate::stats::unix_seconds(now);
+    if snapshot.history.iter().last().map(|r| r.timestamp) == Some(second) {
+        Arc::new(snapshot)
+    } else {
+        aggregator.tick(hub, now, users)
+    }
 }
 
 fn count_u32(n: usize) -> u32 {

@@ -168,11 +168,8 @@ impl Session {
         extra_headers: &[(HeaderName, HeaderValue)],
     ) -> Request<Full<Bytes>> {
         let uri = format!("{}{}", self.target.base_path, path);
-        let mut request = Request::new(Full::new(
-            body.as_ref()
-                .map(|b| Bytes::from(b.clone()))
-                .unwrap_or_default(),
-        ));
+        let has_body = body.is_some();
+        let mut request = Request::new(Full::new(body.map(Bytes::from).unwrap_or_default()));
         *request.method_mut() = method;
         // A template could render characters a URI refuses; fall back to "/" rather
         // than panic, and the server's answer shows the problem.
@@ -184,7 +181,7 @@ impl Session {
         for (k, v) in self.headers.iter().chain(extra_headers) {
             headers.insert(k.clone(), v.clone());
         }
-        if body.is_some() && !headers.contains_key(CONTENT_TYPE) {
+        if has_body && !headers.contains_key(CONTENT_TYPE) {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
         if !self.cookies.is_empty() {

@@ -459,3 +459,69 @@ fn the_binary_runs_headless_and_writes_csv() {
     let stats = std::fs::read_to_string(dir.path().join("run_stats.csv")).unwrap();
     assert!(stats.contains("GET,/api/clients,"), "{stats}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_trades_send_five_valid_json_posts_per_task() {
+    let addr = support::app().await;
+    let scenario = Scenario::builtin("acis")
+        .unwrap()
+        .select(&["ACISStressTestUser".to_owned()])
+        .unwrap()
+        .scaled(0.01);
+    let outcome = run(config(addr, 2, 100.0, 0.8), scenario).await.unwrap();
+    let trades = outcome
+        .snapshot
+        .row("POST", "/api/trading/execute")
+        .expect("a trade row");
+    assert_eq!(trades.num_failures(), 0, "{:?}", outcome.snapshot.errors);
+    let bulk = outcome.tasks_run[&("ACISStressTestUser".to_owned(), "bulk_trades".to_owned())];
+    assert!(bulk >= 1);
+    assert_eq!(trades.num_requests(), 5 * bulk);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_stats_forgets_the_ramp_up() {
+    let addr = support::app().await;
+    // Two users at one per second: the ramp ends at 1 s, after the first user's tasks.
+    let mut cfg = config(addr, 2, 1.0, 1.4);
+    cfg.reset_stats = true;
+    let outcome = run(cfg, one_request("/", "{ constant = 0.05 }"))
+        .await
+        .unwrap();
+    let tasks: u64 = outcome.tasks_run.values().sum();
+    let counted = outcome.snapshot.aggregated.num_requests();
+    assert!(counted > 0, "nothing counted after the reset");
+    assert!(
+        counted < tasks,
+        "{counted} requests counted of {tasks}: the reset forgot nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_are_written_at_the_end() {
+    let addr = support::app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(addr, 1, 10.0, 0.3);
+    cfg.output.csv_prefix = Some(dir.path().join("r"));
+    cfg.output.html = Some(dir.path().join("r.html"));
+    cfg.output.json = Some(dir.path().join("r.json"));
+    let outcome = run(cfg, one_request("/status/503", "{ constant = 0.05 }"))
+        .await
+        .unwrap();
+    let failures = std::fs::read_to_string(dir.path().join("r_failures.csv")).unwrap();
+    assert!(
+        failures.starts_with("Method,Name,Error,Occurrences,First Seen,Last Seen\r\n"),
+        "{failures}"
+    );
+    assert!(failures.contains("GET,/status/503,HTTPError('503 Server Error: Service Unavailable for url: /status/503'),"), "{failures}");
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(html.contains("/status/503") && html.contains("</html>"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    assert!(json.is_object());
+    assert!(
+        outcome.output_errors.is_empty(),
+        "{:?}",
+        outcome.output_errors
+    );
+}

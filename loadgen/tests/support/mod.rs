@@ -45,6 +45,7 @@ pub async fn app() -> SocketAddr {
                 }
             }),
         )
+        .route("/api/trading/execute", axum::routing::post(trade))
         .fallback(|| async { "ok" });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -52,6 +53,29 @@ pub async fn app() -> SocketAddr {
         let _ = axum::serve(listener, router).await;
     });
     addr
+}
+
+/// Accepts only the platform's trade body: integer client_id 1..=10 and quantity, a
+/// string ticker and side, and order_type "market".
+async fn trade(body: axum::body::Bytes) -> StatusCode {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let client_ok = v["client_id"]
+        .as_i64()
+        .is_some_and(|c| (1..=10).contains(&c));
+    let quantity_ok = v["quantity"].as_i64().is_some_and(|q| q >= 1);
+    let side_ok = matches!(v["side"].as_str(), Some("buy" | "sell"));
+    let ok = client_ok
+        && quantity_ok
+        && side_ok
+        && v["ticker"].is_string()
+        && v["order_type"] == "market";
+    if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
 }
 
 /// How a raw server misbehaves.
