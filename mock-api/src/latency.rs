@@ -258,6 +258,11 @@ impl LatencyDistribution {
         ms_to_duration(self.mean_ms())
     }
 
+    /// P(X <= x) of the bounded distribution: the fraction of delays at most `x`.
+    pub fn cdf(&self, x: Duration) -> f64 {
+        self.cdf_ms(x.as_secs_f64() * 1000.0)
+    }
+
     /// The same distribution with every duration multiplied by `factor` (shapes, sigmas,
     /// cvs and weights are unitless and unchanged). A factor that is not a positive
     /// finite number collapses the distribution to no delay at all.

@@ -149,6 +149,27 @@ fn quantile_is_monotone_and_respects_the_bounds() {
 }
 
 #[test]
+fn cdf_inverts_quantile() {
+    for text in CASES {
+        let d = parse(text);
+        for p in [0.1, 0.5, 0.9, 0.99] {
+            let q = d.quantile(p);
+            // P(X <= Q(p)) >= p, and P(X < Q(p)) <= p: Q is the generalised inverse.
+            assert!(
+                d.cdf(q) >= p - 1e-6,
+                "{text}: cdf(quantile({p})) = {}",
+                d.cdf(q)
+            );
+            assert!(
+                d.cdf_left_ms(ms(q)) <= p + 1e-6,
+                "{text}: P(X < quantile({p})) > {p}"
+            );
+        }
+        assert_eq!(d.cdf(Duration::MAX), 1.0, "{text}");
+    }
+}
+
+#[test]
 fn closed_forms_hit_their_parameters() {
     let close = |a: f64, b: f64, what: &str| {
         assert!(

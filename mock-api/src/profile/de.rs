@@ -123,9 +123,16 @@ pub(super) fn parse_error(e: &toml::de::Error, text: &str, origin: &str) -> Prof
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             if let Some(source) = text.lines().nth(line - 1) {
+                // Underline the span, up to the end of its first line.
+                let rest = source.chars().count().saturating_sub(column - 1);
+                let width = text
+                    .get(span.clone())
+                    .map_or(1, |s| s.lines().next().map_or(1, |l| l.chars().count()))
+                    .clamp(1, rest.max(1));
                 message.push_str(&format!(
-                    "\n  | {source}\n  | {}^",
-                    " ".repeat(column.saturating_sub(1))
+                    "\n  | {source}\n  | {}{}",
+                    " ".repeat(column - 1),
+                    "^".repeat(width)
                 ));
             }
             (Some(line), Some(column))
