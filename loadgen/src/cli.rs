@@ -144,6 +144,7 @@ impl Cli {
             },
             stop: CancellationToken::new(),
             shards: default_shards(),
+            snapshots: None,
         };
         Ok((config, scenario))
     }

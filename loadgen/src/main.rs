@@ -93,6 +93,7 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
             "loadgen={filter}"
         )))
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     Ok(())
 }

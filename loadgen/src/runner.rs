@@ -44,6 +44,8 @@ pub struct RunConfig {
     pub stop: CancellationToken,
     /// Stats shards; users share a shard's lock only with users of the same stripe.
     pub shards: usize,
+    /// Receives every per-second snapshot (a web UI, a harness watching live).
+    pub snapshots: Option<tokio::sync::watch::Sender<Arc<Snapshot>>>,
 }
 
 impl RunConfig {
@@ -63,6 +65,7 @@ impl RunConfig {
             output: OutputConfig::default(),
             stop: CancellationToken::new(),
             shards: default_shards(),
+            snapshots: None,
         }
     }
 }
@@ -177,6 +180,7 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         Arc::clone(&hub),
         Arc::clone(&user_count),
         outputs.take_periodic(),
+        config.snapshots.clone(),
         halt_aggregator.clone(),
         config.reset_stats.then(|| signals.ramped_up.clone()),
     ));
@@ -223,6 +227,9 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
     outputs.restore_periodic(periodic);
     let snapshot = final_snapshot(&mut aggregator, &hub, count_u32(final_user_count));
     let output_errors = outputs.finish(&snapshot);
+    if let Some(tx) = &config.snapshots {
+        let _ = tx.send(Arc::clone(&snapshot));
+    }
 
     let failed = snapshot.aggregated.num_failures() > 0;
     let exit_code = if failed { config.exit_code_on_error } else { 0 };
@@ -276,6 +283,7 @@ async fn aggregate(
     hub: Arc<StatsHub>,
     user_count: Arc<AtomicUsize>,
     mut periodic: Option<crate::output::Periodic>,
+    publish: Option<tokio::sync::watch::Sender<Arc<Snapshot>>>,
     halt: CancellationToken,
     reset_when: Option<CancellationToken>,
 ) -> (Aggregator, Option<crate::output::Periodic>) {
@@ -305,6 +313,10 @@ async fn aggregate(
                 let snapshot = aggregator.tick(&hub, SystemTime::now(), users);
                 if let Some(p) = &mut periodic {
                     p.on_tick(&snapshot, tick);
+                }
+                if let Some(tx) = &publish {
+                    // Nobody listening is fine; the run does not wait on observers.
+                    let _ = tx.send(Arc::clone(&snapshot));
                 }
             }
         }

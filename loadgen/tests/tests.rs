@@ -325,10 +325,19 @@ async fn an_external_stop_ends_the_run() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         stop.cancel();
     });
+    let (tx, rx) = tokio::sync::watch::channel(std::sync::Arc::new(
+        loadgen::stats::Snapshot::empty(std::time::SystemTime::now()),
+    ));
+    cfg.snapshots = Some(tx);
     let outcome = run(cfg, one_request("/", "{ constant = 0.05 }"))
         .await
         .unwrap();
     assert_eq!(outcome.stop_reason, StopReason::Stopped);
+    // Observers see the final snapshot too.
+    assert_eq!(
+        rx.borrow().aggregated.num_requests(),
+        outcome.snapshot.aggregated.num_requests()
+    );
     assert!(outcome.snapshot.aggregated.num_requests() >= 2);
 }
 

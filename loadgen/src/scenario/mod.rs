@@ -156,15 +156,19 @@ impl WaitTime {
             }
             Self::Constant(d) => d,
             Self::ConstantPacing(period) => period.saturating_sub(task_time),
-            Self::ConstantThroughput(rate) => {
-                Duration::from_secs_f64(1.0 / rate).saturating_sub(task_time)
-            }
+            Self::ConstantThroughput(rate) => seconds(1.0 / rate).saturating_sub(task_time),
         }
     }
 
-    /// The same wait with every time multiplied by `factor`.
+    /// The same wait with every time multiplied by `factor` (a negative or non-finite
+    /// factor leaves the times unchanged; an overflowing product saturates).
     pub fn scaled(&self, factor: f64) -> Self {
-        let s = |d: Duration| d.mul_f64(factor);
+        let factor = if factor.is_finite() && factor >= 0.0 {
+            factor
+        } else {
+            1.0
+        };
+        let s = |d: Duration| seconds(d.as_secs_f64() * factor);
         match *self {
             Self::Zero => Self::Zero,
             Self::Between { min, max } => Self::Between {
@@ -176,6 +180,15 @@ impl WaitTime {
             Self::ConstantThroughput(r) => Self::ConstantThroughput(r / factor),
         }
     }
+}
+
+/// Seconds as a Duration, saturating instead of panicking on huge or invalid values.
+fn seconds(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or(if secs > 0.0 {
+        Duration::MAX
+    } else {
+        Duration::ZERO
+    })
 }
 
 impl std::fmt::Display for WaitTime {
@@ -242,6 +255,17 @@ impl Scenario {
 
     /// Loads a scenario file, or a built-in scenario by name when no such file exists.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        if path.extension().is_some_and(|e| e == "py") {
+            return Err(ScenarioError::Invalid {
+                file: path.display().to_string(),
+                line: 1,
+                column: 1,
+                message: format!(
+                    "loadgen reads TOML scenarios, not Python locustfiles: expected a .toml file or a built-in scenario ({})",
+                    builtin_names()
+                ),
+            });
+        }
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_toml(&path.display().to_string(), &text),
             Err(source) => {

@@ -27,6 +27,9 @@ use toml::Spanned;
 use super::{RequestSpec, Scenario, ScenarioError, Task, UserClass, WaitTime};
 use crate::template::{Template, TemplateError};
 
+/// Largest class weight (the dispatcher sums weights as integers).
+const MAX_CLASS_WEIGHT: f64 = 1e9;
+
 /// Most times a request may repeat inside one task.
 const MAX_REPEAT: u32 = 10_000;
 
@@ -158,10 +161,10 @@ fn compile_class(
     let weight = match &class.weight {
         Some(w) => {
             let v = *w.get_ref();
-            if !(v.is_finite() && v > 0.0) {
+            if !(v.is_finite() && v > 0.0 && v <= MAX_CLASS_WEIGHT) {
                 return Err(ctx.span(
                     w.span(),
-                    format!("bad weight {v} for class {name}: expected a number above 0"),
+                    format!("bad weight {v} for class {name}: expected a number above 0 and at most {MAX_CLASS_WEIGHT}"),
                 ));
             }
             v
