@@ -48,26 +48,21 @@ pub enum JsonError {
         source: std::io::Error,
     },
     /// A histogram could not be serialised.
-    #[error("cannot serialise the histogram of {row}: {message}")]
-    Serialize {
-        /// `METHOD name` of the row.
-        row: String,
-        /// What the serialiser said.
-        message: String,
-    },
+    #[error("cannot serialise a histogram: {0}")]
+    Serialize(String),
     /// A serialised histogram could not be read back.
     #[error("cannot read a serialised histogram: {0}")]
     Deserialize(String),
 }
 
 /// The report as a JSON value.
-pub fn to_json(snapshot: &Snapshot, settings: &RunSettings) -> Result<Value, JsonError> {
+pub fn to_json(snapshot: &Snapshot, settings: &RunSettings) -> Value {
     let now = snapshot.taken_at;
     let stats = snapshot
         .rows
         .iter()
         .map(|r| row_json(r, now))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Vec<_>>();
     let errors: Vec<Value> = snapshot
         .errors
         .iter()
@@ -83,7 +78,7 @@ pub fn to_json(snapshot: &Snapshot, settings: &RunSettings) -> Result<Value, Jso
         })
         .collect();
     let history: Vec<&crate::stats::HistoryRow> = snapshot.history.iter().collect();
-    Ok(json!({
+    json!({
         "format": FORMAT,
         "settings": settings,
         "start_time": unix_seconds_f64(snapshot.start),
@@ -92,10 +87,10 @@ pub fn to_json(snapshot: &Snapshot, settings: &RunSettings) -> Result<Value, Jso
         "histogram_unit": "microseconds",
         "histogram_significant_digits": 3,
         "stats": stats,
-        "aggregated": row_json(&snapshot.aggregated, now)?,
+        "aggregated": row_json(&snapshot.aggregated, now),
         "errors": errors,
         "history": history,
-    }))
+    })
 }
 
 /// Writes the report to `path` atomically (temporary file, then rename).
@@ -104,7 +99,7 @@ pub fn write_json(
     snapshot: &Snapshot,
     settings: &RunSettings,
 ) -> Result<(), JsonError> {
-    let value = to_json(snapshot, settings)?;
+    let value = to_json(snapshot, settings);
     let mut text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
     text.push('\n');
     crate::csv::replace_file(path, text.as_bytes()).map_err(|source| JsonError::Write {
@@ -114,21 +109,20 @@ pub fn write_json(
 }
 
 /// One row: Locust's figures (milliseconds, exact), rates and the histogram.
-fn row_json(r: &RequestStats, now: SystemTime) -> Result<Value, JsonError> {
+fn row_json(r: &RequestStats, now: SystemTime) -> Value {
     let mut percentiles = Map::new();
     if let Some(values) = r.percentiles_ms(&PERCENTILES_TO_REPORT) {
         for (p, v) in PERCENTILES_TO_REPORT.iter().zip(values) {
             percentiles.insert(format!("{p}"), json!(v));
         }
     }
-    let histogram = histogram_to_base64(r.histogram()).map_err(|e| match e {
-        JsonError::Serialize { message, .. } => JsonError::Serialize {
-            row: format!("{} {}", r.method, r.name).trim().to_owned(),
-            message,
-        },
-        other => other,
-    })?;
-    Ok(json!({
+    // Serialising into memory cannot fail for u64 counts; should it ever, the row keeps
+    // its figures and says why its histogram is missing.
+    let (histogram, histogram_error) = match histogram_to_base64(r.histogram()) {
+        Ok(text) => (Value::String(text), None),
+        Err(e) => (Value::Null, Some(e.to_string())),
+    };
+    let mut row = json!({
         "method": r.method,
         "name": r.name,
         "num_requests": r.num_requests(),
@@ -148,19 +142,19 @@ fn row_json(r: &RequestStats, now: SystemTime) -> Result<Value, JsonError> {
         "first_request": r.first_request().map(unix_seconds_f64),
         "last_request": r.last_request().map(unix_seconds_f64),
         "histogram": histogram,
-    }))
+    });
+    if let (Some(error), Some(object)) = (histogram_error, row.as_object_mut()) {
+        object.insert("histogram_error".into(), Value::String(error));
+    }
+    row
 }
 
-/// A histogram in HdrHistogram's V2 serial format, base64-encoded (as other HdrHistogram
-/// implementations read it).
+/// A histogram in HdrHistogram's V2 serial format (uncompressed), base64-encoded.
 pub fn histogram_to_base64(histogram: &Histogram<u64>) -> Result<String, JsonError> {
     let mut bytes = Vec::new();
     V2Serializer::new()
         .serialize(histogram, &mut bytes)
-        .map_err(|e| JsonError::Serialize {
-            row: "histogram".into(),
-            message: format!("{e:?}"),
-        })?;
+        .map_err(|e| JsonError::Serialize(format!("{e:?}")))?;
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
@@ -197,7 +191,7 @@ mod tests {
     #[test]
     fn histograms_round_trip_with_equal_counts_and_percentiles() {
         let snapshot = reference_snapshot();
-        let doc = to_json(&snapshot, &settings()).unwrap();
+        let doc = to_json(&snapshot, &settings());
         let rows = doc["stats"].as_array().unwrap();
         assert_eq!(rows.len(), snapshot.rows.len());
         for (json_row, row) in rows
@@ -230,7 +224,7 @@ mod tests {
     #[test]
     fn merged_histograms_from_two_reports_equal_the_aggregated_one() {
         let snapshot = reference_snapshot();
-        let doc = to_json(&snapshot, &settings()).unwrap();
+        let doc = to_json(&snapshot, &settings());
         let mut merged =
             histogram_from_base64(doc["stats"][0]["histogram"].as_str().unwrap()).unwrap();
         for row in doc["stats"].as_array().unwrap().iter().skip(1) {
@@ -244,7 +238,7 @@ mod tests {
     #[test]
     fn report_holds_what_the_tables_show_and_the_settings() {
         let snapshot = reference_snapshot();
-        let doc = to_json(&snapshot, &settings()).unwrap();
+        let doc = to_json(&snapshot, &settings());
         assert_eq!(doc["format"], FORMAT);
         assert_eq!(doc["settings"]["classes"][1], "ACISStressTestUser");
         assert_eq!(doc["settings"]["seed"], 7);
