@@ -18,7 +18,10 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::stats::{HistoryRow, RequestStats, Snapshot, AGGREGATED_NAME, PERCENTILES_TO_REPORT};
+use crate::stats::{
+    Aggregator, HistoryRow, RequestStats, Snapshot, StatsHub, AGGREGATED_NAME,
+    PERCENTILES_TO_REPORT,
+};
 
 /// Header of `_stats.csv`.
 pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
@@ -59,8 +62,8 @@ pub struct CsvWriter {
 }
 
 impl CsvWriter {
-    /// Creates the four files with their headers (an existing history file is
-    /// truncated, as Locust does). `full_history` also writes every row's history lines,
+    /// Creates the four files with their headers, and the history's first line (a zero
+    /// line, as Locust writes at the start); existing files are replaced, as Locust does. `full_history` also writes every row's history lines,
     /// not only the aggregated one.
     pub fn new(prefix: &str, full_history: bool) -> Result<Self, CsvError> {
         let path = |suffix: &str| PathBuf::from(format!("{prefix}{suffix}"));
@@ -72,8 +75,11 @@ impl CsvWriter {
             full_history,
             next_history_seq: 0,
         };
-        write_atomically(&writer.history, &format!("{HISTORY_HEADER}{CRLF}"))?;
-        let empty = Snapshot::empty(SystemTime::now());
+        // Locust's first history line is written at the start, with no users and no
+        // requests (N/A percentiles, zero totals): the same here.
+        let now = SystemTime::now();
+        let empty = Aggregator::new(now).tick(&StatsHub::new(1), now, 0);
+        write_atomically(&writer.history, &history_csv(&empty, false))?;
         writer.write_stats(&empty)?;
         writer.write_failures(&empty)?;
         writer.write_exceptions(&empty)?;
@@ -509,7 +515,13 @@ mod tests {
         let s2 = agg.tick(&hub, start + Duration::from_secs(2), 1);
         writer.finish(&s2).unwrap();
         let history = std::fs::read_to_string(writer.paths()[1]).unwrap();
-        assert_eq!(history.matches(CRLF).count(), 3, "{history}");
+        // Header, Locust's zero line at the start, then one line per tick.
+        assert_eq!(history.matches(CRLF).count(), 4, "{history}");
+        assert!(history
+            .split(CRLF)
+            .nth(1)
+            .unwrap()
+            .contains(",0,,Aggregated,0.000000,0.000000,N/A,"));
         let stats = std::fs::read_to_string(writer.paths()[0]).unwrap();
         assert!(
             stats.contains("\r\nGET,\"/a, \"\"b\"\"\",1,1,3,3.0,3.0,3.0,1.0,"),
