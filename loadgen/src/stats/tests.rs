@@ -402,3 +402,66 @@ fn full_history_rows_use_current_percentiles() {
         assert_eq!(row.max_ms, 100.0, "{}: totals stay whole-run", row.name);
     }
 }
+
+#[test]
+fn the_number_of_stripes_and_collections_does_not_change_the_figures() {
+    // The same requests recorded through 1 stripe collected once, and through 7 stripes
+    // collected every few requests, give identical rows, errors and totals.
+    let keys = [
+        RequestKey::new("GET", "/a"),
+        RequestKey::new("POST", "/a"),
+        RequestKey::new("GET", "/b"),
+    ];
+    let requests: Vec<(usize, usize, u64, Option<&str>, f64)> = (0..500usize)
+        .map(|i| {
+            let error = match i % 11 {
+                0 => Some("ConnectionResetError"),
+                5 => Some("HTTPError('500')"),
+                _ => None,
+            };
+            let us = (i as u64 * 7_919) % 2_000_000 + 1;
+            (i % 13, i % 3, us, error, i as f64 / 40.0)
+        })
+        .collect();
+    let run = |stripes: usize, collect_every: usize| {
+        let hub = StatsHub::new(stripes);
+        let mut agg = Aggregator::new(at(0.0));
+        for (n, &(user, k, us, error, t)) in requests.iter().enumerate() {
+            hub.shard(user).lock().unwrap().record(
+                &keys[k],
+                Duration::from_micros(us),
+                us % 500,
+                error,
+                at(t),
+            );
+            if n % collect_every == 0 {
+                agg.collect(&hub);
+            }
+        }
+        agg.collect(&hub);
+        agg.snapshot(at(13.0), 13)
+    };
+    let (one, many) = (run(1, usize::MAX), run(7, 17));
+    for (a, b) in one
+        .rows
+        .iter()
+        .zip(&many.rows)
+        .chain([(&one.aggregated, &many.aggregated)])
+    {
+        assert_eq!(a.num_requests(), b.num_requests());
+        assert_eq!(a.histogram(), b.histogram(), "{}", a.name);
+        assert_eq!(a.total_response_time_us(), b.total_response_time_us());
+        assert_eq!(
+            a.percentiles_ms(&PERCENTILES_TO_REPORT),
+            b.percentiles_ms(&PERCENTILES_TO_REPORT)
+        );
+        assert_eq!(a.current_rps(at(13.0)), b.current_rps(at(13.0)));
+        assert_eq!(
+            (a.first_request(), a.last_request()),
+            (b.first_request(), b.last_request())
+        );
+    }
+    assert_eq!(one.rows.len(), 3);
+    assert_eq!(one.errors, many.errors);
+    assert_eq!(one.aggregated.num_failures(), 500 / 11 * 2 + 1);
+}
