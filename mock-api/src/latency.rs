@@ -33,6 +33,7 @@
 
 mod base;
 mod math;
+mod moments;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -258,6 +259,12 @@ impl LatencyDistribution {
         ms_to_duration(self.mean_ms())
     }
 
+    /// The standard deviation of the bounded distribution (`Duration::MAX` when infinite,
+    /// e.g. an unbounded Pareto with shape <= 2).
+    pub fn std_dev(&self) -> Duration {
+        ms_to_duration(self.variance_ms2().sqrt())
+    }
+
     /// P(X <= x) of the bounded distribution: the fraction of delays at most `x`.
     pub fn cdf(&self, x: Duration) -> f64 {
         self.cdf_ms(x.as_secs_f64() * 1000.0)
@@ -471,6 +478,28 @@ impl LatencyDistribution {
     pub(crate) fn mean_ms(&self) -> f64 {
         let (lo, hi) = self.effective_bounds();
         self.partial_mean_ms(lo, hi)
+    }
+
+    /// The variance in ms^2 of the bounded distribution.
+    pub(crate) fn variance_ms2(&self) -> f64 {
+        let (lo, hi) = self.effective_bounds();
+        let mean = self.partial_mean_ms(lo, hi);
+        // E[X^2] - mean^2 loses digits when sd << mean; never report below zero.
+        (self.partial_second_ms(lo, hi) - mean * mean).max(0.0)
+    }
+
+    /// E[X^2; a <= X <= b] of the bounded distribution.
+    pub(crate) fn partial_second_ms(&self, a: f64, b: f64) -> f64 {
+        let base = self.base();
+        let (lo, hi) = self.bounds_over(&base);
+        if !self.is_truncated(&base, lo, hi) {
+            return base.partial_second(a, b);
+        }
+        let mass = base.cdf(hi) - base.cdf_left(lo);
+        if mass <= 0.0 {
+            return 0.0;
+        }
+        base.partial_second(a.max(lo), b.min(hi)) / mass
     }
 
     /// P(X <= x) of the bounded distribution.

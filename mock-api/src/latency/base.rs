@@ -302,7 +302,7 @@ impl Base<'_> {
 }
 
 /// Weighted sum over a mixture's components of one (bounded) component quantity.
-fn mixture_sum(
+pub(super) fn mixture_sum(
     components: &[MixtureComponent],
     f: impl Fn(&super::LatencyDistribution) -> f64,
 ) -> f64 {
@@ -319,7 +319,7 @@ fn mixture_sum(
 
 /// CDF of a quantile table, linear between points. `strict` gives P(X < x), which differs
 /// from P(X <= x) where several points share one value (an atom).
-fn quantiles_cdf(points: &[[f64; 2]], x: f64, strict: bool) -> f64 {
+pub(super) fn quantiles_cdf(points: &[[f64; 2]], x: f64, strict: bool) -> f64 {
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return 0.0;
     };
@@ -346,7 +346,7 @@ fn quantiles_cdf(points: &[[f64; 2]], x: f64, strict: bool) -> f64 {
 }
 
 /// Quantile function of a quantile table: linear interpolation between the points.
-fn quantiles_inv(points: &[[f64; 2]], p: f64) -> f64 {
+pub(super) fn quantiles_inv(points: &[[f64; 2]], p: f64) -> f64 {
     let j = points.partition_point(|pt| pt[0] / 100.0 <= p);
     if j == 0 {
         return points.first().map_or(0.0, |pt| pt[1]);

@@ -62,6 +62,20 @@ fn check_sampling(text: &str, seed: u64) {
         (mean - analytic).abs() <= tol,
         "{text}: sample mean {mean} vs analytic {analytic} (tolerance {tol})"
     );
+    // The sample variance s^2 has variance about (m4 - s^4)/n; skipped for the one case
+    // whose fourth moment is infinite (Pareto with shape <= 4 and no max_ms).
+    let m4 = xs.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / n;
+    let sd = ms(d.std_dev());
+    let heavy =
+        matches!(d, LatencyDistribution::Pareto { shape, max_ms: None, .. } if shape <= 4.0);
+    if !heavy {
+        let tol = Z * ((m4 - var * var).max(0.0) / n).sqrt() + 1e-6 * var + 1e-9;
+        assert!(
+            (var - sd * sd).abs() <= tol,
+            "{text}: sample variance {var} vs analytic {} (tolerance {tol})",
+            sd * sd
+        );
+    }
     let (min, max) = d.bounds_ms();
     if let Some(min) = min {
         assert!(xs[0] >= min - 1e-6, "{text}: sample {} below min_ms", xs[0]);
@@ -218,6 +232,28 @@ fn closed_forms_hit_their_parameters() {
     );
     let d = parse(r#"{ kind = "pareto", scale_ms = 100, shape = 3 }"#);
     close(d.mean_ms(), 150.0, "pareto mean");
+    // Variance of Pareto(xm, a) = xm^2 a / ((a-1)^2 (a-2)) = 7500 for (100, 3).
+    close(d.variance_ms2(), 7500.0, "pareto variance");
+    let d = parse(r#"{ kind = "uniform", low_ms = 10, high_ms = 30 }"#);
+    close(d.variance_ms2(), 400.0 / 12.0, "uniform variance");
+    let d = parse(r#"{ kind = "gamma", shape = 3, scale_ms = 10 }"#);
+    close(d.variance_ms2(), 300.0, "gamma variance");
+    let d = parse(r#"{ kind = "lognormal", mean_ms = 250, cv = 0.8 }"#);
+    close(
+        d.std_dev().as_secs_f64() * 1000.0,
+        200.0,
+        "lognormal sd = cv * mean",
+    );
+    let d = parse(r#"{ kind = "exponential", mean_ms = 50, min_ms = 80 }"#);
+    close(
+        d.variance_ms2(),
+        2500.0,
+        "memoryless: a truncated exponential keeps its variance",
+    );
+    assert_eq!(
+        parse(r#"{ kind = "fixed", ms = 20 }"#).std_dev(),
+        Duration::ZERO
+    );
     assert_eq!(
         parse(r#"{ kind = "fixed", ms = 20 }"#).mean(),
         Duration::from_millis(20)
