@@ -18,11 +18,13 @@ mod history;
 mod per_second;
 mod request_stats;
 mod shard;
+mod snapshot;
 
-pub use aggregator::{Aggregator, ErrorStats, Snapshot};
+pub use aggregator::Aggregator;
 pub use history::{History, HistoryRow};
 pub use request_stats::{new_histogram, RequestStats, MAX_RECORDED_US};
 pub use shard::{Shard, StatsHub};
+pub use snapshot::{ErrorStats, Snapshot};
 
 /// The percentiles Locust reports, in its column order.
 pub const PERCENTILES_TO_REPORT: [f64; 11] = [
