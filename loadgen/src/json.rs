@@ -113,7 +113,7 @@ fn row_json(r: &RequestStats, now: SystemTime) -> Value {
     let mut percentiles = Map::new();
     if let Some(values) = r.percentiles_ms(&PERCENTILES_TO_REPORT) {
         for (p, v) in PERCENTILES_TO_REPORT.iter().zip(values) {
-            percentiles.insert(format!("{p}"), json!(v));
+            percentiles.insert(crate::csv::py_float(*p), json!(v));
         }
     }
     // Serialising into memory cannot fail for u64 counts; should it ever, the row keeps
@@ -253,6 +253,14 @@ mod tests {
         assert_eq!(
             agg["response_time_percentiles"]["0.95"],
             snapshot.aggregated.percentile_ms(0.95).unwrap()
+        );
+        let keys: Vec<&String> = agg["response_time_percentiles"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert!(
+            keys.iter().any(|k| k.as_str() == "1.0") && keys.iter().any(|k| k.as_str() == "0.9999")
         );
         assert_eq!(
             agg["response_time_percentiles"].as_object().unwrap().len(),
