@@ -192,6 +192,11 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         () = config.stop.cancelled() => StopReason::Stopped,
         () = signals.finished.cancelled() => StopReason::PlanFinished,
     };
+    match stop_reason {
+        StopReason::RunTime => tracing::info!("Run time limit reached, stopping the run"),
+        StopReason::Stopped => tracing::info!("Stop requested, stopping the run"),
+        StopReason::PlanFinished => tracing::info!("The load plan finished, stopping the run"),
+    }
     halt_controller.cancel();
     let final_user_count = user_count.load(Ordering::Relaxed);
     // A panicked controller leaves no users to stop; its panic is a bug, not the target's.

@@ -37,6 +37,9 @@ pub struct Exchange {
 pub struct Session {
     target: Arc<Target>,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// The task driving the connection; aborted when the connection is given up, so a
+    /// hung server cannot keep it alive.
+    driver: Option<tokio::task::JoinHandle<()>>,
     cookies: BTreeMap<String, String>,
     headers: Vec<(HeaderName, HeaderValue)>,
     timeout: Duration,
@@ -59,6 +62,7 @@ impl Session {
         Self {
             target,
             sender: None,
+            driver: None,
             cookies: BTreeMap::new(),
             headers,
             timeout,
@@ -89,7 +93,7 @@ impl Session {
             },
             Ok(Err((failure, content_length))) => {
                 // The connection is in an unknown state: open a fresh one next time.
-                self.sender = None;
+                self.drop_connection();
                 Exchange {
                     response_time,
                     content_length,
@@ -98,7 +102,7 @@ impl Session {
                 }
             }
             Err(_) => {
-                self.sender = None;
+                self.drop_connection();
                 Exchange {
                     response_time,
                     content_length: 0,
@@ -135,11 +139,19 @@ impl Session {
         Ok((status, length))
     }
 
+    /// Gives up the connection (after a failure, or when it closed).
+    fn drop_connection(&mut self) {
+        self.sender = None;
+        if let Some(driver) = self.driver.take() {
+            driver.abort();
+        }
+    }
+
     /// The open connection, or a new one when there is none or it closed.
     async fn connection(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, Failure> {
         if let Some(sender) = &mut self.sender {
             if sender.is_closed() || sender.ready().await.is_err() {
-                self.sender = None;
+                self.drop_connection();
             }
         }
         if self.sender.is_none() {
@@ -152,9 +164,9 @@ impl Session {
                 .await
                 .map_err(Failure::Hyper)?;
             // The connection task ends when the server closes or the sender is dropped.
-            tokio::spawn(async move {
+            self.driver = Some(tokio::spawn(async move {
                 let _ = connection.await;
-            });
+            }));
             self.sender = Some(sender);
         }
         self.sender.as_mut().ok_or(Failure::Timeout)
@@ -222,6 +234,12 @@ impl Session {
     /// The cookies the session holds (for tests and debugging).
     pub fn cookies(&self) -> &BTreeMap<String, String> {
         &self.cookies
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.drop_connection();
     }
 }
 

@@ -10,7 +10,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio_util::sync::CancellationToken;
 
-use crate::scenario::{Task, UserClass};
+use crate::scenario::UserClass;
 use crate::session::Session;
 use crate::stats::{RequestKey, StatsHub};
 use crate::target::Target;
@@ -83,52 +83,143 @@ fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Runs a user until it is stopped or killed.
+/// A user's state between tasks: its class, RNG, HTTP session and stats keys. The closed
+/// loop below drives it; an open-model executor can drive the same state one task at
+/// a time.
+#[derive(Debug)]
+pub struct VirtualUser {
+    index: usize,
+    class: Arc<UserClass>,
+    rng: SmallRng,
+    session: Session,
+    hub: Arc<StatsHub>,
+    /// Stats keys of requests with a fixed name, built once rather than per request.
+    keys: Vec<Vec<Option<RequestKey>>>,
+}
+
+impl VirtualUser {
+    /// A user of `class` with index `index`, its RNG seeded from `seed` and the index.
+    pub fn new(
+        index: usize,
+        class: Arc<UserClass>,
+        seed: u64,
+        target: Arc<Target>,
+        request_timeout: Duration,
+        hub: Arc<StatsHub>,
+    ) -> Self {
+        let keys = class
+            .tasks
+            .iter()
+            .map(|t| {
+                t.requests
+                    .iter()
+                    .map(|r| {
+                        r.name
+                            .as_ref()
+                            .map(|n| RequestKey::new(r.method.as_str(), n.as_str()))
+                    })
+                    .collect()
+            })
+            .collect();
+        // Default headers are set on start, as a locustfile's on_start sets them.
+        let session = Session::new(target, class.headers.clone(), request_timeout);
+        Self {
+            index,
+            rng: SmallRng::seed_from_u64(user_seed(seed, index)),
+            class,
+            session,
+            hub,
+            keys,
+        }
+    }
+
+    /// Picks the next task by weight.
+    pub fn pick_task(&mut self) -> usize {
+        self.class.pick_task(&mut self.rng)
+    }
+
+    /// The wait after a task that took `task_time`.
+    pub fn next_wait(&mut self, task_time: Duration) -> Duration {
+        self.class.wait.next(&mut self.rng, task_time)
+    }
+
+    /// Runs a task's requests in order, recording each one into the user's shard.
+    pub async fn run_task(&mut self, task_index: usize) {
+        // Borrow the fields apart: the session is used mutably while keys are read.
+        let Self {
+            index,
+            class,
+            rng,
+            session,
+            hub,
+            keys,
+        } = self;
+        let (Some(task), Some(task_keys)) = (class.tasks.get(task_index), keys.get(task_index))
+        else {
+            return;
+        };
+        let mut path = String::new();
+        for (spec, fixed_key) in task.requests.iter().zip(task_keys) {
+            for _ in 0..spec.repeat {
+                path.clear();
+                spec.path.render_into(rng, &mut path);
+                let body = spec.body.as_ref().map(|b| b.render(rng));
+                let rendered_key;
+                let key = match fixed_key {
+                    Some(k) => k,
+                    None => {
+                        // Locust names an unnamed request by its path and query.
+                        rendered_key = RequestKey::new(spec.method.as_str(), path.as_str());
+                        &rendered_key
+                    }
+                };
+                let exchange = session
+                    .request(spec.method.clone(), &path, &key.name, body, &spec.headers)
+                    .await;
+                let mut shard = hub.shard(*index).lock().unwrap_or_else(|e| e.into_inner());
+                shard.record(
+                    key,
+                    exchange.response_time,
+                    exchange.content_length,
+                    exchange.error.as_deref(),
+                    SystemTime::now(),
+                );
+            }
+        }
+    }
+}
+
+/// Runs a user until it is stopped or killed: the closed loop of a Locust user.
 pub async fn run_user(ctx: UserContext) -> UserReport {
-    let class = Arc::clone(&ctx.class);
-    let mut rng = SmallRng::seed_from_u64(user_seed(ctx.seed, ctx.index));
-    let mut session = Session::new(
+    let mut user = VirtualUser::new(
+        ctx.index,
+        Arc::clone(&ctx.class),
+        ctx.seed,
         Arc::clone(&ctx.target),
-        class.headers.clone(),
         ctx.request_timeout,
+        Arc::clone(&ctx.hub),
     );
-    // Stats keys of requests with a fixed name, built once rather than per request.
-    let keys: Vec<Vec<Option<RequestKey>>> = class
-        .tasks
-        .iter()
-        .map(|t| {
-            t.requests
-                .iter()
-                .map(|r| {
-                    r.name
-                        .as_ref()
-                        .map(|n| RequestKey::new(r.method.as_str(), n.as_str()))
-                })
-                .collect()
-        })
-        .collect();
     let mut report = UserReport {
         index: ctx.index,
         class_index: ctx.class_index,
-        tasks_run: vec![0; class.tasks.len()],
+        tasks_run: vec![0; ctx.class.tasks.len()],
         trace: Vec::new(),
     };
     while !ctx.stop.is_cancelled() {
-        let task_index = class.pick_task(&mut rng);
-        let Some(task) = class.tasks.get(task_index) else {
-            break;
-        };
+        let task_index = user.pick_task();
         let started = Instant::now();
         let completed = tokio::select! {
             biased;
             () = ctx.kill.cancelled() => false,
-            () = run_task(&ctx, task, &keys[task_index], &mut session, &mut rng) => true,
+            () = user.run_task(task_index) => true,
         };
         let ended = Instant::now();
         if !completed {
             break;
         }
-        report.tasks_run[task_index] += 1;
+        if let Some(n) = report.tasks_run.get_mut(task_index) {
+            *n += 1;
+        }
         if report.trace.len() < ctx.trace_limit {
             report.trace.push(TaskRun {
                 user: ctx.index,
@@ -138,7 +229,7 @@ pub async fn run_user(ctx: UserContext) -> UserReport {
                 end: ended.duration_since(ctx.test_start),
             });
         }
-        let wait = class.wait.next(&mut rng, ended - started);
+        let wait = user.next_wait(ended - started);
         if wait.is_zero() {
             // Without a wait, let other users run between tasks.
             tokio::task::yield_now().await;
@@ -150,48 +241,6 @@ pub async fn run_user(ctx: UserContext) -> UserReport {
         }
     }
     report
-}
-
-/// Runs a task's requests in order, recording each one.
-async fn run_task(
-    ctx: &UserContext,
-    task: &Task,
-    keys: &[Option<RequestKey>],
-    session: &mut Session,
-    rng: &mut SmallRng,
-) {
-    let mut path = String::new();
-    for (spec, key) in task.requests.iter().zip(keys) {
-        for _ in 0..spec.repeat {
-            path.clear();
-            spec.path.render_into(rng, &mut path);
-            let body = spec.body.as_ref().map(|b| b.render(rng));
-            let rendered_key;
-            let key = match key {
-                Some(k) => k,
-                None => {
-                    // Locust names an unnamed request by its path and query.
-                    rendered_key = RequestKey::new(spec.method.as_str(), path.as_str());
-                    &rendered_key
-                }
-            };
-            let exchange = session
-                .request(spec.method.clone(), &path, &key.name, body, &spec.headers)
-                .await;
-            let mut shard = ctx
-                .hub
-                .shard(ctx.index)
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            shard.record(
-                key,
-                exchange.response_time,
-                exchange.content_length,
-                exchange.error.as_deref(),
-                SystemTime::now(),
-            );
-        }
-    }
 }
 
 #[cfg(test)]
