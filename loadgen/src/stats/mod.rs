@@ -12,6 +12,27 @@
 //! Response times are stored in microseconds: exactly for the count, sum, minimum and
 //! maximum, and in an [`hdrhistogram::Histogram`] with three significant digits for the
 //! percentiles. Tables print milliseconds, as Locust does.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use loadgen::stats::{Aggregator, RequestKey, StatsHub};
+//!
+//! let start = SystemTime::now();
+//! let hub = StatsHub::new(4);
+//! let key = RequestKey::new("GET", "/api/clients/[id]");
+//! // A user records into its own stripe...
+//! let mut shard = hub.shard(7).lock().unwrap_or_else(|e| e.into_inner());
+//! shard.record(&key, Duration::from_millis(28), 312, None, start);
+//! shard.record(&key, Duration::from_millis(31), 0, Some("HTTPError('503')"), start);
+//! drop(shard);
+//! // ...and the aggregator turns the stripes into a snapshot once a second.
+//! let mut aggregator = Aggregator::new(start);
+//! let snapshot = aggregator.tick(&hub, start + Duration::from_secs(1), 1);
+//! assert_eq!(snapshot.aggregated.num_requests(), 2);
+//! assert_eq!(snapshot.rows[0].num_failures(), 1);
+//! assert_eq!(snapshot.errors[0].occurrences, 1);
+//! assert_eq!(snapshot.aggregated.percentile_ms(1.0), Some(31.0));
+//! ```
 
 mod aggregator;
 mod history;
