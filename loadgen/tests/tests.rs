@@ -534,3 +534,36 @@ async fn outputs_are_written_at_the_end() {
         outcome.output_errors
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_user_keeps_its_connection_alive() {
+    let (addr, ports) = support::peer_counting().await;
+    let outcome = run(
+        config(addr, 3, 100.0, 0.5),
+        one_request("/", "{ constant = 0.02 }"),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.snapshot.aggregated.num_requests() >= 15);
+    assert_eq!(outcome.snapshot.aggregated.num_failures(), 0);
+    // One connection per user, reused for every request.
+    assert_eq!(ports.lock().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_connection_is_reopened_for_the_next_request() {
+    let addr = support::app().await;
+    let outcome = run(
+        config(addr, 1, 10.0, 0.4),
+        one_request("/close", "{ constant = 0.02 }"),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.snapshot.aggregated.num_requests() >= 3);
+    assert_eq!(
+        outcome.snapshot.aggregated.num_failures(),
+        0,
+        "{:?}",
+        outcome.snapshot.errors
+    );
+}

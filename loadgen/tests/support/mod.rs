@@ -1,9 +1,12 @@
 //! Test servers on 127.0.0.1:0: an axum app for normal answers and raw TCP servers that
 //! misbehave in one way each, plus helpers to build scenarios and configs.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
@@ -46,6 +49,10 @@ pub async fn app() -> SocketAddr {
             }),
         )
         .route("/api/trading/execute", axum::routing::post(trade))
+        .route(
+            "/close",
+            get(|| async { ([("connection", "close")], "bye") }),
+        )
         .fallback(|| async { "ok" });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -76,6 +83,27 @@ async fn trade(body: axum::body::Bytes) -> StatusCode {
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     }
+}
+
+/// Starts a server that answers every request with 200 and remembers each client port
+/// it saw (one port per TCP connection).
+pub async fn peer_counting() -> (SocketAddr, Arc<Mutex<HashSet<u16>>>) {
+    let ports = Arc::new(Mutex::new(HashSet::new()));
+    let seen = Arc::clone(&ports);
+    let router = Router::new().fallback(move |ConnectInfo(peer): ConnectInfo<SocketAddr>| {
+        let seen = Arc::clone(&seen);
+        async move {
+            seen.lock().unwrap().insert(peer.port());
+            "ok"
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, ports)
 }
 
 /// How a raw server misbehaves.
