@@ -291,4 +291,37 @@ mod tests {
         );
         assert!(!format!("{access:?}").contains("s3cret"));
     }
+
+    fn headers(content_type: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn profiles_are_put_as_toml_or_json_and_validated() {
+        let guide = Profile::builtin("guide").unwrap();
+        let json = serde_json::to_string(&guide).unwrap();
+        assert_eq!(
+            parse_profile(&headers("application/json"), &json).unwrap(),
+            guide
+        );
+        assert_eq!(
+            parse_profile(&headers("application/toml"), &guide.to_toml()).unwrap(),
+            guide
+        );
+
+        let err = parse_profile(&headers("application/json"), "{\"name\": 3}").unwrap_err();
+        assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(err.detail.contains("line 1 column"), "{}", err.detail);
+        let bad = guide
+            .to_toml()
+            .replacen("probability = 0.1", "probability = 1.5", 1);
+        let err = parse_profile(&headers("text/plain"), &bad).unwrap_err();
+        assert!(err.detail.contains("request body"), "{}", err.detail);
+        assert!(err.detail.contains("probability"), "{}", err.detail);
+    }
 }

@@ -4,6 +4,9 @@
 //! a delay is a timer, never a held thread); then the response goes out, or the failure
 //! is enacted on the wire.
 //!
+//! A `hang` ignores the sampled latency: it holds the connection silently for its own
+//! `ms` from arrival (or until shutdown), then closes it.
+//!
 //! A failure other than `dribble` skips the handler, so a failed trade is never written.
 //! A dribble is a slow but valid answer, so its handler runs (and its trade is real).
 //! Statistics and metrics are recorded when the response body is finished (or the fault

@@ -179,7 +179,10 @@ mod tests {
         m.in_flight().inc();
         let text = m.encode();
         assert!(text.contains(r#"http_requests_total{method="GET",route="/api/clients/{client_id}",status="200"} 1"#), "{text}");
-        assert!(text.contains(r#"http_request_duration_seconds_bucket{le="0.0075",method="GET",route="/api/clients/{client_id}"} 1"#) || text.contains(r#"le="0.0075""#), "{text}");
+        // 6 ms falls in the 7.5 ms bucket, not the 5 ms one.
+        assert!(text.contains(r#"http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/clients/{client_id}"} 0"#), "{text}");
+        assert!(text.contains(r#"http_request_duration_seconds_bucket{le="0.0075",method="GET",route="/api/clients/{client_id}"} 1"#), "{text}");
+        assert!(text.contains(r#"http_request_duration_seconds_bucket{le="30.0",method="GET",route="/api/clients/{client_id}"} 1"#), "{text}");
         assert!(
             text.contains(
                 r#"mock_injected_failures_total{route="/api/clients/{client_id}",kind="reset"} 1"#
