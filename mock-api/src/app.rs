@@ -34,7 +34,11 @@ pub fn router(state: AppState) -> Router {
             // Outermost first: trace every request, then bound bodies before any
             // extractor reads them.
             ServiceBuilder::new()
-                .layer(TraceLayer::new_for_http())
+                // Injected 5xx are the point of the mock: trace them at debug, not error.
+                .layer(
+                    TraceLayer::new_for_http()
+                        .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+                )
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
         )
         .with_state(state)
