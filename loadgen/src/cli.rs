@@ -55,7 +55,7 @@ pub struct Cli {
     /// Print only the final summary, not the table every 2 s.
     #[arg(long)]
     pub only_summary: bool,
-    /// Seconds running tasks may take to finish when the run stops (default 0: stop at once).
+    /// Seconds running tasks may take to finish when the run stops (0: stop them at once).
     #[arg(short = 's', long, value_parser = parse_seconds, default_value = "0")]
     pub stop_timeout: Duration,
     /// Exit code when any request failed.

@@ -2,18 +2,26 @@
 //! compiled model. Every error names file, line, column and what was expected.
 //!
 //! ```toml
-//! description = "..."
+//! description = "..."                 # optional, shown by --list
 //!
-//! [classes.ACISAPIUser]
-//! weight = 1                      # or fixed_count = 2
-//! wait = { between = [1, 5] }     # constant = x | constant_pacing = x | constant_throughput = r
-//! headers = { Accept = "application/json" }
+//! [classes.ACISAPIUser]               # one table per user class (Locust's HttpUser)
+//! weight = 1                          # float > 0 (default 1), or fixed_count = N instead
+//! wait = { between = [1, 5] }         # or constant = x, constant_pacing = x,
+//!                                     # constant_throughput = r (default: no wait)
+//! headers = { Accept = "application/json" }   # set on start, sent with every request
 //!
-//! [[classes.ACISAPIUser.tasks]]
+//! [[classes.ACISAPIUser.tasks]]       # weighted tasks, picked independently each loop
 //! name = "get_client"
-//! weight = 3
-//! requests = [{ method = "GET", path = "/api/clients/{1..10}", name = "/api/clients/[id]" }]
+//! weight = 3                          # integer >= 1 (default 1)
+//! requests = [                        # run in order
+//!   { method = "GET", path = "/api/clients/{1..10}", name = "/api/clients/[id]" },
+//! ]
 //! ```
+//!
+//! A request has `method`, `path` (path and query, a template), an optional stats `name`
+//! (default: the rendered path, as in Locust), an optional JSON `body` (any TOML value;
+//! its strings are templates), optional `headers`, and `repeat` (default 1) to send it
+//! several times in a row with fresh values. Templates are described in `template`.
 
 use std::collections::BTreeMap;
 use std::ops::Range;

@@ -190,3 +190,34 @@ fn listing_shows_classes_tasks_and_ratios() {
     );
     assert!(text.contains("between(1, 5)"), "{text}");
 }
+
+#[test]
+fn the_documented_example_parses() {
+    // The example in raw.rs's module documentation, without its comments.
+    let text = r#"
+description = "..."
+[classes.ACISAPIUser]
+weight = 1
+wait = { between = [1, 5] }
+headers = { Accept = "application/json" }
+[[classes.ACISAPIUser.tasks]]
+name = "get_client"
+weight = 3
+requests = [
+  { method = "GET", path = "/api/clients/{1..10}", name = "/api/clients/[id]" },
+]
+"#;
+    let s = Scenario::from_toml("doc.toml", text).unwrap();
+    assert_eq!(
+        s.classes[0].tasks[0].requests[0].name.as_deref(),
+        Some("/api/clients/[id]")
+    );
+    for wait in [
+        "{ constant = 2 }",
+        "{ constant_pacing = 3 }",
+        "{ constant_throughput = 0.5 }",
+    ] {
+        let t = text.replace("{ between = [1, 5] }", wait);
+        assert!(Scenario::from_toml("doc.toml", &t).is_ok(), "{wait}");
+    }
+}
