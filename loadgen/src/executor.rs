@@ -149,7 +149,11 @@ pub async fn control(
         started_per_class: vec![0; env.scenario.classes.len()],
         steps: Vec::new(),
     };
+    // The class of the n-th running user is the n-th class the dispatcher hands out, so
+    // after a ramp-down (newest users first) a ramp-up refills the same slots and the
+    // split stays as Locust keeps it.
     let mut dispatcher = ClassDispatcher::new(&env.scenario.classes);
+    let mut slot_classes: Vec<usize> = Vec::new();
     let mut next_index = 0usize;
     for (stage_index, (duration, users, rate)) in plan.stages().into_iter().enumerate() {
         let stage_start = Instant::now();
@@ -161,12 +165,11 @@ pub async fn control(
             tracing::info!("Ramping to {users} users at a rate of {rate:.2} per second");
         }
         for (step_index, step) in ramp_steps(change, rate).into_iter().enumerate() {
-            let mut when = stage_start + step.at;
+            let when = stage_start + step.at;
             if let Some(end) = stage_end {
                 if when >= end {
                     break;
                 }
-                when = when.min(end);
             }
             tokio::select! {
                 () = halt.cancelled() => return pool,
@@ -175,7 +178,14 @@ pub async fn control(
             let before = pool.running.len();
             for _ in 0..step.count {
                 if up {
-                    let Some(class_index) = dispatcher.next_class() else {
+                    let slot = pool.running.len();
+                    while slot_classes.len() <= slot {
+                        match dispatcher.next_class() {
+                            Some(c) => slot_classes.push(c),
+                            None => break,
+                        }
+                    }
+                    let Some(&class_index) = slot_classes.get(slot) else {
                         break;
                     };
                     pool.start(&env, next_index, class_index);

@@ -567,3 +567,22 @@ async fn a_closed_connection_is_reopened_for_the_next_request() {
         outcome.snapshot.errors
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ramping_up_again_refills_the_slots_the_ramp_down_emptied() {
+    let addr = support::app().await;
+    let stage = |users| loadgen::Stage {
+        duration: Duration::from_millis(200),
+        users,
+        spawn_rate: 1000.0,
+    };
+    let mut cfg = config(addr, 0, 1.0, 5.0);
+    cfg.load = loadgen::LoadPlan::Stages(vec![stage(4), stage(2), stage(3)]);
+    // Weights 3:1 fill slots A A B A; after going down to A A, the third slot is B again.
+    let scenario = class_split_scenario(&[("A", "weight = 3"), ("B", "weight = 1")]);
+    let outcome = run(cfg, scenario).await.unwrap();
+    let deltas: Vec<i64> = outcome.spawn_steps.iter().map(|s| s.delta).collect();
+    assert_eq!(deltas, [4, -2, 1]);
+    let expected: BTreeMap<String, usize> = [("A".to_owned(), 3), ("B".to_owned(), 2)].into();
+    assert_eq!(outcome.users_started, expected);
+}
