@@ -75,7 +75,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Multiply every configured duration by this factor.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = positive_factor)]
     pub time_scale: f64,
     /// Require `Authorization: Bearer TOKEN` on /admin (then from any address).
     #[arg(long, env = "MOCK_API_ADMIN_TOKEN", hide_env_values = true)]
@@ -103,6 +103,17 @@ impl ServeArgs {
             admin_token: self.admin_token.clone(),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
         })
+    }
+}
+
+/// Parses a finite factor > 0.
+fn positive_factor(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        Ok(f) => Err(format!(
+            "{f} is not a positive finite factor (e.g. 0.1 runs ten times faster)"
+        )),
+        Err(e) => Err(format!("{text:?} is not a number: {e}")),
     }
 }
 
@@ -158,6 +169,10 @@ mod tests {
         ));
         assert!(Cli::try_parse_from(["mock-api", "profile", "show", "guide"]).is_ok());
         assert!(Cli::try_parse_from(["mock-api", "--port", "http"]).is_err());
+        let err = Cli::try_parse_from(["mock-api", "--time-scale", "-1"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("-1 is not a positive finite factor"), "{err}");
     }
 
     #[test]

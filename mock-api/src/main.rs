@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mock-api: error: {e:#}");
+            eprintln!("mock-api: error: {}", chain(&e));
             ExitCode::FAILURE
         }
     }
@@ -74,4 +74,21 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The error chain joined by ": ", skipping a cause its parent's message already shows.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut last = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !last.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        last = text;
+    }
+    out
 }
