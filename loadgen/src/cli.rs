@@ -145,6 +145,7 @@ impl Cli {
             stop: CancellationToken::new(),
             shards: default_shards(),
             snapshots: None,
+            retarget: None,
         };
         Ok((config, scenario))
     }

@@ -5,6 +5,7 @@
 //! Users are started in steps of max(1, floor(rate)) spaced so the average is the rate,
 //! the first at once; ramping down stops the newest users first.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,6 +91,11 @@ pub struct UserPool {
     pub started_per_class: Vec<usize>,
     /// Every spawn and stop step.
     pub steps: Vec<SpawnStep>,
+    dispatcher: ClassDispatcher,
+    /// Class of each slot handed out so far (slot n: the n-th running user).
+    slot_classes: Vec<usize>,
+    /// Index of the next user started (never reused: it seeds the user's RNG).
+    next_index: usize,
 }
 
 #[derive(Debug)]
@@ -136,26 +142,40 @@ pub struct ControllerSignals {
     pub finished: CancellationToken,
 }
 
+/// A new target while running (a web UI's "edit"): ramp to `users` at `spawn_rate` and
+/// hold there, leaving the plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retarget {
+    /// Users to ramp to.
+    pub users: usize,
+    /// Users started (or stopped) per second.
+    pub spawn_rate: f64,
+}
+
+/// Where new targets come from while running.
+pub type RetargetReceiver = tokio::sync::watch::Receiver<Option<Retarget>>;
+
 /// Follows the plan until `halt` is cancelled (or the stages end), then returns the pool.
+/// A value sent on `retarget` replaces the rest of the plan.
 pub async fn control(
     plan: LoadPlan,
     env: UserEnv,
     halt: CancellationToken,
     signals: ControllerSignals,
+    mut retarget: Option<RetargetReceiver>,
 ) -> UserPool {
     let mut pool = UserPool {
         running: Vec::new(),
         retired: Vec::new(),
         started_per_class: vec![0; env.scenario.classes.len()],
         steps: Vec::new(),
+        dispatcher: ClassDispatcher::new(&env.scenario.classes),
+        slot_classes: Vec::new(),
+        next_index: 0,
     };
-    // The class of the n-th running user is the n-th class the dispatcher hands out, so
-    // after a ramp-down (newest users first) a ramp-up refills the same slots and the
-    // split stays as Locust keeps it.
-    let mut dispatcher = ClassDispatcher::new(&env.scenario.classes);
-    let mut slot_classes: Vec<usize> = Vec::new();
-    let mut next_index = 0usize;
-    for (stage_index, (duration, users, rate)) in plan.stages().into_iter().enumerate() {
+    let mut stages: VecDeque<(Option<Duration>, usize, f64)> = plan.stages().into();
+    let mut stage_index = 0usize;
+    'stages: while let Some((duration, users, rate)) = stages.pop_front() {
         let stage_start = Instant::now();
         let stage_end = duration.map(|d| stage_start + d);
         let current = pool.running.len();
@@ -166,32 +186,27 @@ pub async fn control(
         }
         for (step_index, step) in ramp_steps(change, rate).into_iter().enumerate() {
             let when = stage_start + step.at;
-            if let Some(end) = stage_end {
-                if when >= end {
-                    break;
-                }
+            if stage_end.is_some_and(|end| when >= end) {
+                break;
             }
             tokio::select! {
                 () = halt.cancelled() => return pool,
+                Some(t) = next_retarget(&mut retarget) => {
+                    stages = VecDeque::from([(None, t.users, t.spawn_rate)]);
+                    stage_index += 1;
+                    continue 'stages;
+                }
                 () = tokio::time::sleep_until(when.into()) => {}
             }
             let before = pool.running.len();
             for _ in 0..step.count {
-                if up {
-                    let slot = pool.running.len();
-                    while slot_classes.len() <= slot {
-                        match dispatcher.next_class() {
-                            Some(c) => slot_classes.push(c),
-                            None => break,
-                        }
-                    }
-                    let Some(&class_index) = slot_classes.get(slot) else {
-                        break;
-                    };
-                    pool.start(&env, next_index, class_index);
-                    next_index += 1;
+                let changed = if up {
+                    pool.grow(&env)
                 } else {
-                    pool.stop_newest(env.graceful);
+                    pool.stop_newest(env.graceful)
+                };
+                if !changed {
+                    break;
                 }
             }
             let after = pool.running.len();
@@ -205,25 +220,63 @@ pub async fn control(
             });
         }
         tracing::info!("All users spawned: {}", pool.describe(&env.scenario));
-        if stage_index == 0 {
-            signals.ramped_up.cancel();
-        }
-        match stage_end {
-            Some(end) => tokio::select! {
-                () = halt.cancelled() => return pool,
-                () = tokio::time::sleep_until(end.into()) => {}
-            },
-            None => {
-                halt.cancelled().await;
-                return pool;
+        signals.ramped_up.cancel();
+        tokio::select! {
+            () = halt.cancelled() => return pool,
+            Some(t) = next_retarget(&mut retarget) => {
+                stages = VecDeque::from([(None, t.users, t.spawn_rate)]);
             }
+            () = sleep_until_opt(stage_end) => {}
         }
+        stage_index += 1;
     }
     signals.finished.cancel();
     pool
 }
 
+/// The next target sent, or never (no receiver, or its sender is gone).
+async fn next_retarget(retarget: &mut Option<RetargetReceiver>) -> Option<Retarget> {
+    let Some(rx) = retarget else {
+        return std::future::pending().await;
+    };
+    loop {
+        if rx.changed().await.is_err() {
+            *retarget = None;
+            return std::future::pending().await;
+        }
+        if let Some(t) = *rx.borrow_and_update() {
+            return Some(t);
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 impl UserPool {
+    /// Starts a user in the next slot: the class of the n-th running user is the n-th
+    /// class the dispatcher hands out, so after a ramp-down (newest users first) a
+    /// ramp-up refills the same slots and the split stays as Locust keeps it. False when
+    /// only fixed-count classes exist and they are full.
+    fn grow(&mut self, env: &UserEnv) -> bool {
+        let slot = self.running.len();
+        while self.slot_classes.len() <= slot {
+            match self.dispatcher.next_class() {
+                Some(c) => self.slot_classes.push(c),
+                None => return false,
+            }
+        }
+        let class_index = self.slot_classes[slot];
+        let index = self.next_index;
+        self.next_index += 1;
+        self.start(env, index, class_index);
+        true
+    }
+
     fn start(&mut self, env: &UserEnv, index: usize, class_index: usize) {
         let stop = env.stop_users.child_token();
         let kill = env.kill_users.child_token();
@@ -250,15 +303,17 @@ impl UserPool {
         });
     }
 
-    /// Ramping down: the most recently started user goes first.
-    fn stop_newest(&mut self, graceful: bool) {
-        if let Some(user) = self.running.pop() {
-            user.stop.cancel();
-            if !graceful {
-                user.kill.cancel();
-            }
-            self.retired.push(user.handle);
+    /// Ramping down: the most recently started user goes first. False when none runs.
+    fn stop_newest(&mut self, graceful: bool) -> bool {
+        let Some(user) = self.running.pop() else {
+            return false;
+        };
+        user.stop.cancel();
+        if !graceful {
+            user.kill.cancel();
         }
+        self.retired.push(user.handle);
+        true
     }
 
     /// Waits for every user (they must have been told to stop) and returns their reports.

@@ -25,7 +25,7 @@ pub mod template;
 pub mod timespan;
 pub mod user;
 
-pub use executor::{LoadPlan, SpawnStep, Stage};
+pub use executor::{LoadPlan, Retarget, SpawnStep, Stage};
 pub use output::{ConsoleMode, OutputConfig};
 pub use runner::{run, RunConfig, RunError, RunOutcome, StopReason, TaskEvent};
 pub use scenario::Scenario;

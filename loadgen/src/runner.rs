@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::executor::{control, ControllerSignals, LoadPlan, SpawnStep, UserEnv};
+use crate::executor::{control, ControllerSignals, LoadPlan, RetargetReceiver, SpawnStep, UserEnv};
 use crate::output::{OutputConfig, Outputs};
 use crate::scenario::Scenario;
 use crate::stats::{Aggregator, Snapshot, StatsHub};
@@ -46,6 +46,8 @@ pub struct RunConfig {
     pub shards: usize,
     /// Receives every per-second snapshot (a web UI, a harness watching live).
     pub snapshots: Option<tokio::sync::watch::Sender<Arc<Snapshot>>>,
+    /// New user targets while running (a web UI's edit); each replaces the plan.
+    pub retarget: Option<RetargetReceiver>,
 }
 
 impl RunConfig {
@@ -66,6 +68,7 @@ impl RunConfig {
             stop: CancellationToken::new(),
             shards: default_shards(),
             snapshots: None,
+            retarget: None,
         }
     }
 }
@@ -171,6 +174,7 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         env,
         halt_controller.clone(),
         signals.clone(),
+        config.retarget.clone(),
     ));
 
     // The aggregator owns the statistics; the users only touch their shards.

@@ -586,3 +586,27 @@ async fn ramping_up_again_refills_the_slots_the_ramp_down_emptied() {
     let expected: BTreeMap<String, usize> = [("A".to_owned(), 3), ("B".to_owned(), 2)].into();
     assert_eq!(outcome.users_started, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_target_while_running_ramps_to_it() {
+    let addr = support::app().await;
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    let mut cfg = config(addr, 1, 100.0, 0.8);
+    cfg.retarget = Some(rx);
+    let send = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = tx.send(Some(loadgen::Retarget {
+            users: 3,
+            spawn_rate: 100.0,
+        }));
+        // Keep the sender until the run ends, as a web UI would.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    });
+    let outcome = run(cfg, one_request("/", "{ constant = 60 }"))
+        .await
+        .unwrap();
+    send.abort();
+    let deltas: Vec<i64> = outcome.spawn_steps.iter().map(|s| s.delta).collect();
+    assert_eq!(deltas, [1, 2]);
+    assert_eq!(outcome.users_started["U"], 3);
+}
