@@ -425,6 +425,15 @@ impl Store {
             .map_err(sql("decoding trades"))
     }
 
+    /// How many trades the database holds (all clients).
+    pub async fn trade_count(&self) -> Result<i64, StoreError> {
+        sqlx::query("SELECT COUNT(*) AS n FROM trades")
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(sql("counting trades"))
+    }
+
     /// Records a new job as `running`.
     pub async fn create_job(
         &self,
