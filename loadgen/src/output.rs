@@ -87,6 +87,21 @@ impl Outputs {
             ),
             None => None,
         };
+        // Fail before any request rather than after the run when a report cannot be written.
+        for (what, path) in [("JSON report", &out.json), ("HTML report", &out.html)] {
+            if let Some(dir) = path.as_ref().and_then(|p| p.parent()) {
+                if !dir.as_os_str().is_empty() && !dir.is_dir() {
+                    return Err(OutputError {
+                        what,
+                        path: path
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
+                        message: format!("directory {} does not exist", dir.display()),
+                    });
+                }
+            }
+        }
         let (users, rate) = match &config.load {
             crate::executor::LoadPlan::Users { users, spawn_rate } => (*users, *spawn_rate),
             crate::executor::LoadPlan::Stages(stages) => (

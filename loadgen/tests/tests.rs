@@ -610,3 +610,15 @@ async fn a_new_target_while_running_ramps_to_it() {
     assert_eq!(deltas, [1, 2]);
     assert_eq!(outcome.users_started["U"], 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_report_is_refused_before_any_request() {
+    let addr = support::app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(addr, 1, 10.0, 0.3);
+    cfg.output.json = Some(dir.path().join("missing").join("r.json"));
+    let e = run(cfg, one_request("/", "{ constant = 0.05 }"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("does not exist"), "{e}");
+}
