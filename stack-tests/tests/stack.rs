@@ -1,0 +1,406 @@
+//! The monitoring stack, checked without a container engine.
+//!
+//! * `dashboards_read_only_exported_metrics`: every dashboard parses, every panel has a
+//!   query on the provisioned datasource, and every metric a query names is one that
+//!   mock-api really exports (read from its live exposition) or one of loadgen's.
+//! * `every_dashboard_query_answers_from_a_real_prometheus`: starts Debian's
+//!   `prometheus` on loopback scraping an in-process mock-api (and loadgen, when it has
+//!   `--metrics-port`) every second, runs a short loadgen load, then evaluates every
+//!   panel's query through `/api/v1/query` and fails on any error or empty result.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mock_api::profile::Profile;
+use mock_api::server::ServerConfig;
+use stack_tests::dashboard::{self, Dashboard, Substitutions};
+use stack_tests::prometheus::{self, PrometheusServer, ScrapeJob};
+
+/// Metric names loadgen's `--metrics-port` endpoint serves (histogram series included).
+const LOADGEN_METRICS: &[&str] = &[
+    "loadgen_requests_total",
+    "loadgen_failures_total",
+    "loadgen_users",
+    "loadgen_response_time_seconds_bucket",
+    "loadgen_response_time_seconds_sum",
+    "loadgen_response_time_seconds_count",
+];
+
+/// The dashboard fed by loadgen rather than mock-api.
+const LOAD_TEST_UID: &str = "acis-load-test";
+
+/// Short latencies on every route, and failures on a fixed schedule (one request in N),
+/// so that the error and injected-failure panels have data in a run of a few seconds.
+const TEST_PROFILE: &str = r#"
+name = "stack-test"
+description = "Fast answers; a 503, a 500 and a reset on fixed schedules."
+
+[defaults]
+latency = { kind = "uniform", low_ms = 1, high_ms = 10 }
+
+[jobs]
+duration = { kind = "uniform", low_ms = 100, high_ms = 200 }
+failure_probability = 0.0
+
+[routes."GET /api/clients"]
+latency = { kind = "uniform", low_ms = 1, high_ms = 10 }
+failures = [{ kind = "status", code = 503, every = 7 }]
+
+[routes."GET /api/ml/predict"]
+latency = { kind = "uniform", low_ms = 1, high_ms = 10 }
+failures = [{ kind = "reset", every = 9 }]
+
+[routes."POST /api/trading/execute"]
+latency = { kind = "uniform", low_ms = 1, high_ms = 10 }
+failures = [{ kind = "status", code = 500, every = 5 }]
+"#;
+
+/// The guide's 50/40/10 mix with short waits, so a few users make steady traffic.
+const TEST_SCENARIO: &str = r#"
+description = "The guide's mix with short waits, for the stack test"
+
+[classes.StackUser]
+wait = { between = [0.02, 0.08] }
+headers = { Content-Type = "application/json", Accept = "application/json" }
+
+[[classes.StackUser.tasks]]
+name = "get_clients"
+weight = 5
+requests = [{ method = "GET", path = "/api/clients" }]
+
+[[classes.StackUser.tasks]]
+name = "predict"
+weight = 4
+requests = [{ method = "GET", path = "/api/ml/predict?ticker={AAPL|GOOGL|MSFT}", name = "/api/ml/predict" }]
+
+[[classes.StackUser.tasks]]
+name = "execute_trade"
+weight = 1
+
+[[classes.StackUser.tasks.requests]]
+method = "POST"
+path = "/api/trading/execute"
+body = { client_id = "{1..10}", ticker = "{AAPL|GOOGL|MSFT}", quantity = "{1..100}", side = "{buy|sell}", order_type = "market" }
+"#;
+
+/// Scrape interval of the generated configuration.
+const SCRAPE_INTERVAL: &str = "1s";
+/// What `$__rate_interval` becomes. Grafana would pick 4 × the scrape interval (4 s);
+/// a longer window still holds several samples when a busy machine delays scrapes.
+const RATE_INTERVAL: &str = "10s";
+/// Scrapes of each job before the queries are evaluated: more than one rate window, so
+/// every `[10s]` and `[1m]` window holds samples of every series.
+const SCRAPES_BEFORE_QUERYING: u32 = 12;
+/// The longest wait for those scrapes.
+const DATA_TIMEOUT: Duration = Duration::from_secs(60);
+/// loadgen's run time: an upper bound; the test stops it once the queries are done.
+const LOADGEN_RUN_TIME: &str = "90s";
+
+fn dashboards() -> Vec<Dashboard> {
+    let dir = stack_tests::dashboards_dir();
+    let all = dashboard::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        all.len() >= 2,
+        "expected the two dashboards in {}",
+        dir.display()
+    );
+    all
+}
+
+/// Metric names in mock-api's real exposition, after one of each kind of event.
+fn mock_api_metric_names() -> Vec<String> {
+    let metrics = mock_api::metrics::Metrics::new();
+    metrics.observe("GET", "/api/clients", Some(200), 0.01);
+    metrics.injected("/api/clients", "reset");
+    metrics
+        .encode()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn dashboards_read_only_exported_metrics() {
+    let exported = mock_api_metric_names();
+    for name in [
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "http_requests_in_flight",
+        "mock_injected_failures_total",
+    ] {
+        assert!(
+            exported.iter().any(|e| e == name),
+            "mock-api no longer exports {name}: {exported:?}"
+        );
+    }
+    let datasource = std::fs::read_to_string(
+        stack_tests::workspace_root()
+            .join("deploy/grafana/provisioning/datasources/prometheus.yml"),
+    )
+    .expect("the provisioned datasource file");
+    let titles: Vec<String> = dashboards().iter().map(|d| d.title.clone()).collect();
+    for wanted in ["API Performance", "Load test"] {
+        assert!(
+            titles.iter().any(|t| t == wanted),
+            "no dashboard titled {wanted:?}: {titles:?}"
+        );
+    }
+    let mut problems = Vec::new();
+    for d in dashboards() {
+        for uid in &d.datasource_uids {
+            if !datasource.contains(&format!("uid: {uid}\n")) {
+                problems.push(format!(
+                    "{}: datasource uid {uid:?} is not provisioned",
+                    d.title
+                ));
+            }
+        }
+        let allowed: Vec<&str> = if d.uid == LOAD_TEST_UID {
+            LOADGEN_METRICS.to_vec()
+        } else {
+            exported.iter().map(String::as_str).collect()
+        };
+        let exprs = d
+            .queries
+            .iter()
+            .map(|q| (q.panel.clone(), q.expr.clone()))
+            .chain(
+                d.variables
+                    .iter()
+                    .map(|v| (format!("variable ${}", v.name), v.query.clone())),
+            );
+        for (place, expr) in exprs {
+            let names = dashboard::names_with_prefixes(&expr, &["http_", "mock_", "loadgen_"]);
+            if names.is_empty() {
+                problems.push(format!(
+                    "{} / {place}: reads no known metric: {expr}",
+                    d.title
+                ));
+            }
+            for name in names {
+                if !allowed.contains(&name.as_str()) {
+                    problems.push(format!("{} / {place}: {name} is not exported", d.title));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "dashboard problems:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// A child process killed when dropped, so no failure leaves it running.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Builds the loadgen binary (a no-op when it is fresh) in this test's target folder and
+/// returns its path.
+fn loadgen_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    // target/<profile>/deps/stack-<hash> -> target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps")
+        .to_path_buf();
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args([
+            "build", "--quiet", "--locked", "-p", "loadgen", "--bin", "loadgen",
+        ])
+        .current_dir(stack_tests::workspace_root());
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    if let Some(target_dir) = profile_dir.parent() {
+        build.env("CARGO_TARGET_DIR", target_dir);
+    }
+    let status = build.status().expect("running cargo build for loadgen");
+    assert!(status.success(), "cargo build -p loadgen failed: {status}");
+    let binary = profile_dir.join("loadgen");
+    assert!(
+        binary.is_file(),
+        "no loadgen binary at {}",
+        binary.display()
+    );
+    binary
+}
+
+/// Waits until `expr` gives a value of at least `at_least` (bounded by `deadline`).
+fn wait_for(prom: &PrometheusServer, expr: &str, at_least: f64, deadline: Instant) {
+    let mut last = String::from("not evaluated");
+    while Instant::now() < deadline {
+        match prom.query(expr, None) {
+            Ok(r) if r.samples.iter().any(|s| s.value >= at_least) => return,
+            Ok(r) => last = format!("{:?}", r.samples),
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!(
+        "{expr} did not reach {at_least} within {DATA_TIMEOUT:?}; last answer: {last}\nprometheus log:\n{}",
+        prom.log_tail()
+    );
+}
+
+#[test]
+fn every_dashboard_query_answers_from_a_real_prometheus() {
+    let Some(prometheus_bin) = stack_tests::find_on_path("prometheus") else {
+        if std::env::var_os("CI").is_some() {
+            panic!("prometheus is not on PATH and CI is set: install Debian's prometheus package (.ci/run does)");
+        }
+        eprintln!("SKIPPED every_dashboard_query_answers_from_a_real_prometheus: no prometheus on PATH (apt-get install prometheus)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let profile =
+        Profile::from_toml(TEST_PROFILE, "stack-test profile").unwrap_or_else(|e| panic!("{e}"));
+    let mut config = ServerConfig::new(profile);
+    config.shutdown_grace = Duration::from_secs(2);
+    let server = runtime
+        .block_on(mock_api::spawn(config))
+        .unwrap_or_else(|e| panic!("mock-api did not start: {e}"));
+
+    let loadgen = loadgen_binary();
+    let help = Command::new(&loadgen)
+        .arg("--help")
+        .output()
+        .expect("loadgen --help");
+    let has_metrics_port = String::from_utf8_lossy(&help.stdout).contains("--metrics-port");
+    let loadgen_metrics =
+        has_metrics_port.then(|| prometheus::free_loopback_port().expect("a free loopback port"));
+
+    let mut jobs = vec![ScrapeJob {
+        name: "mock-api".to_owned(),
+        target: server.addr(),
+    }];
+    if let Some(addr) = loadgen_metrics {
+        jobs.push(ScrapeJob {
+            name: "loadgen".to_owned(),
+            target: addr,
+        });
+    }
+    let prom = PrometheusServer::start(
+        &prometheus_bin,
+        &prometheus::config_yaml(SCRAPE_INTERVAL, &jobs),
+        dir.path(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    let scenario = dir.path().join("stack-test.toml");
+    std::fs::write(&scenario, TEST_SCENARIO).expect("writing the scenario");
+    let mut load = Command::new(&loadgen);
+    load.arg("-f")
+        .arg(&scenario)
+        .args(["-H", &server.url("")])
+        .args(["-u", "4", "-r", "4", "-t", LOADGEN_RUN_TIME])
+        .args(["--headless", "--only-summary", "--seed", "7"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("loadgen.log")).expect("loadgen log"));
+    if let Some(addr) = loadgen_metrics {
+        load.args(["--metrics-port", &addr.port().to_string()]);
+    }
+    let load = KillOnDrop(load.spawn().expect("starting loadgen"));
+
+    let deadline = Instant::now() + DATA_TIMEOUT;
+    let scrapes = f64::from(SCRAPES_BEFORE_QUERYING);
+    wait_for(&prom, "sum(http_requests_total)", 50.0, deadline);
+    wait_for(&prom, "sum(mock_injected_failures_total)", 3.0, deadline);
+    wait_for(
+        &prom,
+        r#"count_over_time(up{job="mock-api"}[1m])"#,
+        scrapes,
+        deadline,
+    );
+    if has_metrics_port {
+        wait_for(&prom, "sum(loadgen_requests_total)", 50.0, deadline);
+        wait_for(
+            &prom,
+            r#"count_over_time(up{job="loadgen"}[1m])"#,
+            scrapes,
+            deadline,
+        );
+    }
+
+    // Every query at one instant, while the load still runs.
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs_f64();
+    let mut failures = Vec::new();
+    let mut evaluated = 0;
+    for d in dashboards() {
+        // Without loadgen's endpoint its queries can only be checked for errors.
+        let needs_data = d.uid != LOAD_TEST_UID || has_metrics_port;
+        if !needs_data {
+            eprintln!(
+                "SKIPPED data check of dashboard {:?} ({} queries): this loadgen has no --metrics-port, so nothing serves loadgen_* metrics; its queries are only checked to evaluate without error",
+                d.title,
+                d.queries.len()
+            );
+        }
+        let subs = Substitutions::new(RATE_INTERVAL, SCRAPE_INTERVAL, "1m").with_all_values(&d);
+        let variable_queries = d.variables.iter().map(|v| {
+            let promql = dashboard::label_values_as_promql(&v.query).ok_or_else(|| {
+                format!(
+                    "variable ${}: only label_values(metric, label) is checked, got {:?}",
+                    v.name, v.query
+                )
+            });
+            (format!("variable ${}", v.name), promql)
+        });
+        let panel_queries = d
+            .queries
+            .iter()
+            .map(|q| (format!("{} [{}]", q.panel, q.ref_id), subs.apply(&q.expr)));
+        for (place, expr) in panel_queries.chain(variable_queries) {
+            let expr = match expr {
+                Ok(e) => e,
+                Err(e) => {
+                    failures.push(format!("{} / {place}: {e}", d.title));
+                    continue;
+                }
+            };
+            evaluated += 1;
+            match prom.query(&expr, Some(at)) {
+                Ok(_) if !needs_data => {
+                    eprintln!("ok   {} / {place}: evaluates (data not checked)", d.title)
+                }
+                Ok(r) if r.is_empty() => {
+                    failures.push(format!("{} / {place}: empty result for {expr}", d.title))
+                }
+                Ok(r) => eprintln!("ok   {} / {place}: {} sample(s)", d.title, r.samples.len()),
+                Err(e) => failures.push(format!("{} / {place}: {e}", d.title)),
+            }
+        }
+    }
+    drop(load);
+    let report = runtime.block_on(server.shutdown());
+    assert!(report.is_ok(), "mock-api shutdown: {report:?}");
+    assert!(evaluated > 0, "no query was evaluated");
+    assert!(
+        failures.is_empty(),
+        "{} of {evaluated} dashboard queries failed:\n{}\nprometheus log:\n{}",
+        failures.len(),
+        failures.join("\n"),
+        prom.log_tail()
+    );
+    eprintln!("{evaluated} dashboard queries evaluated without error");
+}
