@@ -1,7 +1,7 @@
 //! `GET /api/data/historical?ticker=&start=&end=`: one OHLCV bar per trading day,
 //! deterministic for (ticker, date), a year being about 260 rows.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -39,12 +39,23 @@ pub struct Historical {
     pub data: Vec<Bar>,
 }
 
+/// The years the market data covers.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
+
 fn parse_date(field: &str, value: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|e| {
+    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|e| {
         ApiError::invalid(format!(
             "{field}: {value:?} is not a date ({e}; expected YYYY-MM-DD)"
         ))
-    })
+    })?;
+    if !YEARS.contains(&date.year()) {
+        return Err(ApiError::invalid(format!(
+            "{field}: {value:?} is outside the data's years {}..={}",
+            YEARS.start(),
+            YEARS.end()
+        )));
+    }
+    Ok(date)
 }
 
 /// Daily OHLCV bars for a ticker over a date range.

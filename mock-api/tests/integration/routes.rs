@@ -326,6 +326,16 @@ async fn historical_data_is_bulk_and_deterministic() {
         ),
         ("ticker=QQQQ", StatusCode::NOT_FOUND, "\"QQQQ\" not found"),
         (
+            "ticker=GOOGL&end=-262143-01-01",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "outside the data's years",
+        ),
+        (
+            "ticker=GOOGL&start=9999-01-01&end=9999-02-01",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "outside the data's years",
+        ),
+        (
             "start=2024-01-01",
             StatusCode::UNPROCESSABLE_ENTITY,
             "missing field `ticker`",
