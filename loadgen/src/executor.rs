@@ -250,7 +250,8 @@ async fn next_retarget(retarget: &mut Option<RetargetReceiver>) -> Option<Retarg
     }
 }
 
-async fn sleep_until_opt(deadline: Option<Instant>) {
+/// Sleeps until the deadline, or forever without one.
+pub(crate) async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d.into()).await,
         None => std::future::pending().await,

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::executor::{control, ControllerSignals, LoadPlan, RetargetReceiver, SpawnStep, UserEnv};
+use crate::executor::{
+    control, sleep_until_opt, ControllerSignals, LoadPlan, RetargetReceiver, SpawnStep, UserEnv,
+};
 use crate::output::{OutputConfig, Outputs};
 use crate::scenario::Scenario;
 use crate::stats::{Aggregator, Snapshot, StatsHub};
@@ -277,13 +279,6 @@ fn final_snapshot(aggregator: &mut Aggregator, hub: &StatsHub, users: u32) -> Ar
 
 fn count_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Once a second: collect the shards into a snapshot and hand it to the periodic outputs.
