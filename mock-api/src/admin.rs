@@ -195,13 +195,9 @@ pub fn parse_profile(headers: &HeaderMap, body: &str) -> Result<Profile, ApiErro
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/json"));
     let profile = if is_json {
-        let p: Profile = serde_json::from_str(body).map_err(|e| {
-            ApiError::invalid(format!(
-                "profile JSON, line {} column {}: {e}",
-                e.line(),
-                e.column()
-            ))
-        })?;
+        // serde_json's message already names the line and column.
+        let p: Profile = serde_json::from_str(body)
+            .map_err(|e| ApiError::invalid(format!("profile JSON: {e}")))?;
         p.validate().map_err(|e| ApiError::invalid(e.to_string()))?;
         p
     } else {
