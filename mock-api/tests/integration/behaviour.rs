@@ -183,3 +183,20 @@ async fn shutdown_finishes_an_acknowledged_trade() {
     );
     store.close().await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn delays_are_timers_so_one_thread_carries_thousands() {
+    // On one thread, a delay that held the thread would serialise 2000 x 200 ms (400 s);
+    // timers let them all wait together. The timeout only guards against a hang.
+    let app = app_with(
+        support::fixed_latency("GET /api/ml/performance", 200.0),
+        1.0,
+        3,
+    )
+    .await;
+    let all = join_all((0..2000).map(|_| get(&app, "/api/ml/performance")));
+    let answers = tokio::time::timeout(Duration::from_secs(120), all)
+        .await
+        .expect("2000 delayed requests finish");
+    assert!(answers.iter().all(|a| a.status == StatusCode::OK));
+}
