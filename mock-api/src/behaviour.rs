@@ -72,7 +72,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         state.seed ^ fnv1a(&[route.as_bytes()]) ^ mix64(sequence),
     ));
     let decision = behaviour.decide(&mut rng, sequence);
-    let deadline = tokio::time::Instant::from_std(arrival + decision.latency);
+    let deadline = after(arrival, decision.latency);
     let cpu = Duration::try_from_secs_f64(behaviour.cpu_ms / 1000.0).unwrap_or(Duration::ZERO);
     drop(pair);
 
@@ -100,9 +100,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
             recorder.finish(dribble(response, bytes_per_sec).await, Some(label))
         }
         FailureKind::Hang { .. } => {
-            let until = failure
-                .hang_duration()
-                .map(|d| tokio::time::Instant::from_std(arrival + d));
+            let until = failure.hang_duration().map(|d| after(arrival, d));
             tokio::select! {
                 () = sleep_until_opt(until) => {}
                 () = state.shutdown.cancelled() => {}
@@ -128,6 +126,13 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
             .await
         }
     }
+}
+
+/// `start + d` as a tokio instant; a duration past what `Instant` can hold (a wild
+/// heavy-tail draw) means "a year from now" rather than an overflow panic.
+fn after(start: Instant, d: Duration) -> tokio::time::Instant {
+    let year = Duration::from_secs(365 * 24 * 3600);
+    tokio::time::Instant::from_std(start.checked_add(d.min(year)).unwrap_or(start))
 }
 
 async fn sleep_until_opt(until: Option<tokio::time::Instant>) {
