@@ -77,11 +77,20 @@ pub struct ScrapeJob {
     pub target: SocketAddr,
 }
 
-/// The configuration text: every job scraped at `interval` from `/metrics`.
-pub fn config_yaml(interval: &str, jobs: &[ScrapeJob]) -> String {
-    let mut yaml = format!(
-        "global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\nscrape_configs:\n"
-    );
+/// The configuration text: every job scraped at `interval` from `/metrics`, and the
+/// rule files evaluated at the same interval.
+pub fn config_yaml(interval: &str, jobs: &[ScrapeJob], rule_files: &[PathBuf]) -> String {
+    let mut yaml =
+        format!("global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n");
+    if !rule_files.is_empty() {
+        yaml.push_str("rule_files:\n");
+        for file in rule_files {
+            // JSON string syntax is valid YAML and escapes any odd character.
+            let quoted = Value::String(file.display().to_string()).to_string();
+            let _ = writeln!(yaml, "  - {quoted}");
+        }
+    }
+    yaml.push_str("scrape_configs:\n");
     for job in jobs {
         let _ = write!(
             yaml,
@@ -115,6 +124,19 @@ impl QueryResult {
     pub fn is_empty(&self) -> bool {
         self.samples.is_empty()
     }
+}
+
+/// The state of one recording or alerting rule, from `/api/v1/rules`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleHealth {
+    /// The alert or record name.
+    pub name: String,
+    /// `ok`, `err` or `unknown` (not evaluated yet).
+    pub health: String,
+    /// The last evaluation error, empty when none.
+    pub last_error: String,
+    /// `firing`, `pending` or `inactive` for alerts; empty for recording rules.
+    pub state: String,
 }
 
 /// A running Prometheus server; killed on drop.
@@ -214,6 +236,54 @@ impl PrometheusServer {
         let response = http::get(self.addr, &target, HTTP_TIMEOUT)?;
         parse_query_answer(expr, response.status, &response.body)
     }
+}
+
+impl PrometheusServer {
+    /// Every loaded rule with its health.
+    pub fn rules(&self) -> Result<Vec<RuleHealth>, PrometheusError> {
+        let response = http::get(self.addr, "/api/v1/rules", HTTP_TIMEOUT)?;
+        parse_rules_answer(response.status, &response.body)
+    }
+}
+
+/// Reads the JSON of `/api/v1/rules`.
+pub fn parse_rules_answer(status: u16, body: &str) -> Result<Vec<RuleHealth>, PrometheusError> {
+    let unexpected = |detail: &str| PrometheusError::Unexpected {
+        expr: "/api/v1/rules".to_owned(),
+        status,
+        detail: format!(
+            "{detail}; body starts {:?}",
+            body.chars().take(200).collect::<String>()
+        ),
+    };
+    let json: Value =
+        serde_json::from_str(body).map_err(|e| unexpected(&format!("not JSON ({e})")))?;
+    let groups = json
+        .pointer("/data/groups")
+        .and_then(Value::as_array)
+        .ok_or_else(|| unexpected("no data.groups array"))?;
+    let text = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut rules = Vec::new();
+    for group in groups {
+        let list = group
+            .get("rules")
+            .and_then(Value::as_array)
+            .ok_or_else(|| unexpected("a group has no rules array"))?;
+        for rule in list {
+            rules.push(RuleHealth {
+                name: text(rule, "name"),
+                health: text(rule, "health"),
+                last_error: text(rule, "lastError"),
+                state: text(rule, "state"),
+            });
+        }
+    }
+    Ok(rules)
 }
 
 impl Drop for PrometheusServer {
@@ -358,6 +428,27 @@ mod tests {
     }
 
     #[test]
+    fn rule_health_is_read() {
+        let rules = parse_rules_answer(
+            200,
+            r#"{"status":"success","data":{"groups":[{"name":"g","rules":[
+              {"name":"HighErrorRate","health":"ok","state":"inactive","type":"alerting"},
+              {"name":"Broken","health":"err","lastError":"bad","type":"alerting","state":"inactive"}]}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(
+            (rules[0].name.as_str(), rules[0].health.as_str()),
+            ("HighErrorRate", "ok")
+        );
+        assert_eq!(
+            (rules[1].health.as_str(), rules[1].last_error.as_str()),
+            ("err", "bad")
+        );
+        assert!(parse_rules_answer(200, r#"{"status":"success","data":{}}"#).is_err());
+    }
+
+    #[test]
     fn the_config_lists_every_job() {
         let yaml = config_yaml(
             "1s",
@@ -365,6 +456,11 @@ mod tests {
                 name: "mock-api".to_owned(),
                 target: SocketAddr::from((Ipv4Addr::LOCALHOST, 8123)),
             }],
+            &[PathBuf::from("deploy/prometheus/alerts.yml")],
+        );
+        assert!(
+            yaml.contains("rule_files:\n  - \"deploy/prometheus/alerts.yml\"\n"),
+            "{yaml}"
         );
         assert!(yaml.contains("scrape_interval: 1s"), "{yaml}");
         assert!(yaml.contains("- job_name: mock-api"), "{yaml}");

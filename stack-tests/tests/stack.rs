@@ -6,7 +6,8 @@
 //! * `every_dashboard_query_answers_from_a_real_prometheus`: starts Debian's
 //!   `prometheus` on loopback scraping an in-process mock-api (and loadgen, when it has
 //!   `--metrics-port`) every second, runs a short loadgen load, then evaluates every
-//!   panel's query through `/api/v1/query` and fails on any error or empty result.
+//!   panel's query through `/api/v1/query` and fails on any error or empty result; the
+//!   shipped alert rules are loaded too and must evaluate without error.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -254,6 +255,63 @@ fn wait_for(prom: &PrometheusServer, expr: &str, at_least: f64, deadline: Instan
     );
 }
 
+fn alert_rules() -> PathBuf {
+    stack_tests::workspace_root().join("deploy/prometheus/alerts.yml")
+}
+
+/// The alert rules the stack ships, by name.
+const ALERTS: &[&str] = &["HighResponseTime", "HighErrorRate", "LowThroughput"];
+
+/// Alert states the test profile must produce: about 13% of requests fail (so the error
+/// alert is at least pending) and answers take milliseconds (so the response-time alert
+/// stays quiet). Throughput is not judged: a `[1m]` rate over a few seconds of data
+/// underestimates it until the window fills.
+const EXPECTED_ALERT_STATES: &[(&str, &[&str])] = &[
+    ("HighResponseTime", &["inactive"]),
+    ("HighErrorRate", &["pending", "firing"]),
+];
+
+/// Every alert rule is loaded and evaluates without error on live mock-api metrics, in
+/// the state the test profile calls for.
+fn check_alert_rules(prom: &PrometheusServer, failures: &mut Vec<String>) {
+    let deadline = Instant::now() + DATA_TIMEOUT;
+    let rules = loop {
+        let rules = prom.rules().unwrap_or_else(|e| panic!("{e}"));
+        // `unknown` until the first evaluation, one evaluation interval after loading.
+        if rules.iter().all(|r| r.health != "unknown") || Instant::now() >= deadline {
+            break rules;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+    if names != ALERTS {
+        failures.push(format!(
+            "alert rules loaded: {names:?}, expected {ALERTS:?}"
+        ));
+    }
+    for rule in &rules {
+        let expected = EXPECTED_ALERT_STATES
+            .iter()
+            .find(|(name, _)| *name == rule.name);
+        if let Some((_, states)) = expected {
+            if !states.contains(&rule.state.as_str()) {
+                failures.push(format!(
+                    "alert {}: state {}, expected one of {states:?}",
+                    rule.name, rule.state
+                ));
+            }
+        }
+        if rule.health == "ok" {
+            eprintln!("ok   alert {}: evaluates ({})", rule.name, rule.state);
+        } else {
+            failures.push(format!(
+                "alert {}: health {} {}",
+                rule.name, rule.health, rule.last_error
+            ));
+        }
+    }
+}
+
 #[test]
 fn every_dashboard_query_answers_from_a_real_prometheus() {
     let Some(prometheus_bin) = stack_tests::find_on_path("prometheus") else {
@@ -298,7 +356,7 @@ fn every_dashboard_query_answers_from_a_real_prometheus() {
     }
     let prom = PrometheusServer::start(
         &prometheus_bin,
-        &prometheus::config_yaml(SCRAPE_INTERVAL, &jobs),
+        &prometheus::config_yaml(SCRAPE_INTERVAL, &jobs, &[alert_rules()]),
         dir.path(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -345,6 +403,7 @@ fn every_dashboard_query_answers_from_a_real_prometheus() {
         .expect("a clock after 1970")
         .as_secs_f64();
     let mut failures = Vec::new();
+    check_alert_rules(&prom, &mut failures);
     let mut evaluated = 0;
     for d in dashboards() {
         // Without loadgen's endpoint its queries can only be checked for errors.
