@@ -1,0 +1,143 @@
+//! Every check, one module per family, evaluated from a run's [`Evidence`] against an
+//! [`Expectation`]. Statistical checks share the run's false-failure budget
+//! ([`crate::stat::ALPHA_PER_RUN`]) evenly: each family first says how many
+//! statistical tests it will make, then each test gets `budget / total` (Bonferroni).
+
+mod data;
+mod failures;
+mod latency;
+mod mix;
+mod reports;
+mod spawn;
+mod split;
+mod waits;
+
+use loadgen::stats::RequestStats;
+
+use crate::check::{Check, CheckTable};
+use crate::config::Expectation;
+use crate::run::Evidence;
+use crate::stat::ALPHA_PER_RUN;
+
+/// What every family reads: the evidence, the expectation and the share of the budget
+/// each statistical test gets.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// The run.
+    pub ev: &'a Evidence,
+    /// What a correct system does.
+    pub exp: &'a Expectation,
+    /// False-failure probability of one statistical test.
+    pub alpha: f64,
+}
+
+impl Ctx<'_> {
+    /// The time scale: measured wall times divided by it are unscaled times.
+    pub fn f(&self) -> f64 {
+        self.ev.time_scale()
+    }
+
+    /// loadgen's rows (the Aggregated row excluded) with the profile route each maps to.
+    pub fn rows(&self) -> Vec<(&RequestStats, Option<&'static str>)> {
+        self.ev
+            .outcome
+            .snapshot
+            .rows
+            .iter()
+            .map(|r| (r, route_of(&r.method, &r.name)))
+            .collect()
+    }
+}
+
+/// The mock's route template ("GET /api/clients/{client_id}") of a loadgen row: the
+/// row's method and stats name, its query dropped, where `[id]` (Locust's convention for
+/// a path parameter) stands for the template's `{...}` segment.
+pub fn route_of(method: &str, name: &str) -> Option<&'static str> {
+    let path = name.split('?').next().unwrap_or(name);
+    mock_api::profile::ROUTES.iter().copied().find(|route| {
+        let Some((m, template)) = route.split_once(' ') else {
+            return false;
+        };
+        if m != method {
+            return false;
+        }
+        let a: Vec<&str> = template.split('/').collect();
+        let b: Vec<&str> = path.split('/').collect();
+        a.len() == b.len()
+            && a.iter()
+                .zip(&b)
+                .all(|(t, p)| t == p || (t.starts_with('{') && (*p == "[id]" || !p.is_empty())))
+    })
+}
+
+/// Evaluates every check of the run against the expectation.
+pub fn evaluate(ev: &Evidence, exp: &Expectation) -> CheckTable {
+    let probe = Ctx {
+        ev,
+        exp,
+        alpha: ALPHA_PER_RUN,
+    };
+    let planned = mix::planned(&probe)
+        + waits::planned(&probe)
+        + latency::planned(&probe)
+        + failures::planned(&probe);
+    let ctx = Ctx {
+        ev,
+        exp,
+        alpha: ALPHA_PER_RUN / planned.max(1) as f64,
+    };
+    let mut table = CheckTable::default();
+    table.extend(split::checks(&ctx));
+    table.extend(mix::checks(&ctx));
+    table.extend(waits::checks(&ctx));
+    table.extend(spawn::checks(&ctx));
+    table.extend(latency::checks(&ctx));
+    table.extend(failures::checks(&ctx));
+    table.extend(data::checks(&ctx));
+    table.extend(reports::checks(&ctx));
+    table.extend([Check::skip(
+        "baselines and criteria",
+        "loadgen has no baselines or criteria yet (a later issue); the guide's bands are printed above",
+    )]);
+    table
+}
+
+/// Milliseconds, to a precision that suits their size.
+pub fn ms(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0} ms")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
+/// A probability in scientific notation (`1.7e-6`).
+pub fn sci(v: f64) -> String {
+    format!("{v:.1e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_map_to_route_templates() {
+        assert_eq!(route_of("GET", "/api/clients"), Some("GET /api/clients"));
+        assert_eq!(
+            route_of("GET", "/api/clients/[id]/portfolio"),
+            Some("GET /api/clients/{client_id}/portfolio")
+        );
+        assert_eq!(
+            route_of("GET", "/api/ml/predict?ticker=AAPL"),
+            Some("GET /api/ml/predict")
+        );
+        assert_eq!(
+            route_of("POST", "/api/trading/execute"),
+            Some("POST /api/trading/execute")
+        );
+        assert_eq!(route_of("GET", "/api/trading/execute"), None);
+        assert_eq!(route_of("GET", "/nowhere"), None);
+    }
+}

@@ -1,0 +1,116 @@
+//! The command line: `harness guide|stress|background|all` with `--seed`,
+//! `--time-scale`, `--users` and `--duration`, turned once into a [`RunSpec`]; then
+//! [`run`] executes it, prints the tables and the checks, and returns the exit code
+//! (0 when every check passed, 1 otherwise).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Mode, RunSpec};
+
+/// Runs mock-api and loadgen together and checks, with statistics, that they behave.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "harness", version)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Seed of every random choice of the mock and of loadgen.
+    #[arg(long, global = true, default_value_t = 42)]
+    pub seed: u64,
+    /// Multiply every duration by this (0.05: a minute runs in 3 s); reported times are
+    /// scaled back.
+    #[arg(long, global = true)]
+    pub time_scale: Option<f64>,
+    /// Peak number of users.
+    #[arg(long, short = 'u', global = true)]
+    pub users: Option<usize>,
+    /// Run time of the unscaled run (60, 60s, 5m, 1h30m).
+    #[arg(long, short = 't', global = true, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+/// The runs.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum Command {
+    /// The guide's 50/40/10 mix against the guide profile (the 10%-failure trade run).
+    Guide,
+    /// ACISStressTestUser against the guide profile.
+    Stress,
+    /// ACISBackgroundJobUser against the guide profile.
+    Background,
+    /// All three ACIS classes together against the guide profile.
+    All,
+}
+
+impl Command {
+    fn mode(self) -> Mode {
+        match self {
+            Command::Guide => Mode::Guide,
+            Command::Stress => Mode::Stress,
+            Command::Background => Mode::Background,
+            Command::All => Mode::All,
+        }
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    loadgen::timespan::parse_timespan(s).map_err(|e| e.to_string())
+}
+
+/// Why `harness` could not run (a failed check is not an error: it is exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad options.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The run failed.
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
+}
+
+/// Runs the command, prints everything, and returns the exit code.
+pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
+    let spec = RunSpec::new(
+        cli.command.mode(),
+        cli.users,
+        cli.duration,
+        cli.time_scale,
+        cli.seed,
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let evidence = runtime.block_on(crate::run::execute(&spec))?;
+    let table = crate::checks::evaluate(&evidence, &spec.expectation());
+    let f = spec.load.time_scale;
+    let snapshot = &evidence.outcome.snapshot;
+    let mut out = crate::report::header(&evidence);
+    out.push_str(&crate::report::locust_tables(snapshot, f));
+    out.push_str(&loadgen::console::error_report(snapshot));
+    if spec.mode == Mode::Guide {
+        out.push_str(&crate::report::guide_comparison(snapshot, f));
+    }
+    out.push_str(&crate::report::baselines(snapshot, f));
+    out.push_str("Checks\n");
+    out.push_str(&table.render());
+    print!("{out}");
+    if table.all_passed() {
+        println!("harness {}: every check passed", spec.mode.name());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let failed: Vec<&str> = table.failures().map(|c| c.name.as_str()).collect();
+        println!(
+            "harness {}: FAILED: {}",
+            spec.mode.name(),
+            failed.join(", ")
+        );
+        Ok(ExitCode::from(1))
+    }
+}

@@ -1,0 +1,238 @@
+//! One run, end to end: the mock in-process on 127.0.0.1:0 with a temporary SQLite
+//! database, loadgen against it over real HTTP, one time scale applied to both, and a
+//! timer-lag probe beside them; then everything the checks need is gathered as plain
+//! data ([`Evidence`]): loadgen's outcome, the mock's server-side statistics, the trade
+//! rows written during the run, the spawn plan and the lag the probe saw.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use loadgen::{LoadPlan, RunConfig, RunOutcome, Stage, Target};
+use mock_api::stats::StatsSnapshot;
+use mock_api::{spawn, ServerConfig};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::Row;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::RunSpec;
+
+/// The runtime's timer resolution (tokio's timer wheel ticks every millisecond and a
+/// timer fires on the first tick at or after its deadline): the least lateness any
+/// timer may show, used when the probe saw less.
+pub const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
+/// Longest a request may take (unscaled), as Locust's default; also how long stopping
+/// users may finish their tasks, so no task is cut and every request is counted on
+/// both sides.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Task events kept per user: more than any default run produces.
+const TRACE_PER_USER: usize = 100_000;
+
+/// Why a run could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The temporary directory could not be created.
+    #[error("cannot create a temporary directory for the database: {0}")]
+    TempDir(#[source] std::io::Error),
+    /// The mock did not start or stop.
+    #[error("mock-api: {0}")]
+    Server(#[from] mock_api::ServerError),
+    /// loadgen refused the run.
+    #[error("loadgen: {0}")]
+    Load(#[from] loadgen::RunError),
+    /// The mock's URL is not a loadgen target (a bug: it is always loopback).
+    #[error("loadgen refused the mock's address {url}: {message}")]
+    Target {
+        /// The URL.
+        url: String,
+        /// loadgen's reason.
+        message: String,
+    },
+    /// Reading the trade rows failed.
+    #[error("reading trades from {path}: {source}")]
+    Database {
+        /// The database file.
+        path: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+/// One planned spawn step: when (scaled, from the test start) and how many users run
+/// after it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlannedStep {
+    /// When the step is due, in wall time from the test start.
+    pub at: Duration,
+    /// Users running after it.
+    pub running: usize,
+}
+
+/// Everything a run produced, as plain data.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// The run's settings.
+    pub spec: RunSpec,
+    /// loadgen's outcome: final snapshot, users per class, tasks per (class, task), trace
+    /// and spawn steps.
+    pub outcome: RunOutcome,
+    /// The mock's own statistics per route (server time histograms, failures by kind).
+    pub server: StatsSnapshot,
+    /// Trade rows in the database before the run.
+    pub trades_before: i64,
+    /// Trade rows in the database after the mock shut down.
+    pub trades_after: i64,
+    /// Spawn steps as planned (Locust's rule, in scaled time).
+    pub planned_steps: Vec<PlannedStep>,
+    /// The largest lateness a 1 ms timer showed during the run (at least
+    /// [`TIMER_RESOLUTION`]): how late any timer of the run may fire.
+    pub timer_slack: Duration,
+    /// Wall time of the whole run (mock start to shutdown).
+    pub wall: Duration,
+}
+
+impl Evidence {
+    /// The time scale of the run.
+    pub fn time_scale(&self) -> f64 {
+        self.spec.load.time_scale
+    }
+}
+
+/// Locust's spawning in unscaled time, as stages in scaled time: a step of
+/// max(1, floor(rate)) users every step/rate seconds, the first at once. loadgen spaces
+/// steps by its own rate in wall time, so a scaled rate would change the step size;
+/// stages that each start one step at once keep Locust's steps and scale only time.
+pub fn spawn_plan(
+    users: usize,
+    rate: f64,
+    duration: Duration,
+    f: f64,
+) -> (Vec<Stage>, Vec<PlannedStep>) {
+    let step = (rate.floor() as usize).max(1);
+    let interval = Duration::from_secs_f64(step as f64 / rate * f);
+    let total = duration.mul_f64(f);
+    let mut stages = Vec::new();
+    let mut planned = Vec::new();
+    let mut running = 0;
+    let mut at = Duration::ZERO;
+    while running < users && at < total {
+        running = (running + step).min(users);
+        let last = running == users || at + interval >= total;
+        let length = if last { total - at } else { interval };
+        stages.push(Stage {
+            duration: length,
+            users: running,
+            spawn_rate: f64::INFINITY,
+        });
+        planned.push(PlannedStep { at, running });
+        at += length;
+    }
+    (stages, planned)
+}
+
+/// Runs the mock and loadgen together and gathers the evidence.
+pub async fn execute(spec: &RunSpec) -> Result<Evidence, RunError> {
+    let started = Instant::now();
+    let f = spec.load.time_scale;
+    let dir = tempfile::tempdir().map_err(RunError::TempDir)?;
+    let db = dir.path().join("mock-api.db");
+    let mut server_config = ServerConfig::new(spec.profile.clone());
+    server_config.database_url = db.to_string_lossy().into_owned();
+    server_config.seed = spec.seed;
+    server_config.time_scale = f;
+    server_config.shutdown_grace = REQUEST_TIMEOUT.mul_f64(f).max(Duration::from_secs(1));
+    let server = spawn(server_config).await?;
+    let trades_before = count_trades(&db).await?;
+
+    let url = server.url("");
+    let target = Target::parse(&url).map_err(|e| RunError::Target {
+        url: url.clone(),
+        message: e.to_string(),
+    })?;
+    let (stages, planned_steps) =
+        spawn_plan(spec.load.users, spec.load.spawn_rate, spec.load.duration, f);
+    let mut config = RunConfig::new(target, spec.load.users, spec.load.spawn_rate, None);
+    config.load = LoadPlan::Stages(stages);
+    config.seed = spec.seed;
+    config.request_timeout = REQUEST_TIMEOUT.mul_f64(f);
+    config.stop_timeout = REQUEST_TIMEOUT.mul_f64(f);
+    config.trace = Some(TRACE_PER_USER);
+
+    let stop_probe = CancellationToken::new();
+    let probe = tokio::spawn(lag_probe(stop_probe.clone()));
+    let outcome = loadgen::run(config, spec.scenario.clone().scaled(f)).await?;
+    stop_probe.cancel();
+    let probe_max = probe.await.unwrap_or(TIMER_RESOLUTION);
+
+    // Shut down first: every connection's last request is recorded by then.
+    let state = server.state().clone();
+    server.shutdown().await?;
+    let server_stats = state.stats.snapshot();
+    drop(state);
+    let trades_after = count_trades(&db).await?;
+    Ok(Evidence {
+        spec: spec.clone(),
+        outcome,
+        server: server_stats,
+        trades_before,
+        trades_after,
+        planned_steps,
+        timer_slack: probe_max.max(TIMER_RESOLUTION),
+        wall: started.elapsed(),
+    })
+}
+
+/// Sleeps 1 ms at a time until stopped; returns the largest lateness seen (how late
+/// this runtime fires timers under the run's load).
+async fn lag_probe(stop: CancellationToken) -> Duration {
+    let period = Duration::from_millis(1);
+    let mut worst = Duration::ZERO;
+    loop {
+        let before = Instant::now();
+        tokio::select! {
+            () = stop.cancelled() => return worst,
+            () = tokio::time::sleep(period) => {}
+        }
+        worst = worst.max(before.elapsed().saturating_sub(period));
+    }
+}
+
+/// Trade rows in the SQLite file, read over a connection of our own.
+async fn count_trades(db: &Path) -> Result<i64, RunError> {
+    let err = |source| RunError::Database {
+        path: db.display().to_string(),
+        source,
+    };
+    let options = SqliteConnectOptions::new().filename(db).read_only(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(err)?;
+    let n = sqlx::query("SELECT COUNT(*) AS n FROM trades")
+        .fetch_one(&pool)
+        .await
+        .and_then(|row| row.try_get::<i64, _>("n"))
+        .map_err(err);
+    pool.close().await;
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spawn_plan_keeps_locusts_steps_in_scaled_time() {
+        let (stages, steps) = spawn_plan(25, 10.0, Duration::from_secs(60), 0.1);
+        let running: Vec<usize> = steps.iter().map(|s| s.running).collect();
+        assert_eq!(running, [10, 20, 25]);
+        assert_eq!(steps[1].at, Duration::from_millis(100));
+        let total: Duration = stages.iter().map(|s| s.duration).sum();
+        assert_eq!(total, Duration::from_secs(6));
+        let (_, one) = spawn_plan(5, 0.5, Duration::from_secs(60), 1.0);
+        assert_eq!(one[1].at, Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,197 @@
+//! The statistics behind the tolerances: order-statistic confidence bounds, binomial
+//! acceptance regions, the chi-square critical value, the Dvoretzky-Kiefer-Wolfowitz
+//! bound for Kolmogorov-Smirnov tests, and rank lookups in HdrHistograms.
+//!
+//! Every statistical check is given a false-failure probability `alpha` from one run's
+//! budget (see [`ALPHA_PER_RUN`]), split evenly across the run's statistical checks
+//! (Bonferroni): the union bound then keeps the chance that a correct system fails any
+//! check below the budget, whatever the dependence between checks.
+
+use hdrhistogram::Histogram;
+use statrs::distribution::{Beta, Binomial, ChiSquared, ContinuousCDF, DiscreteCDF};
+
+/// The chance, per run, that a correct system fails some statistical check.
+pub const ALPHA_PER_RUN: f64 = 1e-4;
+
+/// Locust's rank for percentile `p` of `n` values: floor(n p) + 1, capped at n, at
+/// least 1 (the rank loadgen reports).
+pub fn locust_rank(n: u64, p: f64) -> u64 {
+    ((n as f64 * p.clamp(0.0, 1.0)) as u64 + 1).clamp(1, n.max(1))
+}
+
+/// Where the r-th smallest of `n` independent draws falls, in probability: with
+/// probability at least 1 - alpha, F(X_(r)) lies in the returned `[lo, hi]`, because
+/// F(X_(r)) of a continuous F is Beta(r, n + 1 - r) distributed.
+pub fn order_statistic_bounds(n: u64, r: u64, alpha: f64) -> (f64, f64) {
+    let r = r.clamp(1, n.max(1));
+    match Beta::new(r as f64, (n + 1 - r) as f64) {
+        Ok(beta) => (
+            beta.inverse_cdf(alpha / 2.0).clamp(0.0, 1.0),
+            beta.inverse_cdf(1.0 - alpha / 2.0).clamp(0.0, 1.0),
+        ),
+        Err(_) => (0.0, 1.0),
+    }
+}
+
+/// The counts a Binomial(n, p) variable takes with probability at least 1 - alpha: the
+/// smallest `lo` with P(X < lo) <= alpha/2 ... the largest `hi` with P(X > hi) <= alpha/2.
+pub fn binomial_acceptance(n: u64, p: f64, alpha: f64) -> (u64, u64) {
+    if p <= 0.0 {
+        return (0, 0);
+    }
+    if p >= 1.0 {
+        return (n, n);
+    }
+    let Ok(b) = Binomial::new(p, n) else {
+        return (0, n);
+    };
+    // lo: largest k with P(X <= k - 1) <= alpha / 2.
+    let mut lo = 0;
+    while lo < n && b.cdf(lo) <= alpha / 2.0 {
+        lo += 1;
+    }
+    // hi: smallest k with P(X > k) <= alpha / 2.
+    let mut hi = n;
+    while hi > 0 && b.sf(hi - 1) <= alpha / 2.0 {
+        hi -= 1;
+    }
+    (lo, hi.max(lo))
+}
+
+/// The chi-square statistic's critical value for `df` degrees of freedom at level alpha.
+pub fn chi_square_critical(df: u64, alpha: f64) -> f64 {
+    match ChiSquared::new(df.max(1) as f64) {
+        Ok(c) => c.inverse_cdf(1.0 - alpha),
+        Err(_) => f64::INFINITY,
+    }
+}
+
+/// Pearson's chi-square statistic of observed counts against expected proportions.
+pub fn chi_square(observed: &[u64], proportions: &[f64]) -> f64 {
+    let n: u64 = observed.iter().sum();
+    let total: f64 = proportions.iter().sum();
+    observed
+        .iter()
+        .zip(proportions)
+        .map(|(&o, &p)| {
+            let e = n as f64 * p / total;
+            if e > 0.0 {
+                (o as f64 - e).powi(2) / e
+            } else if o > 0 {
+                f64::INFINITY
+            } else {
+                0.0
+            }
+        })
+        .sum()
+}
+
+/// The Dvoretzky-Kiefer-Wolfowitz bound (Massart's constant): an empirical CDF of `n`
+/// draws is within epsilon of the true CDF everywhere with probability >= 1 - alpha.
+/// Valid for every n, unlike the asymptotic Kolmogorov table.
+pub fn dkw_epsilon(n: u64, alpha: f64) -> f64 {
+    ((2.0 / alpha).ln() / (2.0 * n.max(1) as f64)).sqrt()
+}
+
+/// Kolmogorov-Smirnov distance of `samples` from Uniform[lo, hi] when each sample may
+/// also carry a delay in [0, slack] (a timer that never fires early but may fire late):
+/// the empirical CDF must lie between F(x - slack) and F(x); the result is how far it
+/// strays outside that band (0 when inside).
+pub fn ks_uniform_with_delay(samples: &[f64], lo: f64, hi: f64, slack: f64) -> f64 {
+    let mut xs: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len() as f64;
+    let cdf = |x: f64| {
+        if hi <= lo {
+            f64::from(u8::from(x >= lo))
+        } else {
+            ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
+        }
+    };
+    let mut d: f64 = 0.0;
+    for (i, &x) in xs.iter().enumerate() {
+        let above = (i as f64 + 1.0) / n - cdf(x);
+        let below = cdf(x - slack) - i as f64 / n;
+        d = d.max(above).max(below);
+    }
+    d
+}
+
+/// The recorded value at 1-based `rank` of a histogram, as the range of values its
+/// bucket covers: (lowest equivalent, highest equivalent). `None` when empty.
+pub fn value_at_rank(h: &Histogram<u64>, rank: u64) -> Option<(u64, u64)> {
+    let mut seen = 0u64;
+    for v in h.iter_recorded() {
+        seen = seen.saturating_add(v.count_at_value());
+        if seen >= rank {
+            let x = v.value_iterated_to();
+            return Some((h.lowest_equivalent(x), h.highest_equivalent(x)));
+        }
+    }
+    let max = h.max();
+    (!h.is_empty()).then(|| (h.lowest_equivalent(max), h.highest_equivalent(max)))
+}
+
+/// The sum of a histogram's values, as a lower bound (each bucket at its lowest value).
+pub fn sum_lower(h: &Histogram<u64>) -> f64 {
+    h.iter_recorded()
+        .map(|v| h.lowest_equivalent(v.value_iterated_to()) as f64 * v.count_at_value() as f64)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_follow_locust() {
+        assert_eq!(locust_rank(100, 0.5), 51);
+        assert_eq!(locust_rank(100, 0.99), 100);
+        assert_eq!(locust_rank(100, 1.0), 100);
+        assert_eq!(locust_rank(0, 0.5), 1);
+    }
+
+    #[test]
+    fn order_statistic_bounds_contain_the_quantile_and_shrink_with_n() {
+        let (lo, hi) = order_statistic_bounds(1000, 501, 1e-6);
+        assert!(lo < 0.5 && hi > 0.5, "{lo} {hi}");
+        let (lo2, hi2) = order_statistic_bounds(100_000, 50_001, 1e-6);
+        assert!(hi2 - lo2 < (hi - lo) / 5.0);
+    }
+
+    #[test]
+    fn binomial_region_is_centred_and_tight() {
+        let (lo, hi) = binomial_acceptance(1000, 0.1, 1e-6);
+        assert!(lo < 100 && hi > 100 && lo > 40 && hi < 170, "{lo} {hi}");
+        assert_eq!(binomial_acceptance(50, 0.0, 1e-6), (0, 0));
+    }
+
+    #[test]
+    fn chi_square_matches_tables() {
+        // Tabled: 2 degrees of freedom, 5%: 5.991.
+        assert!((chi_square_critical(2, 0.05) - 5.991).abs() < 0.01);
+        assert_eq!(chi_square(&[50, 40, 10], &[5.0, 4.0, 1.0]), 0.0);
+    }
+
+    #[test]
+    fn ks_band_tolerates_delays_up_to_the_slack_only() {
+        let xs: Vec<f64> = (0..1000).map(|i| (i as f64 + 0.5) / 1000.0).collect();
+        assert!(ks_uniform_with_delay(&xs, 0.0, 1.0, 0.0) < 0.002);
+        let late: Vec<f64> = xs.iter().map(|x| x + 0.01).collect();
+        assert!(ks_uniform_with_delay(&late, 0.0, 1.0, 0.01) < 0.002);
+        assert!(ks_uniform_with_delay(&late, 0.0, 1.0, 0.0) > 0.009);
+        let squeezed: Vec<f64> = xs.iter().map(|x| x * x).collect();
+        assert!(ks_uniform_with_delay(&squeezed, 0.0, 1.0, 0.01) > 0.2);
+    }
+
+    #[test]
+    fn histogram_ranks_give_bucket_ranges() {
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        for v in 1..=1000u64 {
+            h.record(v * 10).unwrap();
+        }
+        let (lo, hi) = value_at_rank(&h, 500).unwrap();
+        assert!(lo <= 5000 && 5000 <= hi, "{lo} {hi}");
+        assert!(sum_lower(&h) <= 5_005_000.0);
+    }
+}

@@ -1,0 +1,122 @@
+//! End to end: the mock and loadgen in one process, every check evaluated on real runs,
+//! and deliberate breakages that must make the right named check fail.
+//!
+//! Runs are seeded, and every statistical tolerance comes from the sample size with a
+//! false-failure budget of 1e-4 per run, so these tests are not flaky by construction.
+
+mod support;
+
+use std::sync::Arc;
+
+use harness::config::Mode;
+use mock_api::fault::Trigger;
+use mock_api::latency::LatencyDistribution;
+use support::{assert_fails, assert_passes, assert_some_fails, evaluate, run, spec};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guide_run_passes_every_check_and_catches_a_wrong_weight_or_a_shifted_histogram() {
+    let spec = spec(Mode::Guide, 200, 7);
+    let ev = run(&spec).await;
+    let table = evaluate(&ev, &spec.expectation());
+    assert!(table.all_passed(), "{}", table.render());
+    let (pass, _, _) = table.counts();
+    assert!(pass > 40, "{}", table.render());
+    // The trade row fails about 10% of the time (its binomial check passed above).
+    let trade = ev
+        .outcome
+        .snapshot
+        .row("POST", "/api/trading/execute")
+        .expect("trade row");
+    assert!(trade.num_requests() > 200 && trade.num_failures() > 0);
+
+    // A wrong task weight in the expected model: predict weighted 2 instead of 4.
+    let mut wrong = spec.expectation();
+    let mut class = (*wrong.scenario.classes[0]).clone();
+    let predict = class
+        .tasks
+        .iter_mut()
+        .find(|t| t.name == "predict")
+        .expect("predict task");
+    predict.weight = 2;
+    wrong.scenario.classes[0] = Arc::new(class);
+    let table = evaluate(&ev, &wrong);
+    assert_fails(&table, "task mix GuideUser");
+    assert_passes(&table, "latency GET /api/clients p50 vs mock");
+
+    // The mock's histogram with shifted values: every server time of GET /api/clients
+    // 20% longer than it was.
+    let mut shifted = ev.clone();
+    let route = shifted
+        .server
+        .routes
+        .get_mut("GET /api/clients")
+        .expect("clients route");
+    let h = route.decode_histogram().expect("histogram");
+    let mut moved = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
+    for v in h.iter_recorded() {
+        moved
+            .record_n(v.value_iterated_to() * 6 / 5, v.count_at_value())
+            .expect("record");
+    }
+    route.histogram = loadgen::json::histogram_to_base64(&moved).expect("encode");
+    let table = evaluate(&shifted, &spec.expectation());
+    assert_fails(&table, "latency GET /api/clients p50 vs mock");
+    assert_passes(&table, "latency GET /api/ml/predict p50 vs mock");
+    assert_passes(&table, "task mix GuideUser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mock_given_another_latency_sampler_and_failure_probability_is_caught() {
+    let mut spec = spec(Mode::Guide, 200, 11);
+    let expectation = spec.expectation();
+    // The mock gets an exponential sampler for GET /api/clients (mean 250 ms like the
+    // guide's, but p95 749 ms instead of 500) and fails 20% of trades instead of 10%;
+    // the expectation keeps the guide profile.
+    let clients = spec
+        .profile
+        .routes
+        .get_mut("GET /api/clients")
+        .expect("clients");
+    clients.latency = LatencyDistribution::Exponential {
+        mean_ms: 250.0,
+        min_ms: None,
+        max_ms: None,
+    };
+    let trade = spec
+        .profile
+        .routes
+        .get_mut("POST /api/trading/execute")
+        .expect("trade");
+    trade.failures[0].trigger = Trigger::Probability(0.2);
+    let ev = run(&spec).await;
+    let table = evaluate(&ev, &expectation);
+    assert_some_fails(&table, "latency GET /api/clients p", "vs profile");
+    assert_fails(&table, "failures POST /api/trading/execute status_500 rate");
+    // What did not break still passes: loadgen still agrees with the mock, every
+    // injected failure is still seen as its kind and no failed trade is written.
+    for p in [50, 90, 95, 99] {
+        assert_passes(&table, &format!("latency GET /api/clients p{p} vs mock"));
+    }
+    assert_passes(&table, "latency GET /api/ml/predict p95 vs profile");
+    assert_passes(
+        &table,
+        "failures POST /api/trading/execute status_500 seen as kind",
+    );
+    assert_passes(&table, "data trades written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_three_acis_classes_split_mix_wait_and_write_as_configured() {
+    let spec = spec(Mode::All, 60, 3);
+    let ev = run(&spec).await;
+    let table = evaluate(&ev, &spec.expectation());
+    assert!(table.all_passed(), "{}", table.render());
+    for class in ["ACISAPIUser", "ACISStressTestUser", "ACISBackgroundJobUser"] {
+        assert_passes(&table, &format!("class split {class}"));
+        assert_passes(&table, &format!("task mix {class}"));
+        assert_passes(&table, &format!("waits {class} uniform"));
+    }
+    // Bulk trades: five requests per task, in the exact accounting.
+    assert_passes(&table, "task mix requests per task");
+    assert_passes(&table, "data trades written");
+}

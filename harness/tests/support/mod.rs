@@ -1,0 +1,76 @@
+//! Shared helpers for the harness's end-to-end tests: one run per spec, evaluated, with
+//! the check table printed on failure so a red test says which check broke and why.
+
+use std::time::Duration;
+
+use harness::config::{Expectation, Mode, RunSpec};
+use harness::run::Evidence;
+use harness::CheckTable;
+
+/// The test load: a minute of unscaled time at x0.1 (6 s of wall time), enough samples
+/// for every check, small enough for a debug build on two cores.
+pub fn spec(mode: Mode, users: usize, seed: u64) -> RunSpec {
+    RunSpec::new(
+        mode,
+        Some(users),
+        Some(Duration::from_secs(60)),
+        Some(0.1),
+        seed,
+    )
+    .unwrap_or_else(|e| panic!("spec: {e}"))
+}
+
+/// Runs a spec to its evidence.
+pub async fn run(spec: &RunSpec) -> Evidence {
+    harness::run::execute(spec)
+        .await
+        .unwrap_or_else(|e| panic!("run: {e}"))
+}
+
+/// Evaluates and prints the table (shown by the test runner only on failure).
+pub fn evaluate(ev: &Evidence, exp: &Expectation) -> CheckTable {
+    let table = harness::checks::evaluate(ev, exp);
+    println!("{}", table.render());
+    table
+}
+
+/// Asserts that `name` is a check and failed.
+pub fn assert_fails(table: &CheckTable, name: &str) {
+    let check = table
+        .get(name)
+        .unwrap_or_else(|| panic!("no check named {name:?}\n{}", table.render()));
+    assert!(check.failed(), "{name} should fail:\n{}", table.render());
+}
+
+/// Asserts that `name` is a check and passed.
+pub fn assert_passes(table: &CheckTable, name: &str) {
+    let check = table
+        .get(name)
+        .unwrap_or_else(|| panic!("no check named {name:?}\n{}", table.render()));
+    assert_eq!(
+        check.verdict,
+        harness::Verdict::Pass,
+        "{name} should pass:\n{}",
+        table.render()
+    );
+}
+
+/// Asserts that some check whose name starts with `prefix` and ends with `suffix`
+/// failed (e.g. any percentile of one row against the profile).
+pub fn assert_some_fails(table: &CheckTable, prefix: &str, suffix: &str) {
+    let matching: Vec<_> = table
+        .checks
+        .iter()
+        .filter(|c| c.name.starts_with(prefix) && c.name.ends_with(suffix))
+        .collect();
+    assert!(
+        !matching.is_empty(),
+        "no check {prefix}..{suffix}\n{}",
+        table.render()
+    );
+    assert!(
+        matching.iter().any(|c| c.failed()),
+        "no {prefix}..{suffix} check failed:\n{}",
+        table.render()
+    );
+}
