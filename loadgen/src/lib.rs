@@ -7,10 +7,15 @@
 //! and the in-process [`run`] API), `output` (console, CSV, JSON and HTML sinks) and
 //! `cli` (Locust's flags).
 
+pub mod analysis;
+pub mod baseline;
 pub mod console;
+pub mod criteria;
 pub mod csv;
 pub mod json;
+pub mod report;
 pub mod stats;
+pub mod summary;
 
 pub mod cli;
 pub mod dispatch;
