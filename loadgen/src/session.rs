@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
+use http::header::{CONTENT_TYPE, COOKIE, HOST, LOCATION, SET_COOKIE};
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
@@ -50,7 +50,14 @@ enum Failure {
     Connect(io::Error),
     Hyper(hyper::Error),
     Timeout,
+    /// The rendered path is not a valid URI (e.g. a space in a choice).
+    InvalidUrl(String),
+    /// More than [`MAX_REDIRECTS`] redirects in a row.
+    TooManyRedirects,
 }
+
+/// Redirects followed before giving up, as in requests.
+const MAX_REDIRECTS: u32 = 30;
 
 impl Session {
     /// A session with default headers (a class's `headers`, set on start) and a timeout.
@@ -120,23 +127,68 @@ impl Session {
         body: Option<String>,
         extra_headers: &[(HeaderName, HeaderValue)],
     ) -> Result<(StatusCode, u64), (Failure, u64)> {
-        let request = self.build(method, path, body, extra_headers);
-        let sender = self.connection().await.map_err(|f| (f, 0))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| (Failure::Hyper(e), 0))?;
-        let status = response.status();
-        self.store_cookies(response.headers());
-        let mut body = response.into_body();
-        let mut length = 0u64;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| (Failure::Hyper(e), length))?;
-            if let Some(data) = frame.data_ref() {
-                length += data.len() as u64;
+        let mut method = method;
+        let mut uri = format!("{}{}", self.target.base_path, path);
+        let mut body = body.map(Bytes::from);
+        // Like requests (Locust's HttpUser), follow redirects on the same host; the
+        // response time covers the whole chain.
+        let mut redirects = 0;
+        loop {
+            let request = self
+                .build(method.clone(), &uri, body.clone(), extra_headers)
+                .map_err(|f| (f, 0))?;
+            let sender = self.connection().await.map_err(|f| (f, 0))?;
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| (Failure::Hyper(e), 0))?;
+            let status = response.status();
+            self.store_cookies(response.headers());
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| self.same_host_path(l));
+            let mut response_body = response.into_body();
+            let mut length = 0u64;
+            while let Some(frame) = response_body.frame().await {
+                let frame = frame.map_err(|e| (Failure::Hyper(e), length))?;
+                if let Some(data) = frame.data_ref() {
+                    length += data.len() as u64;
+                }
             }
+            let Some(next) = location.filter(|_| status.is_redirection()) else {
+                return Ok((status, length));
+            };
+            if redirects == MAX_REDIRECTS {
+                return Err((Failure::TooManyRedirects, length));
+            }
+            redirects += 1;
+            // 303, and 301/302 after a POST, continue as a GET without a body.
+            let to_get = status == StatusCode::SEE_OTHER
+                || (method == Method::POST
+                    && matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND));
+            if to_get {
+                method = Method::GET;
+                body = None;
+            }
+            uri = next;
         }
-        Ok((status, length))
+    }
+
+    /// The path of a redirect's Location when it stays on the target host.
+    fn same_host_path(&self, location: &str) -> Option<String> {
+        if location.starts_with('/') {
+            return Some(location.to_owned());
+        }
+        let rest = location.strip_prefix("http://")?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        authority
+            .eq_ignore_ascii_case(&self.target.authority)
+            .then(|| path.to_owned())
     }
 
     /// Gives up the connection (after a failure, or when it closed).
@@ -175,17 +227,17 @@ impl Session {
     fn build(
         &self,
         method: Method,
-        path: &str,
-        body: Option<String>,
+        uri: &str,
+        body: Option<Bytes>,
         extra_headers: &[(HeaderName, HeaderValue)],
-    ) -> Request<Full<Bytes>> {
-        let uri = format!("{}{}", self.target.base_path, path);
+    ) -> Result<Request<Full<Bytes>>, Failure> {
+        let parsed: http::Uri = uri
+            .parse()
+            .map_err(|_| Failure::InvalidUrl(uri.to_owned()))?;
         let has_body = body.is_some();
-        let mut request = Request::new(Full::new(body.map(Bytes::from).unwrap_or_default()));
+        let mut request = Request::new(Full::new(body.unwrap_or_default()));
         *request.method_mut() = method;
-        // A template could render characters a URI refuses; fall back to "/" rather
-        // than panic, and the server's answer shows the problem.
-        *request.uri_mut() = uri.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+        *request.uri_mut() = parsed;
         let headers = request.headers_mut();
         if let Ok(host) = HeaderValue::from_str(&self.target.authority) {
             headers.insert(HOST, host);
@@ -207,7 +259,7 @@ impl Session {
                 headers.insert(COOKIE, v);
             }
         }
-        request
+        Ok(request)
     }
 
     /// Keeps `name=value` of each Set-Cookie (attributes are ignored; Max-Age=0 deletes).
@@ -272,6 +324,10 @@ impl Failure {
                 kind => format!("ConnectionError: cannot connect ({kind})"),
             },
             Self::Hyper(e) => describe_hyper(e),
+            Self::InvalidUrl(uri) => format!("InvalidURL: cannot send {uri:?} as a request target"),
+            Self::TooManyRedirects => {
+                format!("TooManyRedirects: exceeded {MAX_REDIRECTS} redirects")
+            }
         }
     }
 }
@@ -353,7 +409,7 @@ mod tests {
         h.append(SET_COOKIE, HeaderValue::from_static("sid=; Max-Age=0"));
         s.store_cookies(&h);
         assert_eq!(s.cookies().keys().collect::<Vec<_>>(), ["theme"]);
-        let req = s.build(Method::GET, "/a", None, &[]);
+        let req = s.build(Method::GET, "/a", None, &[]).ok().unwrap();
         assert_eq!(req.headers()[COOKIE], "theme=dark");
         assert_eq!(req.headers()[HOST], "127.0.0.1:1");
     }

@@ -552,14 +552,22 @@ async fn each_user_keeps_its_connection_alive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_connection_is_reopened_for_the_next_request() {
-    let addr = support::app().await;
+    let (addr, ports) = support::peer_counting().await;
     let outcome = run(
         config(addr, 1, 10.0, 0.4),
         one_request("/close", "{ constant = 0.02 }"),
     )
     .await
     .unwrap();
-    assert!(outcome.snapshot.aggregated.num_requests() >= 3);
+    let requests = outcome.snapshot.aggregated.num_requests();
+    assert!(requests >= 3);
+    // The server closed after every answer: each request came on a new connection (one
+    // more may have been opened for a request cut off by the end of the run).
+    let connections = ports.lock().unwrap().len() as u64;
+    assert!(
+        connections == requests || connections == requests + 1,
+        "{connections} connections for {requests} requests"
+    );
     assert_eq!(
         outcome.snapshot.aggregated.num_failures(),
         0,
@@ -621,4 +629,57 @@ async fn an_unwritable_report_is_refused_before_any_request() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("does not exist"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_followed_on_the_same_host() {
+    let addr = support::app().await;
+    for path in ["/redirect", "/redirect-absolute"] {
+        let outcome = run(
+            config(addr, 1, 10.0, 0.3),
+            one_request(path, "{ constant = 0.05 }"),
+        )
+        .await
+        .unwrap();
+        let row = outcome
+            .snapshot
+            .row("GET", path)
+            .expect("a row named by the first URL");
+        assert!(row.num_requests() >= 1);
+        assert_eq!(
+            row.num_failures(),
+            0,
+            "{path}: {:?}",
+            outcome.snapshot.errors
+        );
+        // The length is the final response's ("landed").
+        assert_eq!(row.total_content_length(), 6 * row.num_requests(), "{path}");
+    }
+    // A POST answered with 303 continues as a GET.
+    let scenario = Scenario::from_toml(
+        "post.toml",
+        "[classes.U]\nwait = { constant = 0.05 }\n[[classes.U.tasks]]\nname = \"t\"\nrequests = [{ method = \"POST\", path = \"/see-other\", body = { a = 1 } }]\n",
+    )
+    .unwrap();
+    let outcome = run(config(addr, 1, 10.0, 0.3), scenario).await.unwrap();
+    assert_eq!(
+        outcome.snapshot.aggregated.num_failures(),
+        0,
+        "{:?}",
+        outcome.snapshot.errors
+    );
+    let errors = errors_of(addr, "/loop").await;
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].0, "TooManyRedirects: exceeded 30 redirects");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_is_not_a_valid_uri_fails_without_being_sent() {
+    let addr = support::app().await;
+    let errors = errors_of(addr, "/x?q={a b|c d}").await;
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().all(|(e, _)| e.starts_with("InvalidURL: ")),
+        "{errors:?}"
+    );
 }

@@ -53,6 +53,32 @@ pub async fn app() -> SocketAddr {
             "/close",
             get(|| async { ([("connection", "close")], "bye") }),
         )
+        .route(
+            "/redirect",
+            get(|| async { (StatusCode::FOUND, [("location", "/landing")]) }),
+        )
+        .route(
+            "/redirect-absolute",
+            get(|headers: HeaderMap| async move {
+                let host = headers
+                    .get("host")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("");
+                (
+                    StatusCode::MOVED_PERMANENTLY,
+                    [("location", format!("http://{host}/landing"))],
+                )
+            }),
+        )
+        .route(
+            "/loop",
+            get(|| async { (StatusCode::FOUND, [("location", "/loop")]) }),
+        )
+        .route(
+            "/see-other",
+            axum::routing::post(|| async { (StatusCode::SEE_OTHER, [("location", "/landing")]) }),
+        )
+        .route("/landing", get(|| async { "landed" }))
         .fallback(|| async { "ok" });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -86,17 +112,24 @@ async fn trade(body: axum::body::Bytes) -> StatusCode {
 }
 
 /// Starts a server that answers every request with 200 and remembers each client port
-/// it saw (one port per TCP connection).
+/// it saw (one port per TCP connection). `/close` answers with `Connection: close`.
 pub async fn peer_counting() -> (SocketAddr, Arc<Mutex<HashSet<u16>>>) {
     let ports = Arc::new(Mutex::new(HashSet::new()));
     let seen = Arc::clone(&ports);
-    let router = Router::new().fallback(move |ConnectInfo(peer): ConnectInfo<SocketAddr>| {
-        let seen = Arc::clone(&seen);
-        async move {
-            seen.lock().unwrap().insert(peer.port());
-            "ok"
-        }
-    });
+    let router = Router::new().fallback(
+        move |ConnectInfo(peer): ConnectInfo<SocketAddr>, uri: axum::http::Uri| {
+            let seen = Arc::clone(&seen);
+            async move {
+                seen.lock().unwrap().insert(peer.port());
+                let connection = if uri.path() == "/close" {
+                    "close"
+                } else {
+                    "keep-alive"
+                };
+                ([("connection", connection)], "ok")
+            }
+        },
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
