@@ -3,6 +3,8 @@
 //! * `dashboards_read_only_exported_metrics`: every dashboard parses, every panel has a
 //!   query on the provisioned datasource, and every metric a query names is one that
 //!   mock-api really exports (read from its live exposition) or one of loadgen's.
+//! * `compose_files_refer_to_each_other_consistently`: mount paths, ports and scrape
+//!   targets named in one file of the stack exist in the others; every port is loopback.
 //! * `every_dashboard_query_answers_from_a_real_prometheus`: starts Debian's
 //!   `prometheus` on loopback scraping an in-process mock-api (and loadgen, when it has
 //!   `--metrics-port`) every second, runs a short loadgen load, then evaluates every
@@ -193,6 +195,87 @@ fn dashboards_read_only_exported_metrics() {
         "dashboard problems:\n{}",
         problems.join("\n")
     );
+}
+
+/// The value after `key:` on the first line of `text` that has it, unquoted.
+fn yaml_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().find_map(|l| {
+        let rest = l.trim().trim_start_matches("- ").strip_prefix(key)?;
+        Some(rest.strip_prefix(':')?.trim().trim_matches('"'))
+    })
+}
+
+/// The references between docker-compose.yml, Prometheus's and Grafana's files, which
+/// `docker-compose config` and `promtool` cannot see, agree.
+#[test]
+fn compose_files_refer_to_each_other_consistently() {
+    let root = stack_tests::workspace_root();
+    let read = |rel: &str| {
+        std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    };
+    let compose = read("docker-compose.yml");
+    let provider = read("deploy/grafana/provisioning/dashboards/acis.yml");
+    let datasource = read("deploy/grafana/provisioning/datasources/prometheus.yml");
+    let prometheus = read("deploy/prometheus/prometheus.yml");
+
+    let dashboards_path = yaml_value(&provider, "path").expect("the provider's path");
+    assert!(
+        compose.contains(&format!("./deploy/grafana/dashboards:{dashboards_path}:ro")),
+        "docker-compose.yml does not mount the dashboards at {dashboards_path}"
+    );
+    let home = yaml_value(&compose, "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
+        .expect("Grafana's home dashboard");
+    let home_file = home
+        .strip_prefix(&format!("{dashboards_path}/"))
+        .unwrap_or_else(|| panic!("home dashboard {home} is outside {dashboards_path}"));
+    assert!(
+        root.join("deploy/grafana/dashboards")
+            .join(home_file)
+            .is_file(),
+        "{home}"
+    );
+    assert!(compose.contains("./deploy/grafana/provisioning:/etc/grafana/provisioning:ro"));
+
+    assert_eq!(
+        yaml_value(&datasource, "url"),
+        Some("http://prometheus:9090")
+    );
+    assert!(compose.contains("--web.listen-address=0.0.0.0:9090"));
+    assert!(compose.contains("./deploy/prometheus:/etc/prometheus:ro"));
+
+    // Scrape targets: mock-api's port, and loadgen's metrics port through mock-api's
+    // network namespace.
+    assert!(
+        prometheus.contains(r#"targets: ["mock-api:8000"]"#),
+        "{prometheus}"
+    );
+    assert!(compose.contains("--port=8000") && compose.contains("--bind=0.0.0.0"));
+    assert!(
+        prometheus.contains(r#"targets: ["mock-api:9646"]"#),
+        "{prometheus}"
+    );
+    assert!(compose.contains("--metrics-port=9646"));
+    assert!(compose.contains(r#"network_mode: "service:mock-api""#));
+
+    // Every published port (the items under each `ports:`) is on loopback.
+    let mut published = Vec::new();
+    let mut in_ports = false;
+    for line in compose.lines().map(str::trim) {
+        if line == "ports:" {
+            in_ports = true;
+        } else if in_ports && line.starts_with("- ") {
+            published.push(line);
+        } else if !line.starts_with('#') {
+            in_ports = false;
+        }
+    }
+    assert_eq!(published.len(), 4, "{published:?}");
+    for line in published {
+        assert!(
+            line.starts_with("- \"127.0.0.1:"),
+            "not bound to loopback: {line}"
+        );
+    }
 }
 
 /// A child process killed when dropped, so no failure leaves it running.
