@@ -86,9 +86,8 @@ pub struct Evidence {
     pub trades_after: i64,
     /// Spawn steps as planned (Locust's rule, in scaled time).
     pub planned_steps: Vec<PlannedStep>,
-    /// The largest lateness a 1 ms timer showed during the run (at least
-    /// [`TIMER_RESOLUTION`]): how late any timer of the run may fire.
-    pub timer_slack: Duration,
+    /// How late this runtime fired timers during the run, as a probe saw it.
+    pub timer: TimerLag,
     /// Wall time of the whole run (mock start to shutdown).
     pub wall: Duration,
 }
@@ -164,7 +163,7 @@ pub async fn execute(spec: &RunSpec) -> Result<Evidence, RunError> {
     let probe = tokio::spawn(lag_probe(stop_probe.clone()));
     let outcome = loadgen::run(config, spec.scenario.clone().scaled(f)).await?;
     stop_probe.cancel();
-    let probe_max = probe.await.unwrap_or(TIMER_RESOLUTION);
+    let probe_samples = probe.await.unwrap_or_default();
 
     // Shut down first: every connection's last request is recorded by then.
     let state = server.state().clone();
@@ -179,23 +178,77 @@ pub async fn execute(spec: &RunSpec) -> Result<Evidence, RunError> {
         trades_before,
         trades_after,
         planned_steps,
-        timer_slack: probe_max.max(TIMER_RESOLUTION),
+        timer: TimerLag::from_samples(probe_samples),
         wall: started.elapsed(),
     })
 }
 
-/// Sleeps 1 ms at a time until stopped; returns the largest lateness seen (how late
-/// this runtime fires timers under the run's load).
-async fn lag_probe(stop: CancellationToken) -> Duration {
+/// Most probe samples kept (a 10-minute wall run at one per millisecond).
+const PROBE_LIMIT: usize = 600_000;
+
+/// Sleeps 1 ms at a time until stopped; returns each sleep's lateness (how late this
+/// runtime fires timers under the run's load).
+async fn lag_probe(stop: CancellationToken) -> Vec<Duration> {
     let period = Duration::from_millis(1);
-    let mut worst = Duration::ZERO;
+    let mut samples = Vec::new();
     loop {
         let before = Instant::now();
         tokio::select! {
-            () = stop.cancelled() => return worst,
+            () = stop.cancelled() => return samples,
             () = tokio::time::sleep(period) => {}
         }
-        worst = worst.max(before.elapsed().saturating_sub(period));
+        if samples.len() < PROBE_LIMIT {
+            samples.push(before.elapsed().saturating_sub(period));
+        }
+    }
+}
+
+/// Timer lateness during the run: a timer of the run (the mock's latency, a user's
+/// wait, a spawn step) fires at its deadline plus a lateness that a probe sleeping 1 ms
+/// at a time on the same runtime samples. Checks allow [`TimerLag::slack`] of lateness
+/// per timer and treat the timers that are later still as outliers: at most a share
+/// [`TimerLag::beyond`] of them, an upper bound that includes the probe's own sampling
+/// error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimerLag {
+    /// Probe samples.
+    pub samples: usize,
+    /// The allowance per timer: the probe's 99.9th percentile lateness, at least the
+    /// timer resolution.
+    pub slack: Duration,
+    /// Probe samples later than `slack`.
+    pub beyond_slack: usize,
+    /// The largest lateness the probe saw.
+    pub max: Duration,
+}
+
+impl TimerLag {
+    /// The share of the probe allowed above `slack` (0.1%).
+    const TAIL: f64 = 0.001;
+
+    /// Summarises probe samples.
+    pub fn from_samples(mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        let n = samples.len();
+        let at = |q: f64| {
+            samples
+                .get(((n as f64 * q) as usize).min(n.saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        let slack = at(1.0 - Self::TAIL).max(TIMER_RESOLUTION);
+        Self {
+            samples: n,
+            slack,
+            beyond_slack: samples.iter().filter(|s| **s > slack).count(),
+            max: at(1.0).max(TIMER_RESOLUTION),
+        }
+    }
+
+    /// An upper bound (probability 1 - alpha) on the share of timers later than
+    /// `slack`: the Clopper-Pearson bound of the probe's count above it.
+    pub fn beyond(&self, alpha: f64) -> f64 {
+        crate::stat::binomial_upper(self.beyond_slack as u64, self.samples as u64, alpha)
     }
 }
 

@@ -58,6 +58,18 @@ pub fn binomial_acceptance(n: u64, p: f64, alpha: f64) -> (u64, u64) {
     (lo, hi.max(lo))
 }
 
+/// The Clopper-Pearson upper bound on a probability seen `x` times in `m` trials: with
+/// probability at least 1 - alpha the true probability is no larger.
+pub fn binomial_upper(x: u64, m: u64, alpha: f64) -> f64 {
+    if x >= m {
+        return 1.0;
+    }
+    match Beta::new(x as f64 + 1.0, (m - x) as f64) {
+        Ok(b) => b.inverse_cdf(1.0 - alpha).clamp(0.0, 1.0),
+        Err(_) => 1.0,
+    }
+}
+
 /// The chi-square statistic's critical value for `df` degrees of freedom at level alpha.
 pub fn chi_square_critical(df: u64, alpha: f64) -> f64 {
     match ChiSquared::new(df.max(1) as f64) {
@@ -164,6 +176,14 @@ mod tests {
         let (lo, hi) = binomial_acceptance(1000, 0.1, 1e-6);
         assert!(lo < 100 && hi > 100 && lo > 40 && hi < 170, "{lo} {hi}");
         assert_eq!(binomial_acceptance(50, 0.0, 1e-6), (0, 0));
+    }
+
+    #[test]
+    fn clopper_pearson_bounds_the_rate_from_above() {
+        let u = binomial_upper(6, 6000, 1e-6);
+        assert!(u > 0.001 && u < 0.006, "{u}");
+        assert_eq!(binomial_upper(5, 5, 1e-6), 1.0);
+        assert!(binomial_upper(0, 1000, 1e-6) < 0.02);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Spawn: the user count over time follows the spawn rate to the target. Each step's
 //! user count is exact (Locust's steps of max(1, floor(rate)) users); its time may be
-//! late, never early, by the timer slack per step so far, since each step's stage
-//! starts when the previous stage's timer fires.
+//! late, never early, by the largest timer lateness the run's probe saw, per step so
+//! far, since each step's stage starts when the previous stage's timer fires.
 
 use super::Ctx;
 use crate::check::Check;
@@ -11,7 +11,7 @@ pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let f = ctx.f();
     let planned = &ctx.ev.planned_steps;
     let steps = &ctx.ev.outcome.spawn_steps;
-    let slack = ctx.ev.timer_slack;
+    let slack = ctx.ev.timer.max;
     let counts_ok = planned.len() == steps.len()
         && planned
             .iter()
@@ -63,7 +63,7 @@ pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
             worst_late * 1000.0
         ),
         format!(
-            "never early; <= {:.2} ms timer slack per step (wall)",
+            "never early; <= {:.2} ms (largest timer lateness) per step (wall)",
             slack.as_secs_f64() * 1000.0
         ),
         !early && !late && counts_ok,
