@@ -1,0 +1,317 @@
+//! The HTML report's charts, drawn by plotters into inline SVG strings: requests/s and
+//! failures/s, p50/p95/p99 and users over time (from the snapshot's Aggregated history
+//! rows), and each row's latency percentile spectrum in HdrHistogram's style (x on a
+//! "nines" scale: 0%, 90%, 99%, 99.9%, ...; y the response time).
+
+use plotters::prelude::*;
+
+use crate::stats::{unix_seconds, HistoryRow, RequestStats, Snapshot, AGGREGATED_NAME};
+
+/// Chart size in SVG user units (the page scales it to its width).
+const WIDTH: u32 = 900;
+/// Height of a time-series chart.
+const HEIGHT: u32 = 300;
+/// Height of a spectrum chart.
+const SPECTRUM_HEIGHT: u32 = 260;
+/// Points drawn along a spectrum.
+const SPECTRUM_POINTS: usize = 240;
+
+const BLUE_LINE: RGBColor = RGBColor(31, 119, 180);
+const RED_LINE: RGBColor = RGBColor(214, 39, 40);
+const GREEN_LINE: RGBColor = RGBColor(44, 160, 44);
+const ORANGE_LINE: RGBColor = RGBColor(255, 127, 14);
+const GREY_GRID: RGBColor = RGBColor(225, 225, 225);
+
+/// One line of a chart.
+struct Series {
+    label: &'static str,
+    colour: RGBColor,
+    points: Vec<(f64, f64)>,
+}
+
+/// Axes and titles of a chart.
+struct Frame<'a> {
+    caption: &'a str,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    height: u32,
+    x_max: f64,
+    /// Most labels on the x axis.
+    x_labels: usize,
+    x_format: &'a dyn Fn(&f64) -> String,
+}
+
+/// The Aggregated row's history lines, oldest first.
+fn aggregated_history(snapshot: &Snapshot) -> Vec<&HistoryRow> {
+    snapshot
+        .history
+        .iter()
+        .filter(|h| h.method.is_empty() && h.name == AGGREGATED_NAME)
+        .collect()
+}
+
+/// Seconds from the run's start to a history line.
+fn seconds_since_start(snapshot: &Snapshot, row: &HistoryRow) -> f64 {
+    row.timestamp.saturating_sub(unix_seconds(snapshot.start)) as f64
+}
+
+/// Draws a line chart into an SVG string.
+fn line_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, String> {
+    let y_top = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    let y_max = if y_top > 0.0 { y_top * 1.1 } else { 1.0 };
+    let x_max = if frame.x_max > 0.0 { frame.x_max } else { 1.0 };
+    // Whole numbers on the y axis unless the values are small.
+    let y_format = move |y: &f64| {
+        if y_max >= 10.0 {
+            format!("{y:.0}")
+        } else {
+            format!("{y:.2}")
+        }
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, frame.height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(frame.caption, ("sans-serif", 20))
+            .margin(12)
+            .margin_right(36)
+            .x_label_area_size(42)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .bold_line_style(GREY_GRID)
+            .x_desc(frame.x_desc)
+            .y_desc(frame.y_desc)
+            .x_labels(frame.x_labels)
+            .x_label_formatter(frame.x_format)
+            .y_label_formatter(&y_format)
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for s in series {
+            let colour = s.colour;
+            chart
+                .draw_series(LineSeries::new(
+                    s.points.iter().copied(),
+                    colour.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(s.label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+        }
+        // A legend only helps when there is more than one line.
+        if series.len() > 1 {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.85))
+                .border_style(GREY_GRID)
+                .label_font(("sans-serif", 13))
+                .draw()
+                .map_err(|e| e.to_string())?;
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+fn whole_seconds(x: &f64) -> String {
+    format!("{x:.0}")
+}
+
+/// The last history line's time from the start (at least 1 s).
+fn history_span(snapshot: &Snapshot, rows: &[&HistoryRow]) -> f64 {
+    rows.last()
+        .map_or(1.0, |r| seconds_since_start(snapshot, r))
+        .max(1.0)
+}
+
+/// Requests/s and failures/s over time (Locust's current rates, as the history has them).
+pub fn rps_chart(snapshot: &Snapshot) -> Result<String, String> {
+    let rows = aggregated_history(snapshot);
+    let points = |f: fn(&HistoryRow) -> f64| -> Vec<(f64, f64)> {
+        rows.iter()
+            .map(|r| (seconds_since_start(snapshot, r), f(r)))
+            .collect()
+    };
+    line_chart(
+        &Frame {
+            caption: "Requests and failures per second",
+            x_desc: "seconds since start",
+            y_desc: "per second",
+            height: HEIGHT,
+            x_max: history_span(snapshot, &rows),
+            x_labels: 12,
+            x_format: &whole_seconds,
+        },
+        &[
+            Series {
+                label: "requests/s",
+                colour: BLUE_LINE,
+                points: points(|r| r.current_rps),
+            },
+            Series {
+                label: "failures/s",
+                colour: RED_LINE,
+                points: points(|r| r.current_fail_per_sec),
+            },
+        ],
+    )
+}
+
+/// The 50th, 95th and 99th percentiles over time, as `_stats_history.csv` has them.
+pub fn response_time_chart(snapshot: &Snapshot) -> Result<String, String> {
+    let rows = aggregated_history(snapshot);
+    // Index into the history's percentile columns (50%, ..., 95% at 5, 99% at 7).
+    let points = |index: usize| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter_map(|r| {
+                r.percentiles_ms
+                    .map(|p| (seconds_since_start(snapshot, r), p[index]))
+            })
+            .collect()
+    };
+    line_chart(
+        &Frame {
+            caption: "Response time percentiles (ms)",
+            x_desc: "seconds since start",
+            y_desc: "ms",
+            height: HEIGHT,
+            x_max: history_span(snapshot, &rows),
+            x_labels: 12,
+            x_format: &whole_seconds,
+        },
+        &[
+            Series {
+                label: "p50",
+                colour: GREEN_LINE,
+                points: points(0),
+            },
+            Series {
+                label: "p95",
+                colour: ORANGE_LINE,
+                points: points(5),
+            },
+            Series {
+                label: "p99",
+                colour: RED_LINE,
+                points: points(7),
+            },
+        ],
+    )
+}
+
+/// Users running over time.
+pub fn users_chart(snapshot: &Snapshot) -> Result<String, String> {
+    let rows = aggregated_history(snapshot);
+    line_chart(
+        &Frame {
+            caption: "Users",
+            x_desc: "seconds since start",
+            y_desc: "users",
+            height: HEIGHT,
+            x_max: history_span(snapshot, &rows),
+            x_labels: 12,
+            x_format: &whole_seconds,
+        },
+        &[Series {
+            label: "users",
+            colour: BLUE_LINE,
+            points: rows
+                .iter()
+                .map(|r| (seconds_since_start(snapshot, r), f64::from(r.user_count)))
+                .collect(),
+        }],
+    )
+}
+
+/// `0%`, `90%`, `99%`, `99.9%`... for a position on the nines scale (x = -log10(1 - q)).
+pub fn nines_label(x: &f64) -> String {
+    let percent = 100.0 * (1.0 - 10f64.powf(-x));
+    if x.fract().abs() < 1e-9 {
+        // Whole nines: print exactly as many decimals as they need.
+        let decimals = (x.round() as usize).saturating_sub(2);
+        format!("{percent:.decimals$}%")
+    } else {
+        format!("{percent:.2}%")
+    }
+}
+
+/// How far right the spectrum reaches: the nines that `count` requests can resolve
+/// (1000 requests reach 99.9%), at least 90%.
+pub fn spectrum_nines(count: u64) -> f64 {
+    (count.max(1) as f64).log10().ceil().max(1.0)
+}
+
+/// One row's latency percentile spectrum, from the same percentiles as the tables
+/// (Locust's ranks over the row's HdrHistogram).
+pub fn spectrum_chart(row: &RequestStats, label: &str) -> Result<String, String> {
+    let x_max = spectrum_nines(row.num_requests());
+    let xs: Vec<f64> = (0..=SPECTRUM_POINTS)
+        .map(|i| x_max * i as f64 / SPECTRUM_POINTS as f64)
+        .collect();
+    let qs: Vec<f64> = xs.iter().map(|x| 1.0 - 10f64.powf(-x)).collect();
+    let points = row
+        .percentiles_ms(&qs)
+        .map(|ys| xs.iter().copied().zip(ys).collect())
+        .unwrap_or_default();
+    let caption = format!("{label}: latency by percentile (ms)");
+    line_chart(
+        &Frame {
+            caption: &caption,
+            x_desc: "percentile",
+            y_desc: "ms",
+            height: SPECTRUM_HEIGHT,
+            x_max,
+            // One label per whole nine: 0%, 90%, 99%, ...
+            x_labels: x_max as usize + 1,
+            x_format: &nines_label,
+        },
+        &[Series {
+            label: "response time",
+            colour: BLUE_LINE,
+            points,
+        }],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nines_scale_labels_and_reach() {
+        let cases = [
+            (0.0, "0%"),
+            (1.0, "90%"),
+            (2.0, "99%"),
+            (3.0, "99.9%"),
+            (4.0, "99.99%"),
+            (0.5, "68.38%"),
+        ];
+        for (x, label) in cases {
+            assert_eq!(nines_label(&x), label, "{x}");
+        }
+        let reach = [
+            (0, 1.0),
+            (1, 1.0),
+            (10, 1.0),
+            (11, 2.0),
+            (1000, 3.0),
+            (5000, 4.0),
+        ];
+        for (count, nines) in reach {
+            assert_eq!(spectrum_nines(count), nines, "{count}");
+        }
+    }
+}
