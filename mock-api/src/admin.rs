@@ -10,6 +10,7 @@
 //! | PUT | /admin/profile | body TOML, or JSON with `Content-Type: application/json`; 200 `{"status":"replaced","profile":NAME}` |
 //! | GET | /admin/stats | [`StatsSnapshot`] |
 //! | POST | /admin/stats/reset | 204 |
+//! | POST | /admin/stall | body `{"ms": N, "after_ms": M}` (real ms; `after_ms` optional, `ms` 0 ends a stall): every response due in that window is held until it ends; 200 [`Stalling`] |
 
 use std::net::SocketAddr;
 
@@ -141,6 +142,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/profile", get(get_profile).put(put_profile))
         .route("/stats", get(get_stats))
         .route("/stats/reset", post(reset_stats))
+        .route("/stall", post(post_stall))
         .route_layer(axum::middleware::from_fn_with_state(state, guard))
         .layer(DefaultBodyLimit::max(PROFILE_BODY_LIMIT))
 }
@@ -227,14 +229,76 @@ pub async fn put_profile(
 /// Server-side statistics per route.
 #[utoipa::path(get, path = "/admin/stats", tag = "admin", responses((status = 200, body = StatsSnapshot)))]
 pub async fn get_stats(State(state): State<AppState>) -> Json<StatsSnapshot> {
-    Json(state.stats.snapshot())
+    Json(state.stats_snapshot())
 }
 
 /// Forgets the statistics (Prometheus counters are monotonic and are not reset).
 #[utoipa::path(post, path = "/admin/stats/reset", tag = "admin", responses((status = 204, description = "Reset")))]
 pub async fn reset_stats(State(state): State<AppState>) -> StatusCode {
-    state.stats.reset();
+    state.reset_stats();
     StatusCode::NO_CONTENT
+}
+
+/// Body of `POST /admin/stall`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StallRequest {
+    /// How long responses are held, real ms (not time-scaled); 0 ends a stall.
+    pub ms: f64,
+    /// Start this many real ms from now (default 0: at once).
+    #[serde(default)]
+    pub after_ms: f64,
+}
+
+/// The answer to a stall request.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Stalling {
+    /// `stalling`, `scheduled` or `ended`.
+    pub status: String,
+    /// Length, ms.
+    pub ms: f64,
+    /// Delay before it starts, ms.
+    pub after_ms: f64,
+}
+
+/// Longest stall the admin API starts (an hour).
+const MAX_STALL_MS: f64 = 3_600_000.0;
+
+/// Holds every response due during the next `ms` (a GC pause, a failover).
+#[utoipa::path(post, path = "/admin/stall", tag = "admin", request_body = StallRequest,
+    responses((status = 200, body = Stalling), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn post_stall(
+    State(state): State<AppState>,
+    Json(req): Json<StallRequest>,
+) -> Result<Json<Stalling>, ApiError> {
+    for (field, v) in [("ms", req.ms), ("after_ms", req.after_ms)] {
+        if !(v.is_finite() && (0.0..=MAX_STALL_MS).contains(&v)) {
+            return Err(ApiError::invalid(format!(
+                "{field}: {v} is invalid: expected a number of ms from 0 to {MAX_STALL_MS}"
+            )));
+        }
+    }
+    let ms = crate::capacity::ms;
+    let from = std::time::Instant::now() + ms(req.after_ms);
+    state.stall.start(from, ms(req.ms));
+    let status = if req.ms == 0.0 {
+        "ended"
+    } else if req.after_ms > 0.0 {
+        "scheduled"
+    } else {
+        "stalling"
+    };
+    tracing::info!(
+        ms = req.ms,
+        after_ms = req.after_ms,
+        status,
+        "stall requested"
+    );
+    Ok(Json(Stalling {
+        status: status.to_owned(),
+        ms: req.ms,
+        after_ms: req.after_ms,
+    }))
 }
 
 #[cfg(test)]

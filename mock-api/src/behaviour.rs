@@ -4,6 +4,12 @@
 //! a delay is a timer, never a held thread); then the response goes out, or the failure
 //! is enacted on the wire.
 //!
+//! With a profile's `capacity` (see [`crate::capacity`]) the rate limit is checked at
+//! arrival and a worker is taken first come first served before the handler runs; the
+//! sampled latency is then the service time, counted from when the worker was taken
+//! (response time = queue wait + service time), and the worker is freed when the service
+//! ends. A stall then holds the response until the stall is over.
+//!
 //! A `hang` ignores the sampled latency: it holds the connection silently for its own
 //! `ms` from arrival (or until shutdown), then closes it.
 //!
@@ -25,9 +31,11 @@ use hyper::body::{Frame, SizeHint};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::capacity::gate::{stall_end, Permit, Rejection};
 use crate::conn::{Arrival, ConnAction, ConnSlot};
 use crate::error::ApiError;
 use crate::fault::FailureKind;
+use crate::live::ProfilePair;
 use crate::market::{fnv1a, mix64};
 use crate::state::AppState;
 use crate::stats::Outcome;
@@ -72,9 +80,43 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         state.seed ^ fnv1a(&[route.as_bytes()]) ^ mix64(sequence),
     ));
     let decision = behaviour.decide(&mut rng, sequence);
-    let deadline = after(arrival, decision.latency);
     let cpu = Duration::try_from_secs_f64(behaviour.cpu_ms / 1000.0).unwrap_or(Duration::ZERO);
-    drop(pair);
+    let latency = degraded(
+        decision.latency,
+        state.latency_multiplier(&pair.effective, arrival),
+    );
+
+    // Capacity: the rate limit at arrival, then a worker (first come, first served).
+    if let Some(bucket) = &pair.bucket {
+        if let Err(retry) = bucket.take(Instant::now()) {
+            return refuse(&state, recorder, Rejection::RateLimited, Some(retry));
+        }
+    }
+    let permit = match &pair.pool {
+        None => None,
+        Some(pool) => match pool.acquire().await {
+            Ok(permit) => Some(permit),
+            Err(reason) => return refuse(&state, recorder, reason, None),
+        },
+    };
+    // The sampled latency is the service time: it starts when a worker is taken.
+    let service_start = if permit.is_some() {
+        let now = Instant::now();
+        let wait = now.saturating_duration_since(arrival);
+        state.stats.queue_wait(route, wait);
+        state.metrics.queue_wait(wait.as_secs_f64());
+        now
+    } else {
+        arrival
+    };
+    let deadline = after(service_start, latency);
+    let service = Service {
+        state: &state,
+        pair: &pair,
+        route,
+        deadline,
+        permit,
+    };
 
     let Some(failure) = decision.failure else {
         req.extensions_mut().insert(CpuBudget(cpu));
@@ -82,7 +124,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
             burn_cpu(cpu).await;
         }
         let response = next.run(req).await;
-        tokio::time::sleep_until(deadline).await;
+        service.end().await;
         return recorder.finish(response, None);
     };
 
@@ -90,33 +132,35 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     state.metrics.injected(recorder.path(), label);
     match failure {
         FailureKind::Status { code, .. } => {
-            tokio::time::sleep_until(deadline).await;
+            service.end().await;
             recorder.finish(status_response(code, failure.retry_after()), Some(label))
         }
         FailureKind::Dribble { bytes_per_sec } => {
             req.extensions_mut().insert(CpuBudget(cpu));
             let response = next.run(req).await;
-            tokio::time::sleep_until(deadline).await;
+            service.end().await;
             recorder.finish(dribble(response, bytes_per_sec).await, Some(label))
         }
         FailureKind::Hang { .. } => {
-            let until = failure.hang_duration().map(|d| after(arrival, d));
+            // A hung request holds its worker for the whole hang, as a stuck one does.
+            let until = failure.hang_duration().map(|d| after(service_start, d));
             tokio::select! {
                 () = sleep_until_opt(until) => {}
                 () = state.shutdown.cancelled() => {}
             }
+            drop(service);
             enact(slot(&req), recorder, label, ConnAction::Close).await
         }
         FailureKind::Reset => {
-            tokio::time::sleep_until(deadline).await;
+            service.end().await;
             enact(slot(&req), recorder, label, ConnAction::Reset).await
         }
         FailureKind::Close => {
-            tokio::time::sleep_until(deadline).await;
+            service.end().await;
             enact(slot(&req), recorder, label, ConnAction::Close).await
         }
         FailureKind::Garbage { bytes } => {
-            tokio::time::sleep_until(deadline).await;
+            service.end().await;
             enact(
                 slot(&req),
                 recorder,
@@ -125,6 +169,100 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
             )
             .await
         }
+    }
+}
+
+/// Most back-to-back stalls one response waits through (a bound, not a policy).
+const MAX_STALLS_IN_A_ROW: usize = 64;
+
+/// A request in service: its worker (if capacity limits them) until its deadline.
+struct Service<'a> {
+    state: &'a AppState,
+    pair: &'a ProfilePair,
+    route: &'static str,
+    deadline: tokio::time::Instant,
+    permit: Option<Permit>,
+}
+
+impl Service<'_> {
+    /// Waits out the service time, frees the worker, then holds the response while a
+    /// stall is on (a stall holds responses, not workers).
+    async fn end(self) {
+        tokio::time::sleep_until(self.deadline).await;
+        drop(self.permit);
+        let schedule = self
+            .pair
+            .effective
+            .capacity
+            .as_ref()
+            .map_or(&[][..], |c| &c.stall);
+        let mut held = false;
+        for _ in 0..MAX_STALLS_IN_A_ROW {
+            let Some(end) = stall_end(
+                &self.state.stall,
+                schedule,
+                &self.state.uptime,
+                Instant::now(),
+            ) else {
+                break;
+            };
+            held = true;
+            tokio::select! {
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(end)) => {}
+                () = self.state.shutdown.cancelled() => break,
+            }
+        }
+        if held {
+            self.state.stats.stalled(self.route);
+            self.state.metrics.stalled();
+        }
+    }
+}
+
+/// `latency x multiplier` (the degradation), saturating instead of overflowing.
+fn degraded(latency: Duration, multiplier: f64) -> Duration {
+    if multiplier == 1.0 {
+        return latency;
+    }
+    Duration::try_from_secs_f64(latency.as_secs_f64() * multiplier).unwrap_or(Duration::MAX)
+}
+
+/// The answer to a request refused before service: 503 for the queue, 429 with
+/// Retry-After for the rate limit.
+fn refuse(
+    state: &AppState,
+    recorder: Recorder,
+    reason: Rejection,
+    retry_after: Option<Duration>,
+) -> Response {
+    let label = reason.label();
+    state.stats.reject(recorder.route, label);
+    state.metrics.rejected(label);
+    let (status, detail) = match reason {
+        Rejection::QueueFull => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "every worker is busy and the queue is full (the mock's capacity)",
+        ),
+        Rejection::QueueTimeout => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no worker became free within the queue timeout (the mock's capacity)",
+        ),
+        Rejection::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate limit exceeded (the mock's capacity); retry after the Retry-After seconds",
+        ),
+    };
+    let mut response = ApiError::new(status, label, detail).into_response();
+    if let Some(after) = retry_after {
+        set_retry_after(&mut response, after);
+    }
+    recorder.finish(response, None)
+}
+
+fn set_retry_after(response: &mut Response, after: Duration) {
+    let secs = after.as_millis().div_ceil(1000).max(1);
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
     }
 }
 
@@ -187,10 +325,7 @@ fn status_response(code: u16, retry_after: Option<Duration>) -> Response {
     )
     .into_response();
     if let Some(after) = retry_after {
-        let secs = after.as_millis().div_ceil(1000).max(1);
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+        set_retry_after(&mut response, after);
     }
     response
 }

@@ -15,9 +15,11 @@
 //! # let _ = stats; Ok(()) }
 //! ```
 
+pub mod capacity;
 pub mod fault;
 pub mod latency;
 pub mod profile;
+pub mod queueing;
 
 pub mod admin;
 pub mod app;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::capacity::gate::{Pool, TokenBucket};
 use crate::profile::Profile;
 
 /// A configured profile and its time-scaled effective form.
@@ -18,6 +19,10 @@ pub struct ProfilePair {
     pub configured: Profile,
     /// What requests use: `configured.scaled(time_scale)`.
     pub effective: Profile,
+    /// The workers and their queue, when the effective profile limits them.
+    pub pool: Option<Arc<Pool>>,
+    /// The rate limit's bucket, when the effective profile has one.
+    pub bucket: Option<Arc<TokenBucket>>,
 }
 
 /// The swappable live profile.
@@ -31,20 +36,34 @@ impl LiveProfile {
     /// Starts with `profile`, scaling every duration by `time_scale`.
     pub fn new(profile: Profile, time_scale: f64) -> Self {
         Self {
-            current: ArcSwap::from_pointee(Self::pair(profile, time_scale)),
+            current: ArcSwap::from_pointee(Self::pair(profile, time_scale, None)),
             time_scale,
         }
     }
 
-    fn pair(configured: Profile, time_scale: f64) -> ProfilePair {
+    /// The pair for `configured`; the pool and bucket of `previous` are kept when the
+    /// new capacity has the same shape, so swapping only latencies neither frees busy
+    /// workers nor refills the bucket.
+    fn pair(configured: Profile, time_scale: f64, previous: Option<&ProfilePair>) -> ProfilePair {
         let effective = if time_scale == 1.0 {
             configured.clone()
         } else {
             configured.scaled(time_scale)
         };
+        let capacity = effective.capacity.clone().unwrap_or_default();
+        let pool = match previous.and_then(|p| p.pool.as_ref()) {
+            Some(old) if old.same_shape(&capacity) => Some(old.clone()),
+            _ => Pool::new(&capacity),
+        };
+        let bucket = match previous.and_then(|p| p.bucket.as_ref()) {
+            Some(old) if old.same_shape(&capacity) => Some(old.clone()),
+            _ => TokenBucket::new(&capacity),
+        };
         ProfilePair {
             configured,
             effective,
+            pool,
+            bucket,
         }
     }
 
@@ -63,9 +82,14 @@ impl LiveProfile {
         self.time_scale
     }
 
-    /// Replaces the live profile atomically (the caller validated it).
+    /// Replaces the live profile atomically (the caller validated it). Requests already
+    /// waiting for or holding a worker of a replaced pool finish in that pool.
     pub fn replace(&self, profile: Profile) {
-        self.current
-            .store(Arc::new(Self::pair(profile, self.time_scale)));
+        let previous = self.current.load();
+        self.current.store(Arc::new(Self::pair(
+            profile,
+            self.time_scale,
+            Some(&previous),
+        )));
     }
 }

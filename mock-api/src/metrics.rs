@@ -1,5 +1,6 @@
 //! Prometheus metrics, every name in this one module: request counts and durations per
-//! route template (never the raw path), requests in flight and injected failures.
+//! route template (never the raw path), requests in flight, injected failures, and the
+//! capacity's workers, queue, refusals, queue wait and stalls.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -16,6 +17,21 @@ pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
 pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
 /// `mock_injected_failures_total{route,kind}`.
 pub const INJECTED_FAILURES: &str = "mock_injected_failures";
+
+/// `mock_capacity_workers`: workers configured (0: unlimited).
+pub const CAPACITY_WORKERS: &str = "mock_capacity_workers";
+/// `mock_capacity_busy_workers`: workers serving a request now.
+pub const CAPACITY_BUSY_WORKERS: &str = "mock_capacity_busy_workers";
+/// `mock_capacity_queue_length`: requests waiting for a worker now.
+pub const CAPACITY_QUEUE_LENGTH: &str = "mock_capacity_queue_length";
+/// `mock_capacity_rejections_total{reason}`: `queue_full`, `queue_timeout`, `rate_limited`.
+pub const CAPACITY_REJECTIONS: &str = "mock_capacity_rejections";
+/// `mock_capacity_queue_wait_seconds`: time waited for a worker (requests that got one).
+pub const CAPACITY_QUEUE_WAIT: &str = "mock_capacity_queue_wait_seconds";
+/// `mock_capacity_latency_multiplier`: the degradation's multiplier now (1: none).
+pub const CAPACITY_LATENCY_MULTIPLIER: &str = "mock_capacity_latency_multiplier";
+/// `mock_stalled_responses_total`: responses held by a stall.
+pub const STALLED_RESPONSES: &str = "mock_stalled_responses";
 
 /// Bucket bounds in seconds: fine around 5-10 ms, wide enough for 30 s.
 pub const DURATION_BUCKETS: &[f64] = &[
@@ -55,6 +71,13 @@ pub struct FailureLabels {
     pub kind: String,
 }
 
+/// Labels of the rejection counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectionLabels {
+    /// `queue_full`, `queue_timeout` or `rate_limited`.
+    pub reason: String,
+}
+
 fn duration_histogram() -> Histogram {
     Histogram::new(DURATION_BUCKETS.iter().copied())
 }
@@ -67,6 +90,13 @@ pub struct Metrics {
     duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
     failures: Family<FailureLabels, Counter>,
+    workers: Gauge,
+    busy_workers: Gauge,
+    queue_length: Gauge,
+    rejections: Family<RejectionLabels, Counter>,
+    queue_wait: Histogram,
+    latency_multiplier: Gauge<f64, std::sync::atomic::AtomicU64>,
+    stalled: Counter,
 }
 
 impl Default for Metrics {
@@ -105,13 +135,97 @@ impl Metrics {
             "Failures injected by the live profile, by route and kind",
             failures.clone(),
         );
+        let workers = Gauge::default();
+        let busy_workers = Gauge::default();
+        let queue_length = Gauge::default();
+        let rejections = Family::<RejectionLabels, Counter>::default();
+        let queue_wait = duration_histogram();
+        let latency_multiplier = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        latency_multiplier.set(1.0);
+        let stalled = Counter::default();
+        registry.register(
+            CAPACITY_WORKERS,
+            "Workers the live profile allows (0: unlimited)",
+            workers.clone(),
+        );
+        registry.register(
+            CAPACITY_BUSY_WORKERS,
+            "Workers serving a request",
+            busy_workers.clone(),
+        );
+        registry.register(
+            CAPACITY_QUEUE_LENGTH,
+            "Requests waiting for a worker",
+            queue_length.clone(),
+        );
+        registry.register(
+            CAPACITY_REJECTIONS,
+            "Requests refused before service, by reason",
+            rejections.clone(),
+        );
+        for reason in crate::capacity::gate::Rejection::ALL {
+            // Present at zero from the start, so rate() works from the first scrape.
+            let _ = rejections.get_or_create(&RejectionLabels {
+                reason: reason.label().to_owned(),
+            });
+        }
+        registry.register(
+            CAPACITY_QUEUE_WAIT,
+            "Time requests waited for a worker, seconds",
+            queue_wait.clone(),
+        );
+        registry.register(
+            CAPACITY_LATENCY_MULTIPLIER,
+            "Latency multiplier of the simulated degradation (1: none)",
+            latency_multiplier.clone(),
+        );
+        registry.register(
+            STALLED_RESPONSES,
+            "Responses held by a stall",
+            stalled.clone(),
+        );
         Self {
             registry,
             requests,
             duration,
             in_flight,
             failures,
+            workers,
+            busy_workers,
+            queue_length,
+            rejections,
+            queue_wait,
+            latency_multiplier,
+            stalled,
         }
+    }
+
+    /// Counts a request refused before service.
+    pub fn rejected(&self, reason: &str) {
+        self.rejections
+            .get_or_create(&RejectionLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Observes the time a request waited for a worker.
+    pub fn queue_wait(&self, seconds: f64) {
+        self.queue_wait.observe(seconds);
+    }
+
+    /// Counts a response held by a stall.
+    pub fn stalled(&self) {
+        self.stalled.inc();
+    }
+
+    /// Sets the capacity gauges (read from the live pool when scraped).
+    pub fn set_capacity(&self, workers: u32, busy: u32, queued: u64, multiplier: f64) {
+        self.workers.set(i64::from(workers));
+        self.busy_workers.set(i64::from(busy));
+        self.queue_length
+            .set(i64::try_from(queued).unwrap_or(i64::MAX));
+        self.latency_multiplier.set(multiplier);
     }
 
     /// Counts an answered request and its duration.
@@ -161,6 +275,15 @@ impl Metrics {
 pub async fn handler(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
 ) -> impl axum::response::IntoResponse {
+    let pair = state.profile.current();
+    let (workers, busy, queued) = pair.pool.as_ref().map_or((0, 0, 0), |p| {
+        let (busy, queued) = p.load();
+        (p.workers(), busy, queued as u64)
+    });
+    let multiplier = state.latency_multiplier(&pair.effective, std::time::Instant::now());
+    state
+        .metrics
+        .set_capacity(workers, busy, queued, multiplier);
     (
         [(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)],
         state.metrics.encode(),

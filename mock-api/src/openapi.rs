@@ -17,7 +17,7 @@ use crate::routes::{clients, data, health, jobs, ml, portfolio, trading};
         trading::execute, trading::history,
         data::historical,
         jobs::get_job,
-        crate::admin::get_profile, crate::admin::put_profile, crate::admin::get_stats, crate::admin::reset_stats,
+        crate::admin::get_profile, crate::admin::put_profile, crate::admin::get_stats, crate::admin::reset_stats, crate::admin::post_stall,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(

@@ -20,6 +20,11 @@
 //! latency = { kind = "lognormal", median_ms = 1200, p99_ms = 8000 }
 //! failures = [{ kind = "status", code = 500, probability = 0.10 }]
 //! cpu_ms = 0                    # real CPU work per request, in ms
+//!
+//! [capacity]                    # optional: see crate::capacity
+//! workers = 8
+//! queue = 64
+//! queue_timeout_ms = 1000
 //! ```
 //!
 //! Everything is validated while parsing, so an error points at the line and column of
@@ -36,6 +41,7 @@ use std::time::Duration;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::capacity::Capacity;
 use crate::fault::{FailureKind, FailureRule};
 use crate::latency::LatencyDistribution;
 
@@ -62,11 +68,32 @@ const BUILTINS: &[(&str, &str)] = &[
     ("healthy", include_str!("../../profiles/healthy.toml")),
     ("fast", include_str!("../../profiles/fast.toml")),
     ("flaky", include_str!("../../profiles/flaky.toml")),
+    ("capacity", include_str!("../../profiles/capacity.toml")),
+    (
+        "pool-exhausted",
+        include_str!("../../profiles/pool-exhausted.toml"),
+    ),
+    (
+        "rate-limited",
+        include_str!("../../profiles/rate-limited.toml"),
+    ),
+    ("leaking", include_str!("../../profiles/leaking.toml")),
+    ("stalling", include_str!("../../profiles/stalling.toml")),
 ];
 
 /// The built-in profile names, in [`BUILTINS`] order (a const so it can be a `'static`
 /// slice).
-const BUILTIN_NAMES: &[&str] = &["guide", "healthy", "fast", "flaky"];
+const BUILTIN_NAMES: &[&str] = &[
+    "guide",
+    "healthy",
+    "fast",
+    "flaky",
+    "capacity",
+    "pool-exhausted",
+    "rate-limited",
+    "leaking",
+    "stalling",
+];
 
 /// How one route behaves: its latency, its failures, and the CPU it burns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +155,10 @@ pub struct Profile {
     /// Per-route behaviour, keyed by a template from [`ROUTES`].
     #[serde(default, deserialize_with = "de::routes")]
     pub routes: BTreeMap<String, Behaviour>,
+    /// Workers, queue, rate limit, degradation and stalls; `None`: unlimited (see
+    /// [`crate::capacity`]). With workers, a route's latency is its service time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
 }
 
 /// A profile that cannot be found, read, parsed or validated.
@@ -280,7 +311,32 @@ impl Profile {
                 .iter()
                 .map(|(route, b)| (route.clone(), b.scaled(factor)))
                 .collect(),
+            capacity: self.capacity.as_ref().map(|c| c.scaled(factor)),
         }
+    }
+
+    /// Requests per second at which every worker is busy, for a traffic mix of
+    /// `(route template, weight)`: `workers / (weighted mean service time)`. `None`
+    /// without workers, for an empty mix or when the service takes no time. The mean is
+    /// the configured latency's (degradation after start up and failures with their own
+    /// timing, such as hangs, are not counted).
+    pub fn saturation_rps(&self, mix: &[(&str, f64)]) -> Option<f64> {
+        let total: f64 = mix.iter().map(|(_, w)| w.max(0.0)).sum();
+        if total.is_nan() || total <= 0.0 {
+            return None;
+        }
+        let mean_s: f64 = mix
+            .iter()
+            .map(|(route, w)| w.max(0.0) * self.behaviour(route).latency.mean().as_secs_f64())
+            .sum::<f64>()
+            / total;
+        let mean = Duration::try_from_secs_f64(mean_s).ok()?;
+        self.capacity.as_ref()?.saturation_rps(mean)
+    }
+
+    /// The saturation point of a load made only of `route` (see [`Self::saturation_rps`]).
+    pub fn route_saturation_rps(&self, route: &str) -> Option<f64> {
+        self.saturation_rps(&[(route, 1.0)])
     }
 
     /// The behaviour of a route template: its own, or the defaults.
@@ -312,6 +368,9 @@ impl Profile {
             .duration
             .validate()
             .map_err(|e| invalid("jobs.duration".to_owned(), e.to_string()))?;
+        if let Some(c) = &self.capacity {
+            c.validate().map_err(|(f, m)| invalid(f, m))?;
+        }
         de::check_probability(self.jobs.failure_probability)
             .map_err(|m| invalid("jobs.failure_probability".to_owned(), m))
     }

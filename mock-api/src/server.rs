@@ -260,12 +260,24 @@ impl RunningServer {
 
     /// Server-side statistics per route.
     pub fn stats(&self) -> StatsSnapshot {
-        self.state.stats.snapshot()
+        self.state.stats_snapshot()
     }
 
     /// Forgets the statistics.
     pub fn reset_stats(&self) {
-        self.state.stats.reset();
+        self.state.reset_stats();
+    }
+
+    /// Holds every response due in the next `length` (from now) until it ends, as
+    /// `POST /admin/stall` does; a zero length ends a stall.
+    pub fn stall(&self, length: Duration) {
+        self.state.stall.start(Instant::now(), length);
+    }
+
+    /// Moves the uptime that degradation and the stall schedule see forward by `by`
+    /// (simulated: a soak's leak without the soak).
+    pub fn advance_uptime(&self, by: Duration) {
+        self.state.uptime.advance(by);
     }
 
     /// The live profile as configured.

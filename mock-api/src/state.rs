@@ -12,10 +12,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::AdminAccess;
 use crate::background::JobRunner;
+use crate::capacity::gate::{stall_end, StallSwitch, Uptime};
 use crate::live::LiveProfile;
 use crate::metrics::Metrics;
 use crate::profile::{Profile, ROUTES};
-use crate::stats::ServerStats;
+use crate::stats::{ServerStats, StatsSnapshot};
 use crate::store::Store;
 
 /// Shared state; cloning is an `Arc` clone.
@@ -45,6 +46,10 @@ pub struct Inner {
     pub started: Instant,
     /// Per route template: the sequence counter `Behaviour::decide` receives.
     pub sequences: HashMap<&'static str, AtomicU64>,
+    /// Uptime as degradation and the stall schedule see it (advanceable).
+    pub uptime: Uptime,
+    /// A stall started through the admin API.
+    pub stall: StallSwitch,
 }
 
 impl Deref for AppState {
@@ -82,7 +87,54 @@ impl AppState {
             shutdown,
             started: Instant::now(),
             sequences: ROUTES.iter().map(|r| (*r, AtomicU64::new(0))).collect(),
+            uptime: Uptime::new(),
+            stall: StallSwitch::default(),
         }))
+    }
+
+    /// Statistics with the capacity's live figures (busy workers, queue, peaks).
+    pub fn stats_snapshot(&self) -> StatsSnapshot {
+        let mut snap = self.stats.snapshot();
+        let pair = self.profile.current();
+        let c = &mut snap.capacity;
+        if let Some(pool) = &pair.pool {
+            let (busy, queued) = pool.load();
+            let counters = pool.counters();
+            c.workers = pool.workers();
+            c.busy_workers = busy;
+            c.queue_length = queued as u64;
+            c.max_busy_workers = counters.max_busy;
+            c.max_queue_length = counters.max_queue_length as u64;
+            c.served_from_queue = counters.served_from_queue;
+            c.fifo_violations = counters.fifo_violations;
+        }
+        let now = Instant::now();
+        c.uptime_ms = self.uptime.at(now).as_secs_f64() * 1000.0;
+        c.latency_multiplier = self.latency_multiplier(&pair.effective, now);
+        let schedule = pair
+            .effective
+            .capacity
+            .as_ref()
+            .map_or(&[][..], |c| &c.stall);
+        c.stalling = stall_end(&self.stall, schedule, &self.uptime, now).is_some();
+        snap
+    }
+
+    /// Forgets the statistics and restarts the pool's peaks from the present load.
+    pub fn reset_stats(&self) {
+        self.stats.reset();
+        if let Some(pool) = &self.profile.current().pool {
+            pool.reset_counters();
+        }
+    }
+
+    /// The degradation's latency multiplier of `profile` at `now` (1 without one).
+    pub fn latency_multiplier(&self, profile: &Profile, now: Instant) -> f64 {
+        profile
+            .capacity
+            .as_ref()
+            .and_then(|c| c.degradation)
+            .map_or(1.0, |d| d.multiplier(self.uptime.at(now)))
     }
 
     /// The route template string of `method` + `path` as the profile names it.

@@ -33,6 +33,9 @@ struct RouteStats {
     statuses: BTreeMap<u16, u64>,
     failures: BTreeMap<&'static str, u64>,
     server_time_us: Histogram<u64>,
+    rejections: BTreeMap<&'static str, u64>,
+    queue_wait_us: Histogram<u64>,
+    stalled: u64,
 }
 
 impl RouteStats {
@@ -42,8 +45,17 @@ impl RouteStats {
             statuses: BTreeMap::new(),
             failures: BTreeMap::new(),
             server_time_us: new_histogram(),
+            rejections: BTreeMap::new(),
+            queue_wait_us: new_histogram(),
+            stalled: 0,
         }
     }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(1, HIGHEST_US)
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -76,9 +88,7 @@ impl ServerStats {
         let Some(cell) = self.routes.get(route) else {
             return;
         };
-        let us = u64::try_from(server_time.as_micros())
-            .unwrap_or(u64::MAX)
-            .clamp(1, HIGHEST_US);
+        let us = micros(server_time);
         let mut s = cell.lock().unwrap_or_else(PoisonError::into_inner);
         s.requests += 1;
         if let Some(code) = outcome.status {
@@ -88,6 +98,28 @@ impl ServerStats {
             *s.failures.entry(kind).or_default() += 1;
         }
         s.server_time_us.saturating_record(us);
+    }
+
+    fn with_route(&self, route: &str, f: impl FnOnce(&mut RouteStats)) {
+        if let Some(cell) = self.routes.get(route) {
+            f(&mut cell.lock().unwrap_or_else(PoisonError::into_inner));
+        }
+    }
+
+    /// Counts a request of `route` refused before service (`queue_full`, ...).
+    pub fn reject(&self, route: &str, reason: &'static str) {
+        self.with_route(route, |s| *s.rejections.entry(reason).or_default() += 1);
+    }
+
+    /// Records how long a request of `route` waited for a worker (zero: it did not).
+    pub fn queue_wait(&self, route: &str, wait: Duration) {
+        // The histogram's floor is 1 us: a request served at once counts as 1 us.
+        self.with_route(route, |s| s.queue_wait_us.saturating_record(micros(wait)));
+    }
+
+    /// Counts a response of `route` held by a stall.
+    pub fn stalled(&self, route: &str) {
+        self.with_route(route, |s| s.stalled += 1);
     }
 
     /// Forgets everything counted so far.
@@ -100,14 +132,23 @@ impl ServerStats {
 
     /// A copy of the statistics as plain data.
     pub fn snapshot(&self) -> StatsSnapshot {
+        let mut all_waits = new_histogram();
+        let mut capacity = CapacitySnapshot::default();
         let routes = self
             .routes
             .iter()
             .map(|(route, cell)| {
                 let s = cell.lock().unwrap_or_else(PoisonError::into_inner);
+                // Same bounds, so adding cannot fail.
+                let _ = all_waits.add(&s.queue_wait_us);
+                for (reason, n) in &s.rejections {
+                    *capacity.rejections.entry((*reason).to_owned()).or_default() += n;
+                }
+                capacity.stalled += s.stalled;
                 (route.to_string(), RouteSnapshot::of(&s))
             })
             .collect();
+        capacity.queue_wait_ms = QueueWaitMs::of(&all_waits);
         StatsSnapshot {
             since: self
                 .since
@@ -115,6 +156,7 @@ impl ServerStats {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
             routes,
+            capacity,
         }
     }
 }
@@ -149,6 +191,85 @@ pub struct RouteSnapshot {
     pub server_time_ms: ServerTimeMs,
     /// The server-time histogram in microseconds, HdrHistogram V2 serialised, base64.
     pub histogram: String,
+    /// Requests refused before service, by reason (`queue_full`, `queue_timeout`,
+    /// `rate_limited`); they are also in `requests` and `status_counts`.
+    #[serde(default)]
+    pub rejections: BTreeMap<String, u64>,
+    /// Time spent waiting for a worker by the requests that got one, ms (all zero
+    /// without `capacity.workers`; `count` says how many were measured).
+    #[serde(default)]
+    pub queue_wait_ms: QueueWaitMs,
+    /// Responses held by a stall.
+    #[serde(default)]
+    pub stalled: u64,
+}
+
+/// Queue-wait statistics in milliseconds (compare `mean` with Erlang C).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct QueueWaitMs {
+    /// Requests that got a worker (served at once or after waiting).
+    pub count: u64,
+    /// Mean wait (a request served at once counts as 0.001 ms).
+    pub mean: f64,
+    /// Standard deviation of the wait.
+    pub std_dev: f64,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl QueueWaitMs {
+    fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        Self {
+            count: h.len(),
+            mean: h.mean() / 1000.0,
+            std_dev: h.stdev() / 1000.0,
+            p50: ms(h.value_at_quantile(0.50)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+/// The server's capacity now and since the last reset (all zero without `capacity`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CapacitySnapshot {
+    /// Workers configured (0: unlimited).
+    pub workers: u32,
+    /// Workers busy now.
+    pub busy_workers: u32,
+    /// Requests waiting for a worker now.
+    pub queue_length: u64,
+    /// Most workers busy at once (never above `workers`).
+    pub max_busy_workers: u32,
+    /// Longest the queue has been.
+    pub max_queue_length: u64,
+    /// Requests that waited in the queue and then got a worker.
+    pub served_from_queue: u64,
+    /// Workers handed to a waiter that arrived after another still waiting (0: FIFO).
+    pub fifo_violations: u64,
+    /// Refusals over every route, by reason.
+    pub rejections: BTreeMap<String, u64>,
+    /// Queue wait over every route, ms.
+    pub queue_wait_ms: QueueWaitMs,
+    /// Responses held by a stall, every route.
+    pub stalled: u64,
+    /// The latency multiplier of the degradation now (1: none).
+    pub latency_multiplier: f64,
+    /// Uptime as the degradation and stall schedule see it (with any advance), ms.
+    pub uptime_ms: f64,
+    /// Whether a stall is holding responses now.
+    pub stalling: bool,
 }
 
 /// Why a snapshot's histogram could not be read back.
@@ -197,6 +318,13 @@ impl RouteSnapshot {
                 .collect(),
             server_time_ms,
             histogram: base64::engine::general_purpose::STANDARD.encode(bytes),
+            rejections: s
+                .rejections
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            queue_wait_ms: QueueWaitMs::of(&s.queue_wait_us),
+            stalled: s.stalled,
         }
     }
 
@@ -216,6 +344,9 @@ pub struct StatsSnapshot {
     pub since: String,
     /// By route template (`GET /api/clients/{client_id}`).
     pub routes: BTreeMap<String, RouteSnapshot>,
+    /// Workers, queue, refusals and stalls (see [`crate::capacity`]).
+    #[serde(default)]
+    pub capacity: CapacitySnapshot,
 }
 
 #[cfg(test)]

@@ -28,6 +28,27 @@ pub(super) fn to_toml(p: &Profile) -> Result<String, toml::ser::Error> {
         let _ = write!(out, "\n[routes.{}]\n", inline(route)?);
         behaviour(&mut out, b)?;
     }
+    if let Some(c) = &p.capacity {
+        out.push_str("\n[capacity]\n");
+        if let Some(v) = c.workers {
+            line(&mut out, "workers", &v)?;
+        }
+        if let Some(v) = c.queue {
+            line(&mut out, "queue", &v)?;
+        }
+        if let Some(v) = c.queue_timeout_ms {
+            line(&mut out, "queue_timeout_ms", &v)?;
+        }
+        if let Some(v) = &c.rate_limit {
+            line(&mut out, "rate_limit", v)?;
+        }
+        if let Some(v) = &c.degradation {
+            line(&mut out, "degradation", v)?;
+        }
+        if !c.stall.is_empty() {
+            line(&mut out, "stall", &c.stall)?;
+        }
+    }
     Ok(out)
 }
 

@@ -19,7 +19,17 @@ fn builtins() -> Vec<Profile> {
 fn every_builtin_parses_validates_and_covers_every_route() {
     assert_eq!(
         Profile::builtin_names(),
-        &["guide", "healthy", "fast", "flaky"]
+        &[
+            "guide",
+            "healthy",
+            "fast",
+            "flaky",
+            "capacity",
+            "pool-exhausted",
+            "rate-limited",
+            "leaking",
+            "stalling"
+        ]
     );
     for (name, p) in Profile::builtin_names().iter().zip(builtins()) {
         assert_eq!(&p.name, name);
