@@ -13,6 +13,7 @@ pub mod console;
 pub mod criteria;
 pub mod csv;
 pub mod json;
+pub mod judge;
 pub mod report;
 pub mod stats;
 pub mod summary;
