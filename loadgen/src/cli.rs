@@ -146,6 +146,7 @@ impl Cli {
             shards: default_shards(),
             snapshots: None,
             retarget: None,
+            reset: None,
         };
         Ok((config, scenario))
     }

@@ -50,6 +50,8 @@ pub struct RunConfig {
     pub snapshots: Option<tokio::sync::watch::Sender<Arc<Snapshot>>>,
     /// New user targets while running (a web UI's edit); each replaces the plan.
     pub retarget: Option<RetargetReceiver>,
+    /// Each new value zeroes the statistics mid-run (a web UI's "Reset stats").
+    pub reset: Option<tokio::sync::watch::Receiver<u64>>,
 }
 
 impl RunConfig {
@@ -71,6 +73,7 @@ impl RunConfig {
             shards: default_shards(),
             snapshots: None,
             retarget: None,
+            reset: None,
         }
     }
 }
@@ -189,6 +192,7 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         config.snapshots.clone(),
         halt_aggregator.clone(),
         config.reset_stats.then(|| signals.ramped_up.clone()),
+        config.reset.clone(),
     ));
 
     // Stop rules: whichever comes first.
@@ -290,6 +294,7 @@ async fn aggregate(
     publish: Option<tokio::sync::watch::Sender<Arc<Snapshot>>>,
     halt: CancellationToken,
     reset_when: Option<CancellationToken>,
+    mut reset_requests: Option<tokio::sync::watch::Receiver<u64>>,
 ) -> (Aggregator, Option<crate::output::Periodic>) {
     let period = Duration::from_secs(1);
     let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -311,6 +316,16 @@ async fn aggregate(
                 aggregator.reset(SystemTime::now());
                 reset_pending = None;
             }
+            () = next_reset(&mut reset_requests) => {
+                aggregator.collect(&hub);
+                let now = SystemTime::now();
+                aggregator.reset(now);
+                if let Some(tx) = &publish {
+                    // Observers see the zeroed figures now, not at the next tick.
+                    let users = count_u32(user_count.load(Ordering::Relaxed));
+                    let _ = tx.send(Arc::new(aggregator.snapshot(now, users)));
+                }
+            }
             _ = interval.tick() => {
                 tick += 1;
                 let users = count_u32(user_count.load(Ordering::Relaxed));
@@ -326,6 +341,17 @@ async fn aggregate(
         }
     }
     (aggregator, periodic)
+}
+
+/// Returns when a reset is requested; never without a receiver or once its sender is gone.
+async fn next_reset(reset: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    if let Some(rx) = reset {
+        if rx.changed().await.is_ok() {
+            return;
+        }
+    }
+    *reset = None;
+    std::future::pending::<()>().await;
 }
 
 fn tasks_run(
