@@ -114,3 +114,41 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         Ok(ExitCode::from(1))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_defaults() {
+        let cli = Cli::try_parse_from([
+            "harness",
+            "guide",
+            "--seed",
+            "9",
+            "--time-scale",
+            "0.2",
+            "-u",
+            "50",
+            "--duration",
+            "2m",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Guide));
+        assert_eq!(
+            (cli.seed, cli.time_scale, cli.users, cli.duration),
+            (9, Some(0.2), Some(50), Some(Duration::from_secs(120)))
+        );
+        let cli = Cli::try_parse_from(["harness", "all"]).unwrap();
+        assert_eq!((cli.seed, cli.users), (42, None));
+    }
+
+    #[test]
+    fn bad_values_are_refused_before_any_run() {
+        assert!(Cli::try_parse_from(["harness", "guide", "--duration", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["harness", "nonesuch"]).is_err());
+        let cli = Cli::try_parse_from(["harness", "guide", "--time-scale", "0"]).unwrap();
+        let e = run(&cli).unwrap_err();
+        assert!(e.to_string().contains("--time-scale 0"), "{e}");
+    }
+}
