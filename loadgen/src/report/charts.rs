@@ -169,9 +169,17 @@ pub fn rps_chart(snapshot: &Snapshot) -> Result<String, String> {
     )
 }
 
-/// The 50th, 95th and 99th percentiles over time, as `_stats_history.csv` has them.
+/// The 50th, 95th and 99th percentiles over time, as `_stats_history.csv` has them: of
+/// the whole run so far, or of the last ten seconds with full history (as Locust).
 pub fn response_time_chart(snapshot: &Snapshot) -> Result<String, String> {
     let rows = aggregated_history(snapshot);
+    // Full history writes request rows too, and then every row's percentiles are current.
+    let current = snapshot.history.iter().any(|h| !h.method.is_empty());
+    let caption = if current {
+        "Response time percentiles, last 10 s (ms)"
+    } else {
+        "Response time percentiles, whole run so far (ms)"
+    };
     // Index into the history's percentile columns (50%, ..., 95% at 5, 99% at 7).
     let points = |index: usize| -> Vec<(f64, f64)> {
         rows.iter()
@@ -183,7 +191,7 @@ pub fn response_time_chart(snapshot: &Snapshot) -> Result<String, String> {
     };
     line_chart(
         &Frame {
-            caption: "Response time percentiles (ms)",
+            caption,
             x_desc: "seconds since start",
             y_desc: "ms",
             height: HEIGHT,
