@@ -1,9 +1,11 @@
 //! mock-api's integration tests, one binary: the store suite (SQLite always, PostgreSQL
 //! when `MOCK_API_POSTGRES_URL` is set), every route through the router, each failure
-//! kind as a raw TCP client sees it, persistence across a restart and the admin rule.
+//! kind as a raw TCP client sees it, persistence across a restart, the admin rule, and
+//! the capacity (workers, queue, rate limit, stalls, degradation).
 
 mod admin;
 mod behaviour;
+mod capacity;
 mod faults;
 mod restart;
 mod routes;
