@@ -7,7 +7,6 @@ use std::time::Duration;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use crate::executor::LoadPlan;
 use crate::output::{ConsoleMode, OutputConfig};
 use crate::runner::{default_shards, RunConfig};
 use crate::scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
@@ -76,6 +75,33 @@ pub struct Cli {
     /// List the user classes, their tasks and weights, then exit.
     #[arg(short = 'l', long)]
     pub list: bool,
+    /// Stages instead of -u/-r: DURATION:USERS:RATE,... (e.g. 30s:50:5,2m:500:100,30s:50:5).
+    #[arg(long, value_parser = crate::shape::parse_stage_list, conflicts_with = "shape")]
+    pub stages: Option<crate::shape::StageList>,
+    /// A built-in load shape: spike (50/500/50 users), soak (100 users, 24 h), step (100, 200, ... 3200 users).
+    #[arg(long, value_name = "NAME")]
+    pub shape: Option<String>,
+    /// Length of each step of the step shape (default 5m).
+    #[arg(long, value_parser = parse_timespan)]
+    pub step_time: Option<Duration>,
+    /// Open model: start this many iterations per second whatever the responses do.
+    #[arg(long, value_name = "RATE", conflicts_with_all = ["stages", "shape"])]
+    pub arrival_rate: Option<f64>,
+    /// Most users the arrival rate may use (default 100); iterations with no free user are dropped.
+    #[arg(long, value_name = "N", requires = "arrival_rate")]
+    pub max_users: Option<usize>,
+    /// How late an iteration may start when no user is free before it is dropped (default 0).
+    #[arg(long, value_parser = parse_seconds, requires = "arrival_rate")]
+    pub max_delay: Option<Duration>,
+    /// Step the users up (the step shape, or --stages) until a step fails; report the breaking point.
+    #[arg(long)]
+    pub breakpoint: bool,
+    /// A step fails when its failure ratio is over this (default 0.05 when no bound is given).
+    #[arg(long, value_name = "RATIO", requires = "breakpoint")]
+    pub breakpoint_fail_ratio: Option<f64>,
+    /// A step fails when its 95th percentile is over this many milliseconds.
+    #[arg(long, value_name = "MS", requires = "breakpoint")]
+    pub breakpoint_p95_ms: Option<f64>,
     /// Run only these user classes.
     #[arg(value_name = "UserClass")]
     pub classes: Vec<String>,
@@ -93,6 +119,9 @@ pub enum CliError {
     /// A bad spawn rate.
     #[error("bad --spawn-rate {0}: expected users per second above 0")]
     SpawnRate(f64),
+    /// The load-plan flags do not make a plan.
+    #[error(transparent)]
+    Plan(#[from] crate::shape::PlanError),
 }
 
 impl Cli {
@@ -117,6 +146,8 @@ impl Cli {
             return Err(CliError::SpawnRate(self.spawn_rate));
         }
         let target = Target::parse(&self.host)?;
+        let (load, breakpoint) =
+            crate::shape::plan_from_flags(&self.plan_flags(), scenario.plan.as_ref())?;
         let console = if self.only_summary {
             ConsoleMode::Summary
         } else {
@@ -124,10 +155,7 @@ impl Cli {
         };
         let config = RunConfig {
             target,
-            load: LoadPlan::Users {
-                users: self.users,
-                spawn_rate: self.spawn_rate,
-            },
+            load,
             run_time: self.run_time,
             stop_timeout: self.stop_timeout,
             seed: self.seed.unwrap_or_else(rand::random),
@@ -147,8 +175,28 @@ impl Cli {
             snapshots: None,
             retarget: None,
             reset: None,
+            breakpoint,
         };
         Ok((config, scenario))
+    }
+}
+
+impl Cli {
+    /// The load-plan flags, for `shape::plan_from_flags`.
+    pub fn plan_flags(&self) -> crate::shape::PlanFlags {
+        crate::shape::PlanFlags {
+            users: self.users,
+            spawn_rate: self.spawn_rate,
+            stages: self.stages.clone().map(|s| s.0),
+            shape: self.shape.clone(),
+            step_time: self.step_time,
+            arrival_rate: self.arrival_rate,
+            max_users: self.max_users,
+            max_delay: self.max_delay,
+            breakpoint: self.breakpoint,
+            breakpoint_fail_ratio: self.breakpoint_fail_ratio,
+            breakpoint_p95_ms: self.breakpoint_p95_ms,
+        }
     }
 }
 
@@ -163,6 +211,7 @@ pub fn parse_seconds(text: &str) -> Result<Duration, TimespanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::executor::LoadPlan;
 
     fn cli(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied())).unwrap()

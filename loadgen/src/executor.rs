@@ -1,6 +1,8 @@
-//! Who decides how many users run: the load plan (Locust's users and spawn rate, or a
-//! list of stages) and the controller that starts and stops users to follow it. What a
-//! user does lives in `user`; when the run ends is decided in `runner`.
+//! Who decides how many users run: the load plan (Locust's users and spawn rate, a list
+//! of stages, or a fixed arrival rate) and the controller that starts and stops users to
+//! follow it. What a user does lives in `user`; the arrival-rate scheduler in `arrival`;
+//! the breakpoint search's per-step judgement in `breakpoint`; when the run ends is
+//! decided in `runner`.
 //!
 //! Users are started in steps of max(1, floor(rate)) spaced so the average is the rate,
 //! the first at once; ramping down stops the newest users first.
@@ -13,11 +15,12 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::arrival::{ArrivalPlan, ArrivalReport};
+use crate::breakpoint::{Breakpoint, BreakpointReport, StepJudge};
 use crate::dispatch::{ramp_steps, ClassDispatcher};
 use crate::scenario::Scenario;
-use crate::stats::StatsHub;
 use crate::target::Target;
-use crate::user::{run_user, UserContext, UserReport};
+use crate::user::{run_user, Correction, Pace, Recorder, UserContext, UserReport};
 
 /// How many users run over time.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +37,9 @@ pub enum LoadPlan {
     /// user count at its rate and lasts `duration` from its start; the run ends after
     /// the last one.
     Stages(Vec<Stage>),
+    /// The open model: iterations start on a schedule (k6's constant-arrival-rate and
+    /// ramping-arrival-rate) on a bounded pool of users.
+    Arrival(ArrivalPlan),
 }
 
 /// One stage of a staged plan.
@@ -48,7 +54,8 @@ pub struct Stage {
 }
 
 impl LoadPlan {
-    /// The plan as stages; the last may last until the run is stopped (`None`).
+    /// The plan as closed-model stages; the last may last until the run is stopped
+    /// (`None`). An arrival-rate plan has none (its scheduler drives the users).
     fn stages(&self) -> Vec<(Option<Duration>, usize, f64)> {
         match self {
             Self::Users { users, spawn_rate } => vec![(None, *users, *spawn_rate)],
@@ -56,13 +63,74 @@ impl LoadPlan {
                 .iter()
                 .map(|s| (Some(s.duration), s.users, s.spawn_rate))
                 .collect(),
+            Self::Arrival(_) => Vec::new(),
         }
     }
 
-    /// The most users the plan ever asks for.
+    /// The most users the plan ever asks for (an arrival-rate plan: its pool's bound).
     pub fn peak_users(&self) -> usize {
-        self.stages().iter().map(|s| s.1).max().unwrap_or(0)
+        match self {
+            Self::Arrival(a) => a.max_users,
+            _ => self.stages().iter().map(|s| s.1).max().unwrap_or(0),
+        }
     }
+
+    /// The plan with its clock scaled by `factor` (0.01: a 5-minute stage lasts 3 s):
+    /// durations are multiplied by it and rates divided by it, so every stage still
+    /// reaches the same users (or iterations) as unscaled. The same knob as
+    /// `Scenario::scaled`, for running long shapes in seconds.
+    pub fn scaled(&self, factor: f64) -> Self {
+        match self {
+            Self::Users { users, spawn_rate } => Self::Users {
+                users: *users,
+                spawn_rate: spawn_rate / factor,
+            },
+            Self::Stages(stages) => Self::Stages(
+                stages
+                    .iter()
+                    .map(|s| Stage {
+                        duration: s.duration.mul_f64(factor),
+                        users: s.users,
+                        spawn_rate: s.spawn_rate / factor,
+                    })
+                    .collect(),
+            ),
+            Self::Arrival(a) => Self::Arrival(a.scaled(factor)),
+        }
+    }
+
+    /// When each stage starts, from the test start, as planned (empty for a plain
+    /// users/rate plan). The run's actual marks are in `RunOutcome::stages`.
+    pub fn stage_starts(&self) -> Vec<Duration> {
+        match self {
+            Self::Users { .. } => Vec::new(),
+            Self::Stages(stages) => starts(stages.iter().map(|s| s.duration)),
+            Self::Arrival(a) => starts(a.stages.iter().map(|s| s.duration)),
+        }
+    }
+}
+
+/// Running sums of durations, from zero.
+fn starts(durations: impl Iterator<Item = Duration>) -> Vec<Duration> {
+    let mut at = Duration::ZERO;
+    durations
+        .map(|d| {
+            let start = at;
+            at += d;
+            start
+        })
+        .collect()
+}
+
+/// Where a stage started, for the reports' time charts.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StageMark {
+    /// Stage index.
+    pub stage: usize,
+    /// When it started, from the test start.
+    pub at: Duration,
+    /// What it asks for (`500 users at 100/s`, `200 it/s`).
+    pub label: String,
 }
 
 /// One spawn or stop step, for the harness's spawn-timeline check.
@@ -91,6 +159,12 @@ pub struct UserPool {
     pub started_per_class: Vec<usize>,
     /// Every spawn and stop step.
     pub steps: Vec<SpawnStep>,
+    /// Where each stage started.
+    pub stage_marks: Vec<StageMark>,
+    /// The breakpoint search's steps, when one ran.
+    pub breakpoint: Option<BreakpointReport>,
+    /// The arrival-rate scheduler's counts, when the plan was one.
+    pub arrival: Option<ArrivalReport>,
     dispatcher: ClassDispatcher,
     /// Class of each slot handed out so far (slot n: the n-th running user).
     slot_classes: Vec<usize>,
@@ -113,8 +187,8 @@ pub struct UserEnv {
     pub scenario: Arc<Scenario>,
     /// The target.
     pub target: Arc<Target>,
-    /// Stats shards.
-    pub hub: Arc<StatsHub>,
+    /// Where users record.
+    pub recorder: Recorder,
     /// The run's seed.
     pub seed: u64,
     /// Timeout for each request.
@@ -156,28 +230,51 @@ pub struct Retarget {
 pub type RetargetReceiver = tokio::sync::watch::Receiver<Option<Retarget>>;
 
 /// Follows the plan until `halt` is cancelled (or the stages end), then returns the pool.
-/// A value sent on `retarget` replaces the rest of the plan.
+/// A value sent on `retarget` replaces the rest of the plan. With `breakpoint`, each
+/// stage is judged when it ends and the plan stops at the first that fails (the step
+/// figures come from the recorder's `step` hub, which must then be set).
 pub async fn control(
     plan: LoadPlan,
     env: UserEnv,
     halt: CancellationToken,
     signals: ControllerSignals,
     mut retarget: Option<RetargetReceiver>,
+    breakpoint: Option<Breakpoint>,
 ) -> UserPool {
     let mut pool = UserPool {
         running: Vec::new(),
         retired: Vec::new(),
         started_per_class: vec![0; env.scenario.classes.len()],
         steps: Vec::new(),
+        stage_marks: Vec::new(),
+        breakpoint: None,
+        arrival: None,
         dispatcher: ClassDispatcher::new(&env.scenario.classes),
         slot_classes: Vec::new(),
         next_index: 0,
+    };
+    if let LoadPlan::Arrival(arrival) = &plan {
+        let report = crate::arrival::drive(arrival, &env, &mut pool, &halt, &signals).await;
+        pool.arrival = Some(report);
+        return pool;
+    }
+    let mut judge = match (breakpoint, &env.recorder.step) {
+        (Some(rule), Some(hub)) => Some(StepJudge::new(rule, Arc::clone(hub))),
+        _ => None,
     };
     let mut stages: VecDeque<(Option<Duration>, usize, f64)> = plan.stages().into();
     let mut stage_index = 0usize;
     'stages: while let Some((duration, users, rate)) = stages.pop_front() {
         let stage_start = Instant::now();
         let stage_end = duration.map(|d| stage_start + d);
+        pool.stage_marks.push(StageMark {
+            stage: stage_index,
+            at: stage_start.duration_since(env.test_start),
+            label: format!("{users} users at {rate}/s"),
+        });
+        if let Some(judge) = &mut judge {
+            judge.begin_step();
+        }
         let current = pool.running.len();
         let up = users >= current;
         let change = users.abs_diff(current);
@@ -190,7 +287,7 @@ pub async fn control(
                 break;
             }
             tokio::select! {
-                () = halt.cancelled() => return pool,
+                () = halt.cancelled() => return pool.with_judge(judge),
                 Some(t) = next_retarget(&mut retarget) => {
                     stages = VecDeque::from([(None, t.users, t.spawn_rate)]);
                     stage_index += 1;
@@ -222,16 +319,24 @@ pub async fn control(
         tracing::info!("All users spawned: {}", pool.describe(&env.scenario));
         signals.ramped_up.cancel();
         tokio::select! {
-            () = halt.cancelled() => return pool,
+            () = halt.cancelled() => return pool.with_judge(judge),
             Some(t) = next_retarget(&mut retarget) => {
                 stages = VecDeque::from([(None, t.users, t.spawn_rate)]);
             }
-            () = sleep_until_opt(stage_end) => {}
+            () = sleep_until_opt(stage_end) => {
+                let failed = judge.as_mut().is_some_and(|j| {
+                    !j.end_step(stage_index, users, stage_start.elapsed(), pool.running.len())
+                });
+                if failed {
+                    tracing::info!("Step {stage_index} ({users} users) failed: breaking point found");
+                    break 'stages;
+                }
+            }
         }
         stage_index += 1;
     }
     signals.finished.cancel();
-    pool
+    pool.with_judge(judge)
 }
 
 /// The next target sent, or never (no receiver, or its sender is gone).
@@ -259,26 +364,51 @@ pub(crate) async fn sleep_until_opt(deadline: Option<Instant>) {
 }
 
 impl UserPool {
+    /// The pool with the breakpoint search's steps.
+    fn with_judge(mut self, judge: Option<StepJudge>) -> Self {
+        self.breakpoint = judge.map(StepJudge::into_report);
+        self
+    }
+
     /// Starts a user in the next slot: the class of the n-th running user is the n-th
     /// class the dispatcher hands out, so after a ramp-down (newest users first) a
     /// ramp-up refills the same slots and the split stays as Locust keeps it. False when
     /// only fixed-count classes exist and they are full.
     fn grow(&mut self, env: &UserEnv) -> bool {
+        self.grow_with(env, || (Pace::Closed, Correction::None))
+            .is_some()
+    }
+
+    /// Starts a user in the next slot with the pace and correction `pace` gives; returns
+    /// the user's index, or `None` when only full fixed-count classes exist.
+    pub(crate) fn grow_with(
+        &mut self,
+        env: &UserEnv,
+        pace: impl FnOnce() -> (Pace, Correction),
+    ) -> Option<usize> {
         let slot = self.running.len();
         while self.slot_classes.len() <= slot {
             match self.dispatcher.next_class() {
                 Some(c) => self.slot_classes.push(c),
-                None => return false,
+                None => return None,
             }
         }
         let class_index = self.slot_classes[slot];
         let index = self.next_index;
         self.next_index += 1;
-        self.start(env, index, class_index);
-        true
+        let (pace, correction) = pace();
+        self.start(env, index, class_index, pace, correction);
+        Some(index)
     }
 
-    fn start(&mut self, env: &UserEnv, index: usize, class_index: usize) {
+    fn start(
+        &mut self,
+        env: &UserEnv,
+        index: usize,
+        class_index: usize,
+        pace: Pace,
+        correction: Correction,
+    ) {
         let stop = env.stop_users.child_token();
         let kill = env.kill_users.child_token();
         let ctx = UserContext {
@@ -288,7 +418,9 @@ impl UserPool {
             seed: env.seed,
             target: Arc::clone(&env.target),
             request_timeout: env.request_timeout,
-            hub: Arc::clone(&env.hub),
+            recorder: env.recorder.clone(),
+            pace,
+            correction,
             stop: stop.clone(),
             kill: kill.clone(),
             test_start: env.test_start,

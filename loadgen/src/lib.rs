@@ -18,6 +18,8 @@ pub mod report;
 pub mod stats;
 pub mod summary;
 
+pub mod arrival;
+pub mod breakpoint;
 pub mod cli;
 pub mod dispatch;
 pub mod executor;
@@ -26,12 +28,15 @@ pub mod output;
 pub mod runner;
 pub mod scenario;
 pub mod session;
+pub mod shape;
 pub mod target;
 pub mod template;
 pub mod timespan;
 pub mod user;
 
-pub use executor::{LoadPlan, Retarget, SpawnStep, Stage};
+pub use arrival::{ArrivalPlan, ArrivalReport, RateStage};
+pub use breakpoint::{Breakpoint, BreakpointReport, StepResult};
+pub use executor::{LoadPlan, Retarget, SpawnStep, Stage, StageMark};
 pub use output::{ConsoleMode, OutputConfig};
 pub use runner::{run, RunConfig, RunError, RunOutcome, StopReason, TaskEvent};
 pub use scenario::Scenario;

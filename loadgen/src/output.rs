@@ -66,6 +66,12 @@ pub struct Outputs {
     config: OutputConfig,
     periodic: Option<Periodic>,
     settings: crate::json::RunSettings,
+    /// Printed after the final summary: the uncorrected percentiles, the arrival counts
+    /// and the breakpoint table (empty for a plain run).
+    plan_text: String,
+    /// Added to the JSON report under `"plan"` (stage marks, arrival counts, the
+    /// uncorrected rows, breakpoint steps), when the plan reports anything.
+    plan_json: Option<serde_json::Value>,
 }
 
 impl Outputs {
@@ -108,6 +114,8 @@ impl Outputs {
                 config.load.peak_users(),
                 stages.first().map_or(0.0, |s| s.spawn_rate),
             ),
+            // An arrival-rate plan: its pool's bound and its starting iteration rate.
+            crate::executor::LoadPlan::Arrival(a) => (a.max_users, a.start_rate),
         };
         let settings = crate::json::RunSettings {
             scenario: scenario.source.clone(),
@@ -127,7 +135,61 @@ impl Outputs {
                 errors: Vec::new(),
             }),
             settings,
+            plan_text: String::new(),
+            plan_json: None,
         })
+    }
+
+    /// Adds what the load plan reports to the final console text and the JSON report.
+    pub fn set_plan_report(
+        &mut self,
+        plan: &crate::runner::PlanReport,
+        uncorrected: Option<&Snapshot>,
+    ) {
+        let mut text = String::new();
+        if let Some(u) = uncorrected {
+            let table = console::percentile_table(u);
+            text.push_str(&table.replacen(
+                "Response time percentiles (approximated)",
+                "Uncorrected response time percentiles (from the actual send; the table above counts from the intended start)",
+                1,
+            ));
+        }
+        if let Some(a) = &plan.arrival {
+            text.push_str(&format!(
+                "Arrival rate: {} iterations scheduled, {} started, {} dropped ({} users)\n\n",
+                a.scheduled, a.started, a.dropped, a.users
+            ));
+        }
+        if let Some(b) = &plan.breakpoint {
+            text.push_str(&b.table());
+            text.push('\n');
+        }
+        self.plan_text = text;
+        if plan.stages.is_empty() && plan.arrival.is_none() && plan.breakpoint.is_none() {
+            return;
+        }
+        let stages: Vec<serde_json::Value> = plan
+            .stages
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "stage": m.stage,
+                    "at": m.at.as_secs_f64(),
+                    "label": m.label,
+                })
+            })
+            .collect();
+        let uncorrected = uncorrected.map(|u| {
+            let doc = crate::json::to_json(u, &self.settings);
+            serde_json::json!({ "stats": doc["stats"], "aggregated": doc["aggregated"] })
+        });
+        self.plan_json = Some(serde_json::json!({
+            "stages": stages,
+            "arrival": plan.arrival,
+            "uncorrected": uncorrected,
+            "breakpoint": plan.breakpoint,
+        }));
     }
 
     /// Hands the per-second outputs to the aggregator task.
@@ -155,11 +217,23 @@ impl Outputs {
             errors.append(&mut p.errors);
         }
         if self.config.console != ConsoleMode::Quiet {
-            eprint!("{}", console::final_summary(snapshot));
+            eprint!("{}{}", console::final_summary(snapshot), self.plan_text);
         }
         if let Some(path) = &self.config.json {
-            if let Err(e) = crate::json::write_json(path, snapshot, &self.settings) {
-                errors.push(e.to_string());
+            let written = match &self.plan_json {
+                None => crate::json::write_json(path, snapshot, &self.settings)
+                    .map_err(|e| e.to_string()),
+                Some(plan) => {
+                    let mut doc = crate::json::to_json(snapshot, &self.settings);
+                    doc["plan"] = plan.clone();
+                    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+                    text.push('\n');
+                    crate::csv::replace_file(path, text.as_bytes())
+                        .map_err(|e| format!("cannot write JSON report {}: {e}", path.display()))
+                }
+            };
+            if let Err(e) = written {
+                errors.push(e);
             }
         }
         if let Some(path) = &self.config.html {

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::arrival::ArrivalReport;
+use crate::breakpoint::{Breakpoint, BreakpointReport};
+use crate::executor::StageMark;
 use crate::executor::{
     control, sleep_until_opt, ControllerSignals, LoadPlan, RetargetReceiver, SpawnStep, UserEnv,
 };
@@ -18,6 +21,7 @@ use crate::output::{OutputConfig, Outputs};
 use crate::scenario::Scenario;
 use crate::stats::{Aggregator, Snapshot, StatsHub};
 use crate::target::Target;
+use crate::user::{Correction, Recorder};
 
 /// Everything a run needs, already validated.
 #[derive(Debug, Clone)]
@@ -52,6 +56,8 @@ pub struct RunConfig {
     pub retarget: Option<RetargetReceiver>,
     /// Each new value zeroes the statistics mid-run (a web UI's "Reset stats").
     pub reset: Option<tokio::sync::watch::Receiver<u64>>,
+    /// Judge each stage of a staged plan and stop at the first that fails (`--breakpoint`).
+    pub breakpoint: Option<Breakpoint>,
 }
 
 impl RunConfig {
@@ -74,6 +80,7 @@ impl RunConfig {
             snapshots: None,
             retarget: None,
             reset: None,
+            breakpoint: None,
         }
     }
 }
@@ -132,6 +139,16 @@ pub struct RunOutcome {
     pub elapsed: Duration,
     /// Outputs that could not be written (the run itself went on).
     pub output_errors: Vec<String>,
+    /// Where each stage started (for the reports' time charts); empty for a plain
+    /// users/rate plan.
+    pub stages: Vec<StageMark>,
+    /// Response times from the actual send, when the run corrected for coordinated
+    /// omission (an arrival-rate plan); `snapshot` then holds the corrected ones.
+    pub uncorrected: Option<Arc<Snapshot>>,
+    /// Iterations scheduled, started and dropped, for an arrival-rate plan.
+    pub arrival: Option<ArrivalReport>,
+    /// Each step judged and the breaking point, for a breakpoint search.
+    pub breakpoint: Option<BreakpointReport>,
 }
 
 /// Errors that prevent a run.
@@ -159,10 +176,19 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
 
     let stop_users = CancellationToken::new();
     let kill_users = CancellationToken::new();
+    let corrected = matches!(&config.load, LoadPlan::Arrival(a) if a.correction == Correction::FromIntendedStart);
+    let recorder = Recorder {
+        hub: Arc::clone(&hub),
+        uncorrected: corrected.then(|| Arc::new(StatsHub::new(config.shards.max(1)))),
+        step: config
+            .breakpoint
+            .is_some()
+            .then(|| Arc::new(StatsHub::new(config.shards.max(1)))),
+    };
     let env = UserEnv {
         scenario: Arc::clone(&scenario),
         target: Arc::new(config.target.clone()),
-        hub: Arc::clone(&hub),
+        recorder: recorder.clone(),
         seed: config.seed,
         request_timeout: config.request_timeout,
         stop_users: stop_users.clone(),
@@ -180,6 +206,7 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         halt_controller.clone(),
         signals.clone(),
         config.retarget.clone(),
+        config.breakpoint.clone(),
     ));
 
     // The aggregator owns the statistics; the users only touch their shards.
@@ -191,8 +218,10 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         outputs.take_periodic(),
         config.snapshots.clone(),
         halt_aggregator.clone(),
-        config.reset_stats.then(|| signals.ramped_up.clone()),
-        config.reset.clone(),
+        Resets {
+            after_ramp_up: config.reset_stats.then(|| signals.ramped_up.clone()),
+            requests: config.reset.clone(),
+        },
     ));
 
     // Stop rules: whichever comes first.
@@ -222,10 +251,16 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
             kill.cancel();
         });
     }
+    let mut plan_report = PlanReport::default();
     let (users_started_idx, spawn_steps, reports) = match pool {
         Some(mut pool) => {
             let started = std::mem::take(&mut pool.started_per_class);
             let steps = std::mem::take(&mut pool.steps);
+            plan_report = PlanReport {
+                stages: std::mem::take(&mut pool.stage_marks),
+                arrival: pool.arrival.take(),
+                breakpoint: pool.breakpoint.take(),
+            };
             (started, steps, pool.join().await)
         }
         None => (vec![0; scenario.classes.len()], Vec::new(), Vec::new()),
@@ -241,6 +276,12 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
     };
     outputs.restore_periodic(periodic);
     let snapshot = final_snapshot(&mut aggregator, &hub, count_u32(final_user_count));
+    let uncorrected = recorder.uncorrected.as_deref().map(|h| {
+        let mut all = Aggregator::new(snapshot.start);
+        all.collect(h);
+        Arc::new(all.snapshot(snapshot.taken_at, snapshot.user_count))
+    });
+    outputs.set_plan_report(&plan_report, uncorrected.as_deref());
     let output_errors = outputs.finish(&snapshot);
     if let Some(tx) = &config.snapshots {
         let _ = tx.send(Arc::clone(&snapshot));
@@ -264,7 +305,22 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         elapsed,
         output_errors,
         snapshot,
+        stages: plan_report.stages,
+        uncorrected,
+        arrival: plan_report.arrival,
+        breakpoint: plan_report.breakpoint,
     })
+}
+
+/// What the load plan itself reports: stage marks, arrival counts, breakpoint steps.
+#[derive(Debug, Clone, Default)]
+pub struct PlanReport {
+    /// Where each stage started.
+    pub stages: Vec<StageMark>,
+    /// The arrival-rate scheduler's counts.
+    pub arrival: Option<ArrivalReport>,
+    /// The breakpoint search's steps.
+    pub breakpoint: Option<BreakpointReport>,
 }
 
 /// The last snapshot: everything collected, and a history row unless the last periodic
@@ -285,6 +341,14 @@ fn count_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// When the aggregator zeroes the statistics.
+struct Resets {
+    /// Once, when the first ramp-up completes (`--reset-stats`).
+    after_ramp_up: Option<CancellationToken>,
+    /// Each time a new value arrives (a web UI's "Reset stats").
+    requests: Option<tokio::sync::watch::Receiver<u64>>,
+}
+
 /// Once a second: collect the shards into a snapshot and hand it to the periodic outputs.
 async fn aggregate(
     mut aggregator: Aggregator,
@@ -293,9 +357,12 @@ async fn aggregate(
     mut periodic: Option<crate::output::Periodic>,
     publish: Option<tokio::sync::watch::Sender<Arc<Snapshot>>>,
     halt: CancellationToken,
-    reset_when: Option<CancellationToken>,
-    mut reset_requests: Option<tokio::sync::watch::Receiver<u64>>,
+    resets: Resets,
 ) -> (Aggregator, Option<crate::output::Periodic>) {
+    let Resets {
+        after_ramp_up: reset_when,
+        requests: mut reset_requests,
+    } = resets;
     let period = Duration::from_secs(1);
     let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

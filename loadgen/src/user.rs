@@ -1,17 +1,28 @@
-//! What a user does: Locust's `HttpUser` loop. Pick a task by weight, run its requests
-//! in order (recording each into the user's stats shard), then wait; the wait comes
-//! after each task, never before the first. A user stops when asked: at once while
-//! waiting, after its current task otherwise, or at once when killed.
+//! What a user does: one worker loop for every load model. Each iteration picks a task
+//! by weight and runs its requests in order, recording each into the user's stats shard.
+//! What differs between models is handed to the loop as values:
+//!
+//! - [`Pace`]: when the next iteration starts. `Closed` is Locust's `HttpUser`: the
+//!   class's wait time after each task, never before the first. `Open` takes each
+//!   iteration from the arrival-rate scheduler, with the time it was meant to start.
+//! - [`Correction`]: whether a response time counts from the iteration's intended start
+//!   (coordinated omission corrected, as wrk2 does) or from the moment it was sent.
+//! - [`Recorder`]: where the figures go (the run's hub, plus the uncorrected figures and
+//!   the current step's figures when a run keeps them).
+//!
+//! A user stops when asked: at once while waiting, after its current task otherwise, or
+//! at once when killed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::scenario::UserClass;
-use crate::session::Session;
+use crate::session::{Exchange, Session};
 use crate::stats::{RequestKey, StatsHub};
 use crate::target::Target;
 
@@ -31,7 +42,11 @@ pub struct UserContext {
     /// Longest wait for a whole response.
     pub request_timeout: Duration,
     /// Where requests are recorded.
-    pub hub: Arc<StatsHub>,
+    pub recorder: Recorder,
+    /// When iterations start.
+    pub pace: Pace,
+    /// Where response times count from.
+    pub correction: Correction,
     /// Cancelled to stop after the current task (or at once while waiting).
     pub stop: CancellationToken,
     /// Cancelled to stop at once, even inside a task.
@@ -92,7 +107,7 @@ pub struct VirtualUser {
     class: Arc<UserClass>,
     rng: SmallRng,
     session: Session,
-    hub: Arc<StatsHub>,
+    recorder: Recorder,
     /// Stats keys of requests with a fixed name, built once rather than per request.
     keys: Vec<Vec<Option<RequestKey>>>,
 }
@@ -105,7 +120,7 @@ impl VirtualUser {
         seed: u64,
         target: Arc<Target>,
         request_timeout: Duration,
-        hub: Arc<StatsHub>,
+        recorder: Recorder,
     ) -> Self {
         let keys = class
             .tasks
@@ -128,7 +143,7 @@ impl VirtualUser {
             rng: SmallRng::seed_from_u64(user_seed(seed, index)),
             class,
             session,
-            hub,
+            recorder,
             keys,
         }
     }
@@ -144,14 +159,17 @@ impl VirtualUser {
     }
 
     /// Runs a task's requests in order, recording each one into the user's shard.
-    pub async fn run_task(&mut self, task_index: usize) {
+    /// `lag` (how late the iteration started against its schedule) is added to every
+    /// response time of the corrected figures; the uncorrected ones, if kept, get the
+    /// time from sending to the end of the body.
+    pub async fn run_task(&mut self, task_index: usize, lag: Duration) {
         // Borrow the fields apart: the session is used mutably while keys are read.
         let Self {
             index,
             class,
             rng,
             session,
-            hub,
+            recorder,
             keys,
         } = self;
         let (Some(task), Some(task_keys)) = (class.tasks.get(task_index), keys.get(task_index))
@@ -176,28 +194,138 @@ impl VirtualUser {
                 let exchange = session
                     .request(spec.method.clone(), &path, &key.name, body, &spec.headers)
                     .await;
-                let mut shard = hub.shard(*index).lock().unwrap_or_else(|e| e.into_inner());
-                shard.record(
-                    key,
-                    exchange.response_time,
-                    exchange.content_length,
-                    exchange.error.as_deref(),
-                    SystemTime::now(),
-                );
+                recorder.record(*index, key, &exchange, lag);
             }
         }
     }
 }
 
-/// Runs a user until it is stopped or killed: the closed loop of a Locust user.
-pub async fn run_user(ctx: UserContext) -> UserReport {
+/// Where a user's figures go: the run's hub (corrected response times when a correction
+/// applies), and optionally the uncorrected figures and the current step's figures.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    /// The run's statistics (what every table and file shows).
+    pub hub: Arc<StatsHub>,
+    /// Response times from the actual send, kept when the run corrects for coordinated
+    /// omission.
+    pub uncorrected: Option<Arc<StatsHub>>,
+    /// The current step's statistics, kept while a breakpoint search runs.
+    pub step: Option<Arc<StatsHub>>,
+}
+
+impl Recorder {
+    /// Records into `hub` only.
+    pub fn new(hub: Arc<StatsHub>) -> Self {
+        Self {
+            hub,
+            uncorrected: None,
+            step: None,
+        }
+    }
+
+    /// Records one exchange of user `index`; `lag` is added to the corrected figures.
+    pub fn record(&self, index: usize, key: &RequestKey, exchange: &Exchange, lag: Duration) {
+        let now = SystemTime::now();
+        let error = exchange.error.as_deref();
+        let corrected = exchange.response_time.saturating_add(lag);
+        let into = |hub: &StatsHub, time: Duration| {
+            let mut shard = hub.shard(index).lock().unwrap_or_else(|e| e.into_inner());
+            shard.record(key, time, exchange.content_length, error, now);
+        };
+        into(&self.hub, corrected);
+        if let Some(hub) = &self.uncorrected {
+            into(hub, exchange.response_time);
+        }
+        if let Some(hub) = &self.step {
+            into(hub, corrected);
+        }
+    }
+}
+
+/// Where response times count from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Correction {
+    /// From sending the request, as Locust measures.
+    #[default]
+    None,
+    /// From the iteration's intended start: a late start is charged to every response
+    /// of the iteration (coordinated omission corrected, as wrk2 does).
+    FromIntendedStart,
+}
+
+/// One iteration handed to an open-model user: when it was meant to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Iteration {
+    /// The scheduled start.
+    pub intended: Instant,
+}
+
+/// When a user's iterations start.
+#[derive(Debug)]
+pub enum Pace {
+    /// Locust's closed loop: the class's wait time after each task.
+    Closed,
+    /// The arrival-rate scheduler hands each iteration over; the user says when it is
+    /// free again by sending its index on `idle`.
+    Open {
+        /// Iterations for this user.
+        iterations: mpsc::Receiver<Iteration>,
+        /// Where the user reports that it is free.
+        idle: mpsc::UnboundedSender<usize>,
+    },
+}
+
+impl Pace {
+    /// Waits for the next iteration and returns its intended start, or `None` when the
+    /// user must stop. `previous` is the last task's duration (none before the first).
+    async fn next(
+        &mut self,
+        user: &mut VirtualUser,
+        previous: Option<Duration>,
+        stop: &CancellationToken,
+    ) -> Option<Instant> {
+        if stop.is_cancelled() {
+            return None;
+        }
+        match self {
+            Self::Closed => {
+                let Some(task_time) = previous else {
+                    return Some(Instant::now());
+                };
+                let wait = user.next_wait(task_time);
+                if wait.is_zero() {
+                    // Without a wait, let other users run between tasks.
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::select! {
+                        () = stop.cancelled() => return None,
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+                (!stop.is_cancelled()).then(Instant::now)
+            }
+            Self::Open { iterations, idle } => {
+                if previous.is_some() && idle.send(user.index).is_err() {
+                    return None;
+                }
+                tokio::select! {
+                    () = stop.cancelled() => None,
+                    next = iterations.recv() => next.map(|i| i.intended),
+                }
+            }
+        }
+    }
+}
+
+/// Runs a user until it is stopped or killed: the one worker loop of every load model.
+pub async fn run_user(mut ctx: UserContext) -> UserReport {
     let mut user = VirtualUser::new(
         ctx.index,
         Arc::clone(&ctx.class),
         ctx.seed,
         Arc::clone(&ctx.target),
         ctx.request_timeout,
-        Arc::clone(&ctx.hub),
+        ctx.recorder.clone(),
     );
     let mut report = UserReport {
         index: ctx.index,
@@ -205,13 +333,18 @@ pub async fn run_user(ctx: UserContext) -> UserReport {
         tasks_run: vec![0; ctx.class.tasks.len()],
         trace: Vec::new(),
     };
-    while !ctx.stop.is_cancelled() {
+    let mut previous = None;
+    while let Some(intended) = ctx.pace.next(&mut user, previous, &ctx.stop).await {
         let task_index = user.pick_task();
         let started = Instant::now();
+        let lag = match ctx.correction {
+            Correction::None => Duration::ZERO,
+            Correction::FromIntendedStart => started.saturating_duration_since(intended),
+        };
         let completed = tokio::select! {
             biased;
             () = ctx.kill.cancelled() => false,
-            () = user.run_task(task_index) => true,
+            () = user.run_task(task_index, lag) => true,
         };
         let ended = Instant::now();
         if !completed {
@@ -229,16 +362,7 @@ pub async fn run_user(ctx: UserContext) -> UserReport {
                 end: ended.duration_since(ctx.test_start),
             });
         }
-        let wait = user.next_wait(ended - started);
-        if wait.is_zero() {
-            // Without a wait, let other users run between tasks.
-            tokio::task::yield_now().await;
-        } else {
-            tokio::select! {
-                () = ctx.stop.cancelled() => break,
-                () = tokio::time::sleep(wait) => {}
-            }
-        }
+        previous = Some(ended - started);
     }
     report
 }

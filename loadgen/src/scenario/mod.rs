@@ -70,6 +70,8 @@ pub struct Scenario {
     pub description: String,
     /// User classes, sorted by name (the order Locust's dispatcher uses).
     pub classes: Vec<Arc<UserClass>>,
+    /// The file's `[[stages]]` or `[arrival]`, if any (used unless flags give a plan).
+    pub plan: Option<crate::executor::LoadPlan>,
 }
 
 /// One user class (a Locust `HttpUser` subclass).

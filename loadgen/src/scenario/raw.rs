@@ -47,6 +47,8 @@ struct RawScenario {
     #[serde(default)]
     description: String,
     classes: BTreeMap<String, Spanned<RawClass>>,
+    stages: Option<Vec<Spanned<crate::shape::RawStage>>>,
+    arrival: Option<Spanned<crate::shape::RawArrival>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,11 +147,26 @@ pub(super) fn compile(file: &str, text: &str) -> Result<Scenario, ScenarioError>
     for (name, class) in classes {
         out.push(Arc::new(compile_class(&ctx, name, class)?));
     }
+    let plan = match (&raw.stages, &raw.arrival) {
+        (Some(_), Some(arrival)) => {
+            return Err(ctx.span(
+                arrival.span(),
+                "give either [[stages]] (users) or [arrival] (an arrival rate), not both",
+            ))
+        }
+        (Some(stages), None) => Some(crate::shape::compile_stages(stages)),
+        (None, Some(arrival)) => Some(crate::shape::compile_arrival(arrival)),
+        (None, None) => None,
+    };
+    let plan = plan
+        .transpose()
+        .map_err(|(span, message)| ctx.span(span, message))?;
     // BTreeMap iteration already gives name order, which the dispatcher relies on.
     Ok(Scenario {
         source: file.to_owned(),
         description: raw.description,
         classes: out,
+        plan,
     })
 }
 

@@ -1,0 +1,364 @@
+//! The open model: iterations start on a schedule whatever the responses do (k6's
+//! `constant-arrival-rate` and `ramping-arrival-rate`), on a bounded pool of users.
+//!
+//! The schedule is deterministic: with a rate r(t) that is constant or ramps linearly
+//! within each stage, iteration k starts at the first t where the expected count
+//! ∫₀ᵗ r = k, so a constant rate R over D seconds starts exactly ⌈R·D⌉ iterations. Each
+//! iteration goes to a free user; when none is free and fewer than `max_users` exist, a
+//! user is started for it. Otherwise it waits (oldest first) for a user to come free,
+//! for at most `max_delay` past its intended start; after that it is dropped and counted.
+//! Users measure from the intended start (see `user::Correction`), so an iteration that
+//! started late is charged its lateness: coordinated omission is corrected, as wrk2 does.
+//!
+//! The scheduler is one task; it touches the users' channels once per iteration, never
+//! per request.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::executor::{
+    sleep_until_opt, ControllerSignals, SpawnStep, StageMark, UserEnv, UserPool,
+};
+use crate::user::{Correction, Iteration, Pace};
+
+/// A fixed (or ramping) arrival rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArrivalPlan {
+    /// Iterations per second at the start.
+    pub start_rate: f64,
+    /// Rate stages, each ramping linearly from the previous rate to its target; none: the
+    /// start rate holds until the run is stopped.
+    pub stages: Vec<RateStage>,
+    /// Most users the pool may hold (k6's `maxVUs`).
+    pub max_users: usize,
+    /// How late an iteration may start when no user is free before it is dropped (0:
+    /// dropped at once, as k6 does).
+    pub max_delay: Duration,
+    /// Where response times count from.
+    pub correction: Correction,
+}
+
+/// One stage of a ramping arrival rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateStage {
+    /// How long the stage lasts.
+    pub duration: Duration,
+    /// Iterations per second at the end of the stage.
+    pub target: f64,
+}
+
+impl ArrivalPlan {
+    /// A constant rate until the run is stopped, corrected for coordinated omission.
+    pub fn constant(rate: f64, max_users: usize, max_delay: Duration) -> Self {
+        Self {
+            start_rate: rate,
+            stages: Vec::new(),
+            max_users,
+            max_delay,
+            correction: Correction::FromIntendedStart,
+        }
+    }
+
+    /// The plan with its clock scaled by `factor` (see `LoadPlan::scaled`).
+    pub fn scaled(&self, factor: f64) -> Self {
+        Self {
+            start_rate: self.start_rate / factor,
+            stages: self
+                .stages
+                .iter()
+                .map(|s| RateStage {
+                    duration: s.duration.mul_f64(factor),
+                    target: s.target / factor,
+                })
+                .collect(),
+            max_delay: self.max_delay.mul_f64(factor),
+            ..self.clone()
+        }
+    }
+
+    /// The intended start of every iteration, from the schedule's start.
+    pub fn schedule(&self) -> Schedule {
+        let mut segments = Vec::new();
+        if self.stages.is_empty() {
+            segments.push(Segment {
+                start: 0.0,
+                duration: f64::INFINITY,
+                from: self.start_rate,
+                to: self.start_rate,
+                before: 0.0,
+            });
+        }
+        let (mut start, mut before, mut from) = (0.0, 0.0, self.start_rate);
+        for stage in &self.stages {
+            let duration = stage.duration.as_secs_f64();
+            segments.push(Segment {
+                start,
+                duration,
+                from,
+                to: stage.target,
+                before,
+            });
+            start += duration;
+            before += (from + stage.target) / 2.0 * duration;
+            from = stage.target;
+        }
+        Schedule {
+            segments,
+            current: 0,
+            next: 0,
+        }
+    }
+}
+
+/// What the scheduler did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct ArrivalReport {
+    /// Iterations whose intended start came before the run stopped.
+    pub scheduled: u64,
+    /// Iterations handed to a user.
+    pub started: u64,
+    /// Iterations that found no free user in time (or were still waiting at the end).
+    pub dropped: u64,
+    /// Users the pool started.
+    pub users: usize,
+}
+
+/// One piece of the rate: linear from `from` to `to` over `duration` seconds.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    start: f64,
+    duration: f64,
+    from: f64,
+    to: f64,
+    /// Expected iterations before the segment.
+    before: f64,
+}
+
+impl Segment {
+    /// Seconds into the segment at which `n` expected iterations have accrued (solving
+    /// from·t + (to−from)·t²/(2·duration) = n in its stable form), if inside it.
+    fn time_of(&self, n: f64) -> Option<f64> {
+        if n <= 0.0 {
+            return Some(0.0);
+        }
+        let slope = if self.duration.is_finite() {
+            (self.to - self.from) / self.duration
+        } else {
+            0.0
+        };
+        let root = (self.from * self.from + 2.0 * slope * n).max(0.0).sqrt();
+        let denominator = self.from + root;
+        if denominator <= 0.0 {
+            return None;
+        }
+        let t = 2.0 * n / denominator;
+        (t.is_finite() && t < self.duration).then_some(t)
+    }
+}
+
+/// Intended starts, in order, as offsets from the schedule's start.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    segments: Vec<Segment>,
+    current: usize,
+    next: u64,
+}
+
+impl Iterator for Schedule {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        while let Some(segment) = self.segments.get(self.current) {
+            let n = self.next as f64 - segment.before;
+            if let Some(t) = segment.time_of(n) {
+                self.next += 1;
+                return Some(Duration::from_secs_f64(segment.start + t));
+            }
+            self.current += 1;
+        }
+        None
+    }
+}
+
+/// Runs the schedule until it ends (then signals `finished`) or `halt` is cancelled.
+pub(crate) async fn drive(
+    plan: &ArrivalPlan,
+    env: &UserEnv,
+    pool: &mut UserPool,
+    halt: &CancellationToken,
+    signals: &ControllerSignals,
+) -> ArrivalReport {
+    let start = Instant::now();
+    let offset = start.duration_since(env.test_start);
+    let label = |rate: f64| format!("{rate} it/s (at most {} users)", plan.max_users);
+    pool.stage_marks.push(StageMark {
+        stage: 0,
+        at: offset,
+        label: label(plan.stages.first().map_or(plan.start_rate, |s| s.target)),
+    });
+    let mut at = offset;
+    for (i, pair) in plan.stages.windows(2).enumerate() {
+        at += pair[0].duration;
+        pool.stage_marks.push(StageMark {
+            stage: i + 1,
+            at,
+            label: label(pair[1].target),
+        });
+    }
+    signals.ramped_up.cancel();
+
+    let (idle_tx, mut idle_rx) = mpsc::unbounded_channel::<usize>();
+    let mut users: BTreeMap<usize, mpsc::Sender<Iteration>> = BTreeMap::new();
+    let mut free: Vec<usize> = Vec::new();
+    let mut waiting: VecDeque<Instant> = VecDeque::new();
+    let mut report = ArrivalReport::default();
+    let mut schedule = plan.schedule();
+    let mut next = schedule.next().map(|d| start + d);
+    let mut pool_full = false;
+    loop {
+        if next.is_none() && waiting.is_empty() {
+            signals.finished.cancel();
+            break;
+        }
+        let expiry = waiting.front().map(|t| *t + plan.max_delay);
+        tokio::select! {
+            biased;
+            () = halt.cancelled() => break,
+            Some(index) = idle_rx.recv() => free.push(index),
+            () = sleep_until_opt(expiry) => {
+                waiting.pop_front();
+                report.dropped += 1;
+            }
+            () = sleep_until_opt(next) => {
+                if let Some(intended) = next {
+                    waiting.push_back(intended);
+                    report.scheduled += 1;
+                }
+                next = schedule.next().map(|d| start + d);
+            }
+        }
+        // Hand waiting iterations to free users, starting users while the pool allows.
+        while let Some(&intended) = waiting.front() {
+            let index = match free.pop() {
+                Some(i) => i,
+                None if !pool_full && users.len() < plan.max_users => {
+                    let (tx, rx) = mpsc::channel(1);
+                    let idle = idle_tx.clone();
+                    let started = pool.grow_with(env, || {
+                        (
+                            Pace::Open {
+                                iterations: rx,
+                                idle,
+                            },
+                            plan.correction,
+                        )
+                    });
+                    let Some(i) = started else {
+                        pool_full = true;
+                        continue;
+                    };
+                    users.insert(i, tx);
+                    env.user_count
+                        .store(users.len(), std::sync::atomic::Ordering::Relaxed);
+                    pool.steps.push(SpawnStep {
+                        stage: 0,
+                        step: users.len() - 1,
+                        at: Instant::now().duration_since(env.test_start),
+                        delta: 1,
+                        running: users.len(),
+                    });
+                    i
+                }
+                None => break,
+            };
+            // A user whose channel is gone has ended; forget it and try another.
+            let sent = users
+                .get(&index)
+                .is_some_and(|tx| tx.try_send(Iteration { intended }).is_ok());
+            if sent {
+                waiting.pop_front();
+                report.started += 1;
+            } else {
+                users.remove(&index);
+            }
+        }
+    }
+    report.dropped += waiting.len() as u64;
+    report.users = users.len();
+    tracing::info!(
+        "Arrival rate: {} iterations scheduled, {} started, {} dropped, {} users",
+        report.scheduled,
+        report.started,
+        report.dropped,
+        report.users
+    );
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(start_rate: f64, stages: &[(f64, f64)]) -> ArrivalPlan {
+        ArrivalPlan {
+            stages: stages
+                .iter()
+                .map(|&(d, target)| RateStage {
+                    duration: Duration::from_secs_f64(d),
+                    target,
+                })
+                .collect(),
+            ..ArrivalPlan::constant(start_rate, 1, Duration::ZERO)
+        }
+    }
+
+    #[test]
+    fn a_constant_rate_starts_ceil_rate_times_duration() {
+        let starts: Vec<Duration> = plan(10.0, &[(2.0, 10.0)]).schedule().collect();
+        assert_eq!(starts.len(), 20);
+        for (k, t) in starts.iter().enumerate() {
+            assert!(
+                (t.as_secs_f64() - k as f64 / 10.0).abs() < 1e-9,
+                "{k}: {t:?}"
+            );
+        }
+        assert_eq!(plan(3.0, &[(1.1, 3.0)]).schedule().count(), 4);
+        // Without stages the rate holds for ever.
+        assert_eq!(plan(5.0, &[]).schedule().take(1000).count(), 1000);
+    }
+
+    #[test]
+    fn a_ramp_starts_its_integral() {
+        // 0 -> 100 it/s over 2 s: 100 expected iterations; then 100 it/s for 1 s: 100.
+        let starts: Vec<Duration> = plan(0.0, &[(2.0, 100.0), (1.0, 100.0)])
+            .schedule()
+            .collect();
+        assert_eq!(starts.len(), 200);
+        let in_ramp = starts.iter().filter(|t| t.as_secs_f64() < 2.0).count();
+        assert_eq!(in_ramp, 100);
+        // On the ramp, k iterations have accrued at t = sqrt(2k·2/100) = sqrt(k/25).
+        for (k, t) in starts.iter().take(100).enumerate() {
+            let expected = (k as f64 / 25.0).sqrt();
+            assert!((t.as_secs_f64() - expected).abs() < 1e-9, "{k}: {t:?}");
+        }
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn a_zero_rate_stage_starts_nothing() {
+        let starts: Vec<Duration> = plan(0.0, &[(1.0, 0.0), (1.0, 0.0)]).schedule().collect();
+        // Only the first iteration at t = 0 (nothing has accrued yet).
+        assert_eq!(starts, [Duration::ZERO]);
+    }
+
+    #[test]
+    fn scaling_keeps_the_count() {
+        let p = plan(10.0, &[(60.0, 20.0), (60.0, 20.0)]);
+        let scaled = p.scaled(0.01);
+        assert_eq!(p.schedule().count(), scaled.schedule().count());
+        assert_eq!(scaled.stages[0].duration, Duration::from_millis(600));
+    }
+}
