@@ -102,6 +102,21 @@ pub struct Cli {
     /// A step fails when its 95th percentile is over this many milliseconds.
     #[arg(long, value_name = "MS", requires = "breakpoint")]
     pub breakpoint_p95_ms: Option<f64>,
+    /// Address the web UI listens on; any address but loopback needs --web-auth.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub web_host: String,
+    /// Port the web UI listens on.
+    #[arg(long, default_value_t = crate::web::DEFAULT_WEB_PORT)]
+    pub web_port: u16,
+    /// HTTP basic credentials for the web UI, as user:password.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub web_auth: Option<String>,
+    /// Start the test at once, without waiting for the web UI's form.
+    #[arg(long)]
+    pub autostart: bool,
+    /// Quit this many seconds after the test ends (with --autostart, as in Locust).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub autoquit: Option<Duration>,
     /// Run only these user classes.
     #[arg(value_name = "UserClass")]
     pub classes: Vec<String>,

@@ -33,6 +33,7 @@ pub mod target;
 pub mod template;
 pub mod timespan;
 pub mod user;
+pub mod web;
 
 pub use arrival::{ArrivalPlan, ArrivalReport, RateStage};
 pub use breakpoint::{Breakpoint, BreakpointReport, StepResult};

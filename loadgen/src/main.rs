@@ -26,14 +26,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let headless = cli.headless;
+    let flags = cli.clone();
     let (config, scenario) = cli.into_run()?;
-    if !headless {
-        eprintln!("The web UI is not available yet; running headless.");
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if !headless {
+        let web = loadgen::web::WebConfig::from_cli(&flags, config)?;
+        return runtime.block_on(serve_web(web));
+    }
     runtime.block_on(async move {
         tokio::spawn(stop_on_signals(config.stop.clone()));
         let outcome = loadgen::run(config, scenario).await?;
@@ -47,6 +49,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         };
         Ok(ExitCode::from(code))
     })
+}
+
+/// Serves the web UI until Ctrl-C (or `--autoquit`); exits with the last run's code.
+async fn serve_web(web: loadgen::web::WebConfig) -> anyhow::Result<ExitCode> {
+    let ui = loadgen::web::WebUi::bind(web).await?;
+    eprintln!("Starting web interface at http://{}", ui.local_addr()?);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signals(shutdown.clone()));
+    Ok(ExitCode::from(ui.serve(shutdown).await?))
 }
 
 /// The first Ctrl-C or SIGTERM ends the run like the run time would (tables and files

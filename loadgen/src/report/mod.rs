@@ -24,7 +24,7 @@ use crate::criteria::Verdict;
 use crate::json::RunSettings;
 use crate::stats::Snapshot;
 
-pub use charts::{nines_label, spectrum_nines};
+pub use charts::{nines_label, response_time_chart, rps_chart, spectrum_nines, users_chart};
 pub use html::html;
 pub use junit::junit;
 pub use markdown::markdown;

@@ -1,0 +1,373 @@
+// loadgen web UI: polls /stats/requests every 2 s, drives Locust's API (/swarm, /stop,
+// /stats/reset) and shows the server's SVG charts. It draws nothing itself.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 2000;
+let state = "ready";
+let showingStart = true;
+
+function message(text, kind) {
+  const m = $("message");
+  m.textContent = text || "";
+  m.className = kind === "info" ? "message info" : "message";
+  m.hidden = !text;
+}
+
+async function getJson(path, options) {
+  const response = await fetch(path, Object.assign({ cache: "no-store" }, options || {}));
+  if (!response.ok) {
+    throw new Error(path + " answered HTTP " + response.status);
+  }
+  return response.json();
+}
+
+function round(value) {
+  return Math.round(Number(value) || 0).toLocaleString("en-US");
+}
+
+function fixed(value, digits) {
+  return (Number(value) || 0).toFixed(digits);
+}
+
+function cell(row, text, header) {
+  const c = document.createElement(header ? "th" : "td");
+  if (header) c.scope = "row";
+  c.textContent = text;
+  row.appendChild(c);
+}
+
+function fillStats(stats) {
+  const body = $("stats-table").querySelector("tbody");
+  body.replaceChildren();
+  for (const s of stats) {
+    const tr = document.createElement("tr");
+    if (s.name === "Aggregated" && !s.method) tr.className = "total";
+    cell(tr, s.method);
+    cell(tr, s.name, true);
+    cell(tr, round(s.num_requests));
+    cell(tr, round(s.num_failures));
+    cell(tr, round(s.median_response_time));
+    cell(tr, round(s["response_time_percentile_0.95"]));
+    cell(tr, round(s["response_time_percentile_0.99"]));
+    cell(tr, round(s.avg_response_time));
+    cell(tr, round(s.min_response_time));
+    cell(tr, round(s.max_response_time));
+    cell(tr, round(s.avg_content_length));
+    cell(tr, fixed(s.current_rps, 1));
+    cell(tr, fixed(s.current_fail_per_sec, 1));
+    body.appendChild(tr);
+  }
+}
+
+function fillFailures(errors) {
+  const body = $("failures-table").querySelector("tbody");
+  body.replaceChildren();
+  if (errors.length === 0) {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = 4;
+    td.textContent = "No failures.";
+    td.style.textAlign = "left";
+    tr.appendChild(td);
+    body.appendChild(tr);
+  }
+  for (const e of errors) {
+    const tr = document.createElement("tr");
+    cell(tr, round(e.occurrences));
+    cell(tr, e.method);
+    cell(tr, e.name);
+    cell(tr, e.error);
+    body.appendChild(tr);
+  }
+}
+
+function setButtons() {
+  const live = state === "spawning" || state === "running";
+  $("btn-stop").hidden = !live;
+  $("btn-edit").hidden = !live;
+  $("btn-new").hidden = state !== "stopped" || showingStart;
+  $("start").hidden = !(state === "ready" || (state === "stopped" && showingStart));
+  if (!live) $("edit").hidden = true;
+}
+
+function selectedTab() {
+  return document.querySelector('[role=tab][aria-selected=true]').id.slice(4);
+}
+
+function refreshCharts() {
+  for (const img of document.querySelectorAll("img.chart")) {
+    img.src = img.dataset.src + "?t=" + Date.now();
+  }
+}
+
+async function refresh() {
+  let data;
+  try {
+    data = await getJson("/stats/requests");
+  } catch (e) {
+    message("Lost contact with loadgen: " + e.message);
+    return;
+  }
+  const was = state;
+  state = data.state;
+  $("h-host").textContent = data.host || "-";
+  $("h-state").textContent = state;
+  $("h-users").textContent = String(data.user_count);
+  $("h-rps").textContent = fixed(data.current_rps, 1);
+  $("h-fail").textContent = round((data.fail_ratio || 0) * 100) + "%";
+  fillStats(data.stats);
+  fillFailures(data.errors);
+  if (was !== state && state === "stopped") showingStart = false;
+  setButtons();
+  const tab = selectedTab();
+  if (tab === "charts") refreshCharts();
+  if (tab === "verdict") loadVerdict();
+}
+
+async function loadConfig() {
+  const c = await getJson("/ui/config");
+  $("user_count").value = c.users;
+  $("spawn_rate").value = c.spawn_rate;
+  $("host").value = c.host;
+  $("run_time").value = c.run_time || "";
+  const box = $("classes");
+  box.replaceChildren();
+  for (const name of c.classes) {
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    input.type = "checkbox";
+    input.name = "user_classes";
+    input.value = name;
+    input.checked = c.selected_classes.includes(name);
+    label.appendChild(input);
+    label.appendChild(document.createTextNode(name));
+    box.appendChild(label);
+  }
+  state = c.state;
+  showingStart = state === "ready";
+  setButtons();
+  if (c.error) message("The last test reported: " + c.error);
+}
+
+// Checks the fields the browser can judge; the server checks everything again.
+function invalid(form) {
+  for (const input of form.querySelectorAll("input[type=number], input[required]")) {
+    input.removeAttribute("aria-invalid");
+  }
+  const users = form.querySelector("[name=user_count]");
+  if (!/^\d+$/.test(users.value.trim()) || Number(users.value) < 1) {
+    return [users, "Number of users must be a whole number of 1 or more."];
+  }
+  const rate = form.querySelector("[name=spawn_rate]");
+  if (!(Number(rate.value) > 0)) {
+    return [rate, "Spawn rate must be a number of users per second above 0."];
+  }
+  const host = form.querySelector("[name=host]");
+  if (host && !host.value.trim()) {
+    return [host, "Host is required, e.g. http://127.0.0.1:8000."];
+  }
+  const classes = form.querySelectorAll("[name=user_classes]");
+  if (classes.length && !form.querySelector("[name=user_classes]:checked")) {
+    return [classes[0], "Choose at least one user class."];
+  }
+  return null;
+}
+
+async function submitSwarm(form, after) {
+  const bad = invalid(form);
+  if (bad) {
+    bad[0].setAttribute("aria-invalid", "true");
+    message(bad[1]);
+    bad[0].focus();
+    return;
+  }
+  const body = new URLSearchParams(new FormData(form));
+  let answer;
+  try {
+    answer = await getJson("/swarm", { method: "POST", body: body });
+  } catch (e) {
+    message("Could not reach loadgen: " + e.message);
+    return;
+  }
+  if (!answer.success) {
+    message(answer.message);
+    return;
+  }
+  message(answer.message, "info");
+  after();
+  await refresh();
+}
+
+$("start-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitSwarm($("start-form"), () => { showingStart = false; });
+});
+
+$("edit-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitSwarm($("edit-form"), () => { $("edit").hidden = true; $("btn-edit").focus(); });
+});
+
+$("btn-edit").addEventListener("click", () => {
+  $("edit_user_count").value = $("h-users").textContent;
+  $("edit_spawn_rate").value = $("spawn_rate").value;
+  $("edit").hidden = false;
+  $("edit_user_count").focus();
+});
+
+$("btn-edit-cancel").addEventListener("click", () => {
+  $("edit").hidden = true;
+  $("btn-edit").focus();
+});
+
+$("btn-stop").addEventListener("click", async () => {
+  try {
+    const answer = await getJson("/stop");
+    message(answer.message, "info");
+  } catch (e) {
+    message("Could not stop: " + e.message);
+  }
+  await refresh();
+});
+
+$("btn-reset").addEventListener("click", async () => {
+  try {
+    await fetch("/stats/reset", { cache: "no-store" });
+    message("Statistics reset.", "info");
+  } catch (e) {
+    message("Could not reset: " + e.message);
+  }
+  await refresh();
+});
+
+$("btn-new").addEventListener("click", async () => {
+  showingStart = true;
+  message("");
+  await loadConfig();
+  showingStart = true;
+  setButtons();
+  $("user_count").focus();
+});
+
+function bandCell(row, text, band) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (band) td.className = "band-" + band;
+  row.appendChild(td);
+}
+
+async function loadVerdict() {
+  let v;
+  try {
+    v = await getJson("/verdict");
+  } catch (e) {
+    message("Could not load the baselines: " + e.message);
+    return;
+  }
+  $("verdict-outcome").textContent = "Criteria outcome: " + v.outcome;
+  const table = $("bands-table");
+  const head = table.querySelector("thead tr");
+  head.replaceChildren();
+  const first = document.createElement("th");
+  first.scope = "col";
+  first.textContent = "Row";
+  head.appendChild(first);
+  const metrics = v.baselines.length ? v.baselines[0].cells.map((c) => c.metric) : [];
+  for (const m of metrics) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = m;
+    head.appendChild(th);
+  }
+  const body = table.querySelector("tbody");
+  body.replaceChildren();
+  for (const r of v.baselines) {
+    const tr = document.createElement("tr");
+    cell(tr, r.row, true);
+    for (const c of r.cells) {
+      bandCell(tr, c.value === null ? "-" : c.value + " (" + c.band + ")", c.band);
+    }
+    body.appendChild(tr);
+  }
+  const list = $("criteria-list");
+  list.replaceChildren();
+  if (v.criteria.length === 0) {
+    const li = document.createElement("li");
+    li.textContent = "No criteria are set for this scenario.";
+    list.appendChild(li);
+  }
+  for (const c of v.criteria) {
+    const li = document.createElement("li");
+    li.className = c.passed ? "pass" : "fail";
+    li.textContent = (c.passed ? "PASS " : "FAIL ") + c.row + ": " + c.criterion +
+      (c.passed ? "" : " (" + c.detail + ")");
+    list.appendChild(li);
+  }
+}
+
+async function loadRatio() {
+  let t;
+  try {
+    t = await getJson("/tasks");
+  } catch (e) {
+    message("Could not load the ratios: " + e.message);
+    return;
+  }
+  const box = $("ratio");
+  box.replaceChildren();
+  for (const [title, key] of [["Ratio per user class", "per_class"], ["Total ratio", "total"]]) {
+    const h = document.createElement("h3");
+    h.textContent = title;
+    box.appendChild(h);
+    const outer = document.createElement("ul");
+    for (const [name, c] of Object.entries(t[key])) {
+      const li = document.createElement("li");
+      li.textContent = fixed(c.ratio * 100, 1) + "% " + name;
+      const inner = document.createElement("ul");
+      for (const [task, r] of Object.entries(c.tasks)) {
+        const item = document.createElement("li");
+        item.textContent = fixed(r.ratio * 100, 1) + "% " + task;
+        inner.appendChild(item);
+      }
+      li.appendChild(inner);
+      outer.appendChild(li);
+    }
+    box.appendChild(outer);
+  }
+}
+
+function selectTab(tab) {
+  for (const t of document.querySelectorAll("[role=tab]")) {
+    const on = t === tab;
+    t.setAttribute("aria-selected", on ? "true" : "false");
+    t.tabIndex = on ? 0 : -1;
+    $(t.getAttribute("aria-controls")).hidden = !on;
+  }
+  const name = tab.id.slice(4);
+  if (name === "charts") refreshCharts();
+  if (name === "ratio") loadRatio();
+  if (name === "verdict") loadVerdict();
+}
+
+const tabs = Array.from(document.querySelectorAll("[role=tab]"));
+for (const tab of tabs) {
+  tab.addEventListener("click", () => selectTab(tab));
+  // Arrow keys move between tabs, as the WAI-ARIA tabs pattern expects.
+  tab.addEventListener("keydown", (event) => {
+    const i = tabs.indexOf(tab);
+    let next = null;
+    if (event.key === "ArrowRight") next = tabs[(i + 1) % tabs.length];
+    if (event.key === "ArrowLeft") next = tabs[(i - 1 + tabs.length) % tabs.length];
+    if (event.key === "Home") next = tabs[0];
+    if (event.key === "End") next = tabs[tabs.length - 1];
+    if (next) {
+      event.preventDefault();
+      next.focus();
+      selectTab(next);
+    }
+  });
+}
+
+loadConfig().then(refresh).catch((e) => message("Could not load the settings: " + e.message));
+setInterval(refresh, POLL_MS);

@@ -1,0 +1,365 @@
+//! The web API against bad input, the auth rule, and a live run's answers, through the
+//! router (tower `oneshot`) with an in-process axum target on 127.0.0.1:0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+use super::*;
+use crate::runner::RunConfig;
+use crate::target::Target;
+
+/// Every poll gives up after this long.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A target that answers `/hello` with 200 and `/fail` with 503.
+async fn target() -> SocketAddr {
+    let app = Router::new()
+        .route("/hello", axum::routing::get(|| async { "hello" }))
+        .route(
+            "/fail",
+            axum::routing::get(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// Two classes, 3:1: readers GET /hello, writers GET /fail.
+fn scenario() -> Scenario {
+    Scenario::from_toml(
+        "web.toml",
+        "[classes.Reader]\nweight = 3\nwait = { constant = 0.05 }\n[[classes.Reader.tasks]]\nname = \"read\"\nrequests = [{ method = \"GET\", path = \"/hello\" }]\n\
+         [classes.Writer]\nweight = 1\nwait = { constant = 0.05 }\n[[classes.Writer.tasks]]\nname = \"write\"\nrequests = [{ method = \"GET\", path = \"/fail\" }]\n",
+    )
+    .unwrap()
+}
+
+fn config(host: &str, auth: Option<Credentials>) -> WebConfig {
+    let base = RunConfig::new(Target::parse(host).unwrap(), 1, 1.0, None);
+    WebConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        auth,
+        defaults: RunParams {
+            users: 1,
+            spawn_rate: 1.0,
+            host: base.target.url.clone(),
+            run_time: None,
+            classes: Vec::new(),
+        },
+        base,
+        scenario: scenario(),
+        autostart: false,
+        autoquit: None,
+        criteria: crate::criteria::CriteriaSet::aggregated(&["fail_ratio <= 0.5"]).unwrap(),
+        baselines: crate::baseline::Baselines::default(),
+    }
+}
+
+async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
+    call_with(app, method, uri, body, None).await
+}
+
+async fn call_with(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: &str,
+    authorization: Option<&str>,
+) -> (StatusCode, String) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(a) = authorization {
+        request = request.header(header::AUTHORIZATION, a);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+async fn json(app: &Router, method: &str, uri: &str, body: &str) -> Value {
+    let (status, text) = call(app, method, uri, body).await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Polls `/stats/requests` until `done` holds, failing after the deadline.
+async fn wait_for(app: &Router, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let stats = json(app, "GET", "/stats/requests", "").await;
+        if done(&stats) {
+            return stats;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out waiting for {what}: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A loopback port nothing listens on (bound, then released).
+async fn closed_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn swarm_refuses_bad_input_with_a_message() {
+    let addr = target().await;
+    let state = WebState::new(config(&format!("http://{addr}"), None));
+    let app = router(Arc::clone(&state));
+    let dead = closed_port().await;
+    let cases = [
+        ("spawn_rate=1".to_owned(), "user_count is missing"),
+        (
+            "user_count=-3&spawn_rate=1".to_owned(),
+            "bad user_count \"-3\"",
+        ),
+        (
+            "user_count=many&spawn_rate=1".to_owned(),
+            "bad user_count \"many\"",
+        ),
+        ("user_count=2".to_owned(), "spawn_rate is missing"),
+        (
+            "user_count=2&spawn_rate=0".to_owned(),
+            "bad spawn_rate \"0\"",
+        ),
+        ("user_count=2&spawn_rate=-1".to_owned(), "bad spawn_rate"),
+        (
+            "user_count=2&spawn_rate=1&host=http%3A%2F%2F10.1.2.3%3A80".to_owned(),
+            "only targets loopback",
+        ),
+        (
+            "user_count=2&spawn_rate=1&host=ftp%3A%2F%2F127.0.0.1".to_owned(),
+            "the scheme must be http",
+        ),
+        (
+            format!("user_count=2&spawn_rate=1&host=http%3A%2F%2F127.0.0.1%3A{dead}"),
+            "cannot reach http://127.0.0.1:",
+        ),
+        (
+            "user_count=2&spawn_rate=1&user_classes=Nobody".to_owned(),
+            "Nobody",
+        ),
+        (
+            "user_count=2&spawn_rate=1&run_time=soon".to_owned(),
+            "bad run_time",
+        ),
+    ];
+    for (body, words) in cases {
+        let (status, text) = call(&app, "POST", "/swarm", &body).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(answer["success"], false, "{body}: {answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains(words), "{body}: {message}");
+    }
+    // Non-UTF-8 bodies are a client error, not a 500.
+    let (status, _) = call(&app, "POST", "/swarm", "\u{0}").await;
+    assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(state.state(), RunState::Ready);
+}
+
+#[tokio::test]
+async fn off_loopback_needs_credentials() {
+    let mut c = config("http://127.0.0.1:9", None);
+    c.bind = SocketAddr::from(([0, 0, 0, 0], 0));
+    // Refused before binding anything.
+    assert!(matches!(
+        WebUi::bind(c).await,
+        Err(WebError::AuthRequired { .. })
+    ));
+    for bad in ["nopassword", ":secret", "user:", ""] {
+        assert!(
+            matches!(Credentials::parse(bad), Err(WebError::BadAuth { .. })),
+            "{bad}"
+        );
+    }
+    let ok = Credentials::parse("admin:s3cret:x").unwrap();
+    assert!(!format!("{ok:?}").contains("s3cret"));
+}
+
+#[tokio::test]
+async fn credentials_are_checked_on_every_route() {
+    let credentials = Credentials::parse("admin:s3cret").unwrap();
+    let state = WebState::new(config("http://127.0.0.1:9", Some(credentials.clone())));
+    let app = router(state);
+    let wrong = Credentials::parse("admin:guess").unwrap().header_value();
+    for uri in ["/", "/stats/requests", "/stop"] {
+        let (status, _) = call(&app, "GET", uri, "").await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{uri} without credentials"
+        );
+        let (status, _) = call_with(&app, "GET", uri, "", Some(&wrong)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{uri} with a wrong password"
+        );
+        let (status, _) = call_with(&app, "GET", uri, "", Some("Basic !!!")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri} with garbage");
+        let (status, _) = call_with(&app, "GET", uri, "", Some(&credentials.header_value())).await;
+        assert_eq!(status, StatusCode::OK, "{uri} with the right credentials");
+    }
+    let response = app
+        .clone()
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+}
+
+#[tokio::test]
+async fn a_run_answers_like_locust_and_obeys_edit_reset_and_stop() {
+    let addr = target().await;
+    let state = WebState::new(config(&format!("http://{addr}"), None));
+    let app = router(Arc::clone(&state));
+
+    let answer = json(&app, "POST", "/swarm", "user_count=4&spawn_rate=100").await;
+    assert_eq!(answer["success"], true, "{answer}");
+    assert_eq!(answer["message"], "Swarming started");
+    assert_eq!(answer["host"], format!("http://{addr}"));
+
+    let stats = wait_for(&app, "requests of both rows", |s| {
+        s["stats"].as_array().is_some_and(|rows| rows.len() == 3)
+            && s["user_count"] == 4
+            && s["state"] == "running"
+    })
+    .await;
+    let rows = stats["stats"].as_array().unwrap();
+    for key in [
+        "method",
+        "name",
+        "num_requests",
+        "num_failures",
+        "min_response_time",
+        "max_response_time",
+        "current_rps",
+        "current_fail_per_sec",
+        "avg_response_time",
+        "median_response_time",
+        "total_rps",
+        "total_fail_per_sec",
+        "response_time_percentile_0.95",
+        "response_time_percentile_0.99",
+        "avg_content_length",
+    ] {
+        for row in rows {
+            assert!(row.get(key).is_some(), "row lacks {key}: {row}");
+        }
+    }
+    assert_eq!(rows[0]["name"], "/fail");
+    assert_eq!(rows[1]["name"], "/hello");
+    assert_eq!(rows[2]["name"], "Aggregated");
+    assert_eq!(rows[2]["method"], "");
+    let total = rows[2]["num_requests"].as_u64().unwrap();
+    let summed =
+        rows[0]["num_requests"].as_u64().unwrap() + rows[1]["num_requests"].as_u64().unwrap();
+    assert_eq!(total, summed);
+    for key in [
+        "errors",
+        "current_rps",
+        "current_fail_per_sec",
+        "total_rps",
+        "total_fail_per_sec",
+        "fail_ratio",
+        "user_count",
+    ] {
+        assert!(stats.get(key).is_some(), "no {key}: {stats}");
+    }
+    let current = &stats["current_response_time_percentiles"];
+    assert!(current["response_time_percentile_0.5"].is_number());
+    assert!(current["response_time_percentile_0.95"].is_number());
+    assert_eq!(stats["errors"][0]["name"], "/fail");
+    assert!(stats["errors"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("503"));
+
+    // Three readers and one writer.
+    let tasks = json(&app, "GET", "/tasks", "").await;
+    assert_eq!(tasks["per_class"]["Reader"]["ratio"], 0.75);
+    assert_eq!(tasks["total"]["Writer"]["tasks"]["write"]["ratio"], 0.25);
+
+    // Posting again while running changes the user count.
+    let answer = json(&app, "POST", "/swarm", "user_count=2&spawn_rate=100").await;
+    assert_eq!(answer["success"], true, "{answer}");
+    wait_for(&app, "two users", |s| {
+        s["user_count"] == 2 && s["state"] == "running"
+    })
+    .await;
+
+    // A reset zeroes the figures mid-run: the statistics restart from a later instant.
+    let before = stats["start_time"].as_f64().unwrap();
+    assert_eq!(call(&app, "GET", "/stats/reset", "").await.1, "ok");
+    wait_for(&app, "the reset", |s| {
+        s["start_time"].as_f64().is_some_and(|t| t > before)
+    })
+    .await;
+
+    for (uri, kind) in [
+        ("/charts/rps.svg", "image/svg+xml"),
+        ("/charts/users.svg", "image/svg+xml"),
+        ("/charts/response-times.svg", "image/svg+xml"),
+        ("/stats/report", "text/html; charset=utf-8"),
+        ("/stats/failures/csv", "text/csv; charset=utf-8"),
+        ("/", "text/html; charset=utf-8"),
+    ] {
+        let response = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], kind, "{uri}");
+    }
+    let verdict = json(&app, "GET", "/verdict", "").await;
+    assert_eq!(verdict["criteria"][0]["criterion"], "fail_ratio <= 0.5");
+
+    let answer = json(&app, "GET", "/stop", "").await;
+    assert_eq!(
+        answer,
+        serde_json::json!({"success": true, "message": "Test stopped"})
+    );
+    let stopped = wait_for(&app, "the stop", |s| s["state"] == "stopped").await;
+    assert_eq!(stopped["user_count"], 0);
+    let (_, csv_text) = call(&app, "GET", "/stats/requests/csv", "").await;
+    assert_eq!(csv_text, crate::csv::stats_csv(&state.snapshot()));
+    assert!(csv_text.contains("Aggregated"));
+
+    // A new test after the stop, without restarting anything.
+    let answer = json(
+        &app,
+        "POST",
+        "/swarm",
+        "user_count=1&spawn_rate=10&user_classes=Reader",
+    )
+    .await;
+    assert_eq!(answer["success"], true, "{answer}");
+    wait_for(&app, "the second run", |s| {
+        s["state"] == "running" && s["stats"].as_array().is_some_and(|r| r.len() == 2)
+    })
+    .await;
+    state.stop_and_wait().await;
+    assert_eq!(state.state(), RunState::Stopped);
+}
