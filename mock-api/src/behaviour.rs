@@ -114,6 +114,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         state: &state,
         pair: &pair,
         route,
+        start: service_start,
         deadline,
         permit,
     };
@@ -180,6 +181,7 @@ struct Service<'a> {
     state: &'a AppState,
     pair: &'a ProfilePair,
     route: &'static str,
+    start: Instant,
     deadline: tokio::time::Instant,
     permit: Option<Permit>,
 }
@@ -189,7 +191,12 @@ impl Service<'_> {
     /// stall is on (a stall holds responses, not workers).
     async fn end(self) {
         tokio::time::sleep_until(self.deadline).await;
-        drop(self.permit);
+        if let Some(permit) = self.permit {
+            self.state
+                .stats
+                .service_time(self.route, self.start.elapsed());
+            drop(permit);
+        }
         let schedule = self
             .pair
             .effective

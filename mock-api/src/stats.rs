@@ -35,6 +35,7 @@ struct RouteStats {
     server_time_us: Histogram<u64>,
     rejections: BTreeMap<&'static str, u64>,
     queue_wait_us: Histogram<u64>,
+    service_us: Histogram<u64>,
     stalled: u64,
 }
 
@@ -47,6 +48,7 @@ impl RouteStats {
             server_time_us: new_histogram(),
             rejections: BTreeMap::new(),
             queue_wait_us: new_histogram(),
+            service_us: new_histogram(),
             stalled: 0,
         }
     }
@@ -117,6 +119,11 @@ impl ServerStats {
         self.with_route(route, |s| s.queue_wait_us.saturating_record(micros(wait)));
     }
 
+    /// Records how long a request of `route` held its worker (the actual service time).
+    pub fn service_time(&self, route: &str, service: Duration) {
+        self.with_route(route, |s| s.service_us.saturating_record(micros(service)));
+    }
+
     /// Counts a response of `route` held by a stall.
     pub fn stalled(&self, route: &str) {
         self.with_route(route, |s| s.stalled += 1);
@@ -133,6 +140,7 @@ impl ServerStats {
     /// A copy of the statistics as plain data.
     pub fn snapshot(&self) -> StatsSnapshot {
         let mut all_waits = new_histogram();
+        let mut all_service = new_histogram();
         let mut capacity = CapacitySnapshot::default();
         let routes = self
             .routes
@@ -141,6 +149,7 @@ impl ServerStats {
                 let s = cell.lock().unwrap_or_else(PoisonError::into_inner);
                 // Same bounds, so adding cannot fail.
                 let _ = all_waits.add(&s.queue_wait_us);
+                let _ = all_service.add(&s.service_us);
                 for (reason, n) in &s.rejections {
                     *capacity.rejections.entry((*reason).to_owned()).or_default() += n;
                 }
@@ -148,7 +157,8 @@ impl ServerStats {
                 (route.to_string(), RouteSnapshot::of(&s))
             })
             .collect();
-        capacity.queue_wait_ms = QueueWaitMs::of(&all_waits);
+        capacity.queue_wait_ms = TimeStatsMs::of(&all_waits);
+        capacity.service_time_ms = TimeStatsMs::of(&all_service);
         StatsSnapshot {
             since: self
                 .since
@@ -198,20 +208,25 @@ pub struct RouteSnapshot {
     /// Time spent waiting for a worker by the requests that got one, ms (all zero
     /// without `capacity.workers`; `count` says how many were measured).
     #[serde(default)]
-    pub queue_wait_ms: QueueWaitMs,
+    pub queue_wait_ms: TimeStatsMs,
+    /// Time a worker was actually held (the sampled service time plus the timer's
+    /// overhead, about a millisecond), ms; zero without `capacity.workers`.
+    #[serde(default)]
+    pub service_time_ms: TimeStatsMs,
     /// Responses held by a stall.
     #[serde(default)]
     pub stalled: u64,
 }
 
-/// Queue-wait statistics in milliseconds (compare `mean` with Erlang C).
+/// A duration's statistics in milliseconds (queue wait: compare `mean` with Erlang C;
+/// service time: the worker's actual holding time, timer overhead included).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct QueueWaitMs {
-    /// Requests that got a worker (served at once or after waiting).
+pub struct TimeStatsMs {
+    /// Requests measured.
     pub count: u64,
-    /// Mean wait (a request served at once counts as 0.001 ms).
+    /// Mean (the floor is 0.001 ms: a request served at once waited that).
     pub mean: f64,
-    /// Standard deviation of the wait.
+    /// Standard deviation.
     pub std_dev: f64,
     /// Median.
     pub p50: f64,
@@ -223,7 +238,7 @@ pub struct QueueWaitMs {
     pub max: f64,
 }
 
-impl QueueWaitMs {
+impl TimeStatsMs {
     fn of(h: &Histogram<u64>) -> Self {
         if h.is_empty() {
             return Self::default();
@@ -261,7 +276,10 @@ pub struct CapacitySnapshot {
     /// Refusals over every route, by reason.
     pub rejections: BTreeMap<String, u64>,
     /// Queue wait over every route, ms.
-    pub queue_wait_ms: QueueWaitMs,
+    pub queue_wait_ms: TimeStatsMs,
+    /// Service time (worker held) over every route, ms: the mean service time to put in
+    /// Erlang C or `workers / mean` alongside the configured one.
+    pub service_time_ms: TimeStatsMs,
     /// Responses held by a stall, every route.
     pub stalled: u64,
     /// The latency multiplier of the degradation now (1: none).
@@ -323,7 +341,8 @@ impl RouteSnapshot {
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
-            queue_wait_ms: QueueWaitMs::of(&s.queue_wait_us),
+            queue_wait_ms: TimeStatsMs::of(&s.queue_wait_us),
+            service_time_ms: TimeStatsMs::of(&s.service_us),
             stalled: s.stalled,
         }
     }

@@ -86,6 +86,13 @@ async fn at_most_n_workers_serve_and_the_rest_wait_their_turn() {
     let waits = &stats.routes[HEALTH].queue_wait_ms;
     assert_eq!(waits.count, 6);
     assert!(waits.max >= service_ms, "{waits:?}");
+    // Each held its worker for at least its service time.
+    let service = &stats.routes[HEALTH].service_time_ms;
+    assert_eq!(service.count, 6);
+    assert!(
+        service.p50 >= service_ms && service.max >= service_ms,
+        "{service:?}"
+    );
     // Response time = wait + service: the slowest took about three services.
     assert!(stats.routes[HEALTH].server_time_ms.max >= 2.0 * service_ms);
     assert!(c.rejections.is_empty(), "{c:?}");
