@@ -99,7 +99,8 @@ const BUILTIN_NAMES: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Behaviour {
-    /// Total server time from arrival to response (handler and database included).
+    /// Total server time from arrival to response (handler and database included); with
+    /// `capacity.workers`, the service time a worker is held (after any queue wait).
     #[serde(deserialize_with = "de::latency")]
     pub latency: LatencyDistribution,
     /// Failure rules, checked in order; the first that fires wins.
