@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::analysis::Analysis;
-use crate::baseline::{format_ms, format_percent, Band, BaselineReport, Metric};
+use crate::baseline::{Band, BaselineReport, Metric};
 use crate::criteria::{Outcome, Verdict};
 use crate::stats::Snapshot;
 
@@ -23,13 +23,10 @@ fn colour_code(band: Band) -> &'static str {
     }
 }
 
-/// A metric's value as the baselines table prints it.
-pub fn format_value(metric: Metric, value: f64) -> String {
-    match metric {
-        Metric::AvgMs | Metric::P95Ms | Metric::P99Ms => format!("{} ms", format_ms(value)),
-        Metric::ErrorRatePercent => format_percent(value),
-        Metric::Rps => format!("{value:.1} req/s"),
-    }
+/// True when stderr is a terminal and `NO_COLOR` is not set: the bands are coloured.
+pub fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 /// The baselines table: one line per row and Aggregated, one column per metric, each
@@ -60,7 +57,7 @@ pub fn baselines_table(report: &BaselineReport, colour: bool) -> String {
         let _ = write!(out, "{:<name_width$}", row.label());
         for cell in &row.cells {
             let (value, band) = match (cell.value, cell.band) {
-                (Some(v), Some(b)) => (format_value(cell.metric, v), Some(b)),
+                (Some(v), Some(b)) => (cell.metric.format(v), Some(b)),
                 _ => ("n/a".to_owned(), None),
             };
             let plain_len = value.chars().count() + band.map_or(0, |b| b.name().len() + 1);

@@ -11,7 +11,6 @@ use super::{charts, elapsed_seconds, escape, iso_time, Inputs};
 use crate::baseline::{format_ms, format_percent, row_label, Metric};
 use crate::criteria::Outcome;
 use crate::stats::{RequestStats, PERCENTILES_TO_REPORT, PERCENTILE_LABELS};
-use crate::summary::format_value;
 
 /// The page's style: readable widths, tables that scroll on a phone, print rules.
 const STYLE: &str = r#"
@@ -246,7 +245,7 @@ fn baselines_section(out: &mut String, i: &Inputs<'_>) {
                     let _ = write!(
                         out,
                         "<td class=\"num band-{b}\" data-v=\"{v}\">{}<span class=\"band\">{b}</span></td>",
-                        escape(&format_value(cell.metric, v))
+                        escape(&cell.metric.format(v))
                     );
                 }
                 _ => out.push_str("<td>n/a</td>"),

@@ -7,7 +7,6 @@ use super::{elapsed_seconds, Inputs};
 use crate::baseline::{format_ms, format_percent, Metric};
 use crate::criteria::Outcome;
 use crate::stats::{PERCENTILES_TO_REPORT, PERCENTILE_LABELS};
-use crate::summary::format_value;
 
 /// Escapes text for a Markdown table cell.
 fn cell(text: &str) -> String {
@@ -77,7 +76,7 @@ pub fn markdown(i: &Inputs<'_>) -> String {
         for c in &row.cells {
             match (c.value, c.band) {
                 (Some(v), Some(b)) => {
-                    let _ = write!(out, " {} {b} |", format_value(c.metric, v));
+                    let _ = write!(out, " {} {b} |", c.metric.format(v));
                 }
                 _ => out.push_str(" n/a |"),
             }
