@@ -54,23 +54,3 @@ pub fn assert_passes(table: &CheckTable, name: &str) {
         table.render()
     );
 }
-
-/// Asserts that some check whose name starts with `prefix` and ends with `suffix`
-/// failed (e.g. any percentile of one row against the profile).
-pub fn assert_some_fails(table: &CheckTable, prefix: &str, suffix: &str) {
-    let matching: Vec<_> = table
-        .checks
-        .iter()
-        .filter(|c| c.name.starts_with(prefix) && c.name.ends_with(suffix))
-        .collect();
-    assert!(
-        !matching.is_empty(),
-        "no check {prefix}..{suffix}\n{}",
-        table.render()
-    );
-    assert!(
-        matching.iter().any(|c| c.failed()),
-        "no {prefix}..{suffix} check failed:\n{}",
-        table.render()
-    );
-}
