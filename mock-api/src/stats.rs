@@ -209,6 +209,10 @@ pub struct RouteSnapshot {
     /// without `capacity.workers`; `count` says how many were measured).
     #[serde(default)]
     pub queue_wait_ms: TimeStatsMs,
+    /// The queue-wait histogram in microseconds (HdrHistogram V2, base64), to merge or
+    /// to read any percentile.
+    #[serde(default)]
+    pub queue_wait_histogram: String,
     /// Time a worker was actually held (the sampled service time plus the timer's
     /// overhead, about a millisecond), ms; zero without `capacity.workers`.
     #[serde(default)]
@@ -317,11 +321,6 @@ impl RouteSnapshot {
                 max: ms(h.max()),
             }
         };
-        let mut bytes = Vec::new();
-        // Serialising into a Vec only fails on an invalid histogram; report it empty then.
-        if V2Serializer::new().serialize(h, &mut bytes).is_err() {
-            bytes.clear();
-        }
         Self {
             requests: s.requests,
             status_counts: s
@@ -335,13 +334,14 @@ impl RouteSnapshot {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             server_time_ms,
-            histogram: base64::engine::general_purpose::STANDARD.encode(bytes),
+            histogram: encode(h),
             rejections: s
                 .rejections
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             queue_wait_ms: TimeStatsMs::of(&s.queue_wait_us),
+            queue_wait_histogram: encode(&s.queue_wait_us),
             service_time_ms: TimeStatsMs::of(&s.service_us),
             stalled: s.stalled,
         }
@@ -349,11 +349,31 @@ impl RouteSnapshot {
 
     /// The server-time histogram (microseconds) decoded from [`Self::histogram`].
     pub fn decode_histogram(&self) -> Result<Histogram<u64>, HistogramDecodeError> {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(&self.histogram)?;
-        Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(HistogramDecodeError::Hdr)
+        decode(&self.histogram)
     }
+
+    /// The queue-wait histogram (microseconds) decoded from
+    /// [`Self::queue_wait_histogram`].
+    pub fn decode_queue_wait_histogram(&self) -> Result<Histogram<u64>, HistogramDecodeError> {
+        decode(&self.queue_wait_histogram)
+    }
+}
+
+/// A histogram as HdrHistogram V2, base64 (empty text if it cannot be serialised, which
+/// only an invalid histogram could cause).
+fn encode(h: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    if V2Serializer::new().serialize(h, &mut bytes).is_err() {
+        bytes.clear();
+    }
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn decode(text: &str) -> Result<Histogram<u64>, HistogramDecodeError> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text)?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(HistogramDecodeError::Hdr)
 }
 
 /// Every route's statistics since `since`.

@@ -85,6 +85,8 @@ async fn at_most_n_workers_serve_and_the_rest_wait_their_turn() {
     assert_eq!(c.max_queue_length, 4, "{c:?}");
     let waits = &stats.routes[HEALTH].queue_wait_ms;
     assert_eq!(waits.count, 6);
+    let histogram = stats.routes[HEALTH].decode_queue_wait_histogram().unwrap();
+    assert_eq!(histogram.len(), 6);
     assert!(waits.max >= service_ms, "{waits:?}");
     // Each held its worker for at least its service time.
     let service = &stats.routes[HEALTH].service_time_ms;
