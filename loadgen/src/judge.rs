@@ -227,5 +227,18 @@ mod tests {
         assert!(j
             .console_text(&s, false)
             .contains("ABORTED\n  - aborted after 60 s: POST /api/trading/execute: failure ratio 10.00% is at or over 5%\n"));
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ReportPaths {
+            html: Some(dir.path().join("r.html")),
+            junit: Some(dir.path().join("r.xml")),
+            summary_md: None,
+        };
+        assert!(j.write_reports(&s, &settings(), &paths).is_empty());
+        let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+        assert!(html.contains("<div class=\"verdict aborted\">ABORTED</div>"));
+        assert!(html.contains("<li>aborted after 60 s: POST /api/trading/execute: failure ratio 10.00% is at or over 5%</li>"));
+        let xml = std::fs::read_to_string(dir.path().join("r.xml")).unwrap();
+        assert!(xml.contains("tests=\"2\" failures=\"2\""), "{xml}");
+        assert!(xml.contains("<failure type=\"aborted\""));
     }
 }
