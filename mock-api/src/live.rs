@@ -93,3 +93,67 @@ impl LiveProfile {
         )));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::latency::LatencyDistribution;
+
+    #[test]
+    fn a_swap_keeps_a_pool_of_the_same_shape_and_replaces_another() {
+        let capacity = Profile::builtin("capacity").expect("capacity");
+        let live = LiveProfile::new(capacity.clone(), 1.0);
+        let first = live.load();
+        let pool = first
+            .pool
+            .clone()
+            .expect("the capacity profile has workers");
+        assert!(first.bucket.is_none());
+
+        // Only latencies change: the same workers (busy ones stay busy).
+        let mut slower = capacity.clone();
+        slower.defaults.latency = LatencyDistribution::Fixed {
+            ms: 80.0,
+            min_ms: None,
+            max_ms: None,
+        };
+        live.replace(slower);
+        let same = live.load().pool.clone().expect("still limited");
+        assert!(Arc::ptr_eq(&pool, &same));
+
+        // Other workers: a new pool; no capacity: none.
+        let mut wider = capacity.clone();
+        if let Some(c) = wider.capacity.as_mut() {
+            c.workers = Some(16);
+        }
+        live.replace(wider);
+        let other = live.load().pool.clone().expect("limited");
+        assert!(!Arc::ptr_eq(&pool, &other));
+        assert_eq!(other.workers(), 16);
+        live.replace(Profile::builtin("fast").expect("fast"));
+        assert!(live.load().pool.is_none());
+    }
+
+    #[test]
+    fn the_time_scale_reaches_the_capacity() {
+        let live = LiveProfile::new(Profile::builtin("rate-limited").expect("rate-limited"), 0.5);
+        let pair = live.load();
+        let rps = pair
+            .effective
+            .capacity
+            .as_ref()
+            .and_then(|c| c.rate_limit)
+            .map(|r| r.rps);
+        assert_eq!(rps, Some(100.0));
+        assert!(pair.bucket.is_some());
+        // What an admin reads back is as configured.
+        assert_eq!(
+            pair.configured
+                .capacity
+                .as_ref()
+                .and_then(|c| c.rate_limit)
+                .map(|r| r.rps),
+            Some(50.0)
+        );
+    }
+}
