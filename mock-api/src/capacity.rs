@@ -149,9 +149,13 @@ impl Stall {
     }
 }
 
-/// Milliseconds (validated finite and bounded) as a Duration.
+/// Milliseconds as a Duration: negative or NaN is zero, too large saturates (a stall
+/// scheduled in a thousand years stays in a thousand years, never at the start).
 pub(crate) fn ms(v: f64) -> Duration {
-    Duration::try_from_secs_f64(v / 1000.0).unwrap_or(Duration::ZERO)
+    if v.is_nan() || v <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(v / 1000.0).unwrap_or(Duration::MAX)
 }
 
 fn check_ms(field: &str, v: f64, allow_zero: bool) -> Result<(), (String, String)> {

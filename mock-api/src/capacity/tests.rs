@@ -324,4 +324,11 @@ fn stalls_come_from_the_switch_or_the_schedule() {
     );
     uptime.advance(Duration::from_secs(1));
     assert_eq!(stall_end(&switch, &schedule, &uptime, Instant::now()), None);
+    // A stall too far away to count in Durations never comes early.
+    let far = [Stall {
+        at_ms: 1e300,
+        ms: 10.0,
+    }];
+    let fresh = Uptime::new();
+    assert_eq!(stall_end(&switch, &far, &fresh, Instant::now()), None);
 }
