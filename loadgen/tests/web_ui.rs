@@ -1,0 +1,525 @@
+//! The web UI in a real browser: Debian's chromium driven by chromedriver over the
+//! WebDriver protocol (plain HTTP/1.1 from this test, no WebDriver crate). loadgen's web
+//! UI runs in-process against an in-process axum target on loopback; the test fills the
+//! form, starts the run, waits for rows and charts, changes the user count, stops,
+//! downloads the stats CSV and compares it with `GET /stats/requests/csv`, and saves a
+//! screenshot of each tab (their paths are printed; `WEBUI_SHOTS_DIR` gets a copy).
+//!
+//! Without chromium and chromedriver the test is skipped, unless `CI` is set: then it fails.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use loadgen::web::{RunParams, WebConfig, WebUi};
+use loadgen::{RunConfig, Scenario, Target};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+/// The longest any one wait may take.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// WebDriver's key for an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// An HTTP/1.1 exchange over a fresh connection: (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let payload = body.map(Value::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    // chromedriver keeps the connection open despite `Connection: close`, so the body
+    // ends at Content-Length (or the last chunk), not at the close.
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16384];
+    let (head, body_start) = loop {
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break (
+                String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase(),
+                split + 4,
+            );
+        }
+        let n = stream.read(&mut buf).expect("read");
+        assert!(n > 0, "the connection closed before the HTTP head ended");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    let length = head.lines().find_map(|l| {
+        l.strip_prefix("content-length:")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    });
+    let chunked = head.contains("transfer-encoding: chunked");
+    loop {
+        let body = &raw[body_start..];
+        let complete = match length {
+            Some(n) => body.len() >= n,
+            None if chunked => body.windows(5).any(|w| w == b"0\r\n\r\n"),
+            None => false,
+        };
+        if complete {
+            break;
+        }
+        let n = stream.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let body = raw[body_start..].to_vec();
+    let body = if chunked { dechunk(&body) } else { body };
+    (status, body)
+}
+
+/// Decodes a chunked body.
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size_text = String::from_utf8_lossy(&data[..end]).to_string();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
+            .expect("a chunk size");
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[end + 2..end + 2 + size]);
+        data = &data[end + 2 + size + 2..];
+    }
+}
+
+/// A WebDriver session on a chromedriver this test started (killed on drop).
+struct Browser {
+    driver: Child,
+    addr: SocketAddr,
+    session: String,
+}
+
+impl Browser {
+    fn start(chromedriver: &Path, chromium: &Path, dir: &Path, downloads: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let log = std::fs::File::create(dir.join("chromedriver.log")).expect("log file");
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("chromedriver starts");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut browser = Self {
+            driver,
+            addr,
+            session: String::new(),
+        };
+        poll("chromedriver to listen", || {
+            TcpStream::connect(addr).is_ok() && http(addr, "GET", "/status", None).0 == 200
+        });
+        let profile = dir.join("chromium-profile");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", "--window-size=1280,1000",
+                         format!("--user-data-dir={}", profile.display())],
+                "prefs": {
+                    "download.default_directory": downloads,
+                    "download.prompt_for_download": false,
+                    "safebrowsing.enabled": false
+                }
+            }
+        }}});
+        let answer = browser.send("POST", "/session", Some(&caps));
+        browser.session = answer["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {answer}"))
+            .to_owned();
+        browser
+    }
+
+    /// One WebDriver command; its `value`.
+    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let (status, bytes) = http(self.addr, method, path, body);
+        let answer: Value = serde_json::from_slice(&bytes).expect("WebDriver answers JSON");
+        assert_eq!(status, 200, "{method} {path}: {answer}");
+        answer["value"].clone()
+    }
+
+    fn command(&self, method: &str, path: &str, body: Value) -> Value {
+        let path = format!("/session/{}{path}", self.session);
+        // A GET carries no body; chromedriver refuses one.
+        self.send(method, &path, (!body.is_null()).then_some(&body))
+    }
+
+    fn go(&self, url: &str) {
+        self.command("POST", "/url", json!({ "url": url }));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let found = self.command(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        );
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_owned()
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.find(css);
+        self.command("POST", &format!("/element/{id}/click"), json!({}));
+    }
+
+    fn fill(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.command("POST", &format!("/element/{id}/clear"), json!({}));
+        self.command(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
+        );
+    }
+
+    fn script(&self, source: &str) -> Value {
+        self.command(
+            "POST",
+            "/execute/sync",
+            json!({"script": source, "args": []}),
+        )
+    }
+
+    /// Polls a script until it returns true.
+    fn wait_until(&self, what: &str, source: &str) {
+        poll(what, || self.script(source) == Value::Bool(true));
+    }
+
+    fn screenshot(&self, path: &Path) {
+        let data = self.command("GET", "/screenshot", Value::Null);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().expect("base64 text"))
+            .expect("a PNG");
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+        std::fs::write(path, png).expect("write the screenshot");
+        println!("screenshot: {}", path.display());
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let path = format!("/session/{}", self.session);
+            let _ = std::panic::catch_unwind(|| http(self.addr, "DELETE", &path, None));
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Polls `done` every 100 ms until it holds, failing after [`DEADLINE`].
+fn poll(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A program on the PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Two classes, 3:1: readers GET /api/clients, writers POST a trade that sometimes fails.
+fn scenario() -> Scenario {
+    Scenario::from_toml(
+        "browser.toml",
+        r#"
+[classes.Reader]
+weight = 3
+wait = { constant = 0.1 }
+[[classes.Reader.tasks]]
+name = "list_clients"
+weight = 2
+requests = [{ method = "GET", path = "/api/clients" }]
+[[classes.Reader.tasks]]
+name = "predict"
+requests = [{ method = "GET", path = "/api/ml/predict" }]
+
+[classes.Trader]
+weight = 1
+wait = { constant = 0.1 }
+[[classes.Trader.tasks]]
+name = "trade"
+requests = [{ method = "POST", path = "/api/trading/execute" }]
+"#,
+    )
+    .expect("the test scenario compiles")
+}
+
+/// The target: two fast routes and one that fails every fourth request.
+async fn target() -> SocketAddr {
+    use axum::http::StatusCode;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let trades = Arc::new(AtomicU64::new(0));
+    let app = axum::Router::new()
+        .route("/api/clients", axum::routing::get(|| async { "[]" }))
+        .route(
+            "/api/ml/predict",
+            axum::routing::get(|| async { "{\"score\": 0.5}" }),
+        )
+        .route(
+            "/api/trading/execute",
+            axum::routing::post(move || {
+                let n = trades.fetch_add(1, Ordering::Relaxed);
+                async move {
+                    if n % 4 == 3 {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        StatusCode::OK
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the target");
+    let addr = listener.local_addr().expect("target address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[test]
+fn the_page_runs_a_test_in_chromium() {
+    let chromium = which("chromium").or_else(|| which("chromium-browser"));
+    let chromedriver = which("chromedriver");
+    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but chromium or chromedriver is missing (apt-get install chromium chromium-driver)"
+        );
+        println!("skipped: chromium and chromedriver are not installed");
+        return;
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let target_addr = runtime.block_on(target());
+    let host = format!("http://{target_addr}");
+    let mut base = RunConfig::new(Target::parse(&host).expect("loopback"), 1, 1.0, None);
+    base.seed = 7;
+    let config = WebConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        auth: None,
+        defaults: RunParams {
+            users: 1,
+            spawn_rate: 1.0,
+            host: "http://127.0.0.1:1".to_owned(),
+            run_time: None,
+            classes: Vec::new(),
+        },
+        base,
+        scenario: scenario(),
+        autostart: false,
+        autoquit: None,
+        criteria: loadgen::criteria::CriteriaSet::aggregated(&[
+            "fail_ratio <= 0.5",
+            "p(95) <= 1000",
+        ])
+        .expect("criteria"),
+        baselines: loadgen::baseline::Baselines::default(),
+    };
+    let ui = runtime
+        .block_on(WebUi::bind(config))
+        .expect("the web UI binds");
+    let ui_addr = ui.local_addr().expect("its address");
+    let shutdown = CancellationToken::new();
+    let server = runtime.spawn(ui.serve(shutdown.clone()));
+
+    let dir = tempfile::Builder::new()
+        .prefix("loadgen-webui-")
+        .tempdir()
+        .expect("a temp dir")
+        .keep();
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).expect("downloads dir");
+    let browser = Browser::start(&chromedriver, &chromium, &dir, &downloads);
+    let shot = |name: &str| {
+        let path = dir.join(format!("{name}.png"));
+        browser.screenshot(&path);
+        path
+    };
+    let mut shots = Vec::new();
+
+    // The form, prefilled from the configuration; fill it as a person would.
+    browser.go(&format!("http://{ui_addr}/"));
+    browser.wait_until(
+        "the form's values",
+        "return document.getElementById('user_count').value === '1' && document.querySelectorAll('#classes input').length === 2;",
+    );
+    browser.fill("#user_count", "6");
+    browser.fill("#spawn_rate", "20");
+    browser.fill("#host", &host);
+    shots.push(shot("0-start-form"));
+
+    // A bad value is refused on the page with a sentence, before any request.
+    browser.fill("#spawn_rate", "0");
+    browser.click("#btn-start");
+    browser.wait_until(
+        "the invalid spawn rate message",
+        "const m = document.getElementById('message'); return !m.hidden && m.textContent.includes('Spawn rate');",
+    );
+    browser.fill("#spawn_rate", "20");
+    browser.click("#btn-start");
+
+    // Rows: three requests and Aggregated; the header says running with six users.
+    browser.wait_until(
+        "rows and six running users",
+        "return document.querySelectorAll('#stats-table tbody tr').length === 4 && document.getElementById('h-state').textContent === 'running' && document.getElementById('h-users').textContent === '6';",
+    );
+    // Some seconds of history so the charts have lines.
+    poll("five seconds of history", || {
+        let (_, csv) = http(ui_addr, "GET", "/stats/requests_full_history/csv", None);
+        String::from_utf8_lossy(&csv).lines().count() >= 6
+    });
+    browser.wait_until(
+        "a refreshed table",
+        "return document.querySelector('#stats-table tbody tr.total td:nth-child(3)').textContent !== '0';",
+    );
+    shots.push(shot("1-statistics"));
+
+    browser.click("#tab-charts");
+    browser.wait_until(
+        "three drawn charts",
+        "return Array.from(document.querySelectorAll('img.chart')).every(i => i.complete && i.naturalWidth > 0);",
+    );
+    shots.push(shot("2-charts"));
+
+    // Edit: six users become three.
+    browser.click("#btn-edit");
+    browser.fill("#edit_user_count", "3");
+    browser.click("#btn-apply");
+    browser.wait_until(
+        "three users",
+        "return document.getElementById('h-users').textContent === '3';",
+    );
+
+    browser.click("#tab-failures");
+    browser.wait_until(
+        "the trade failures",
+        "return document.querySelector('#failures-table tbody').textContent.includes('503');",
+    );
+    shots.push(shot("3-failures"));
+
+    browser.click("#tab-ratio");
+    browser.wait_until(
+        "the ratios",
+        "return document.getElementById('ratio').textContent.includes('75.0% Reader');",
+    );
+    shots.push(shot("4-current-ratio"));
+
+    browser.click("#tab-verdict");
+    browser.wait_until(
+        "the baselines and criteria",
+        "return document.querySelectorAll('#bands-table tbody tr').length === 4 && document.getElementById('criteria-list').textContent.includes('fail_ratio');",
+    );
+    shots.push(shot("5-baselines-criteria"));
+
+    // Keyboard: arrow keys move between tabs.
+    browser.script("document.getElementById('tab-verdict').focus();");
+    let focused = browser.find("#tab-verdict");
+    browser.command(
+        "POST",
+        &format!("/element/{focused}/value"),
+        json!({"text": "\u{E014}"}),
+    );
+    browser.wait_until(
+        "the Download tab by keyboard",
+        "return document.getElementById('tab-download').getAttribute('aria-selected') === 'true' && document.activeElement.id === 'tab-download';",
+    );
+
+    // Stop, then download the stats CSV and compare it with the API's.
+    browser.click("#btn-stop");
+    browser.wait_until(
+        "the stop",
+        "return document.getElementById('h-state').textContent === 'stopped' && !document.getElementById('btn-new').hidden;",
+    );
+    shots.push(shot("6-download-data"));
+    browser.click("#dl-stats");
+    let mut downloaded = None;
+    poll("the downloaded CSV", || {
+        downloaded = std::fs::read_dir(&downloads)
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.starts_with("requests_") && name.ends_with(".csv")
+            });
+        downloaded.is_some()
+    });
+    let downloaded = downloaded.expect("a CSV");
+    let from_browser = std::fs::read(&downloaded).expect("read the download");
+    let (status, from_api) = http(ui_addr, "GET", "/stats/requests/csv", None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&from_browser),
+        String::from_utf8_lossy(&from_api)
+    );
+    assert!(String::from_utf8_lossy(&from_api).contains("/api/trading/execute"));
+
+    // Phone width: the statistics tab still fits its controls.
+    browser.command("POST", "/window/rect", json!({"width": 390, "height": 844}));
+    browser.click("#tab-stats");
+    shots.push(shot("7-statistics-phone"));
+
+    // A new test after the stop, without restarting.
+    browser.click("#btn-new");
+    browser.wait_until(
+        "the start form again",
+        "return !document.getElementById('start').hidden && document.activeElement.id === 'user_count';",
+    );
+
+    drop(browser);
+    shutdown.cancel();
+    let code = runtime
+        .block_on(server)
+        .expect("the server task")
+        .expect("the server");
+    assert_eq!(code, 1, "failed trades make the exit code 1");
+    if let Some(copy_to) = std::env::var_os("WEBUI_SHOTS_DIR") {
+        let copy_to = PathBuf::from(copy_to);
+        std::fs::create_dir_all(&copy_to).expect("the copy dir");
+        for s in &shots {
+            let to = copy_to.join(s.file_name().expect("a file name"));
+            std::fs::copy(s, &to).expect("copy a screenshot");
+            println!("copied: {}", to.display());
+        }
+    }
+}
