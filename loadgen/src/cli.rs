@@ -117,6 +117,15 @@ pub struct Cli {
     /// Quit this many seconds after the test ends (with --autostart, as in Locust).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub autoquit: Option<Duration>,
+    /// Serve live figures for Prometheus at GET /metrics on this port while a headless run goes on (0: any free port, printed).
+    #[arg(long, value_name = "PORT")]
+    pub metrics_port: Option<u16>,
+    /// Address the --metrics-port endpoint listens on (0.0.0.0 inside a container).
+    #[arg(long, value_name = "ADDR", default_value_t = crate::metrics::DEFAULT_METRICS_HOST)]
+    pub metrics_host: std::net::IpAddr,
+    /// Seconds the endpoint stays up after the run, until Prometheus has read the final figures.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "5")]
+    pub metrics_grace: Duration,
     /// Run only these user classes.
     #[arg(value_name = "UserClass")]
     pub classes: Vec<String>,

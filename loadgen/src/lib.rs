@@ -14,6 +14,7 @@ pub mod criteria;
 pub mod csv;
 pub mod json;
 pub mod judge;
+pub mod metrics;
 pub mod report;
 pub mod stats;
 pub mod summary;

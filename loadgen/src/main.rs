@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use loadgen::cli::Cli;
+use loadgen::metrics::{MetricsConfig, MetricsServer};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
@@ -27,6 +28,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let headless = cli.headless;
     let flags = cli.clone();
+    let metrics = MetricsConfig::from_cli(&flags)?;
     let (config, scenario) = cli.into_run()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -38,7 +40,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     runtime.block_on(async move {
         tokio::spawn(stop_on_signals(config.stop.clone()));
-        let outcome = loadgen::run(config, scenario).await?;
+        let outcome = run_headless(config, scenario, metrics).await?;
         for e in &outcome.output_errors {
             eprintln!("error: {e}");
         }
@@ -49,6 +51,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         };
         Ok(ExitCode::from(code))
     })
+}
+
+/// Runs headless, serving `--metrics-port` from before the run until its final figures
+/// were scraped (or the grace passed).
+async fn run_headless(
+    mut config: loadgen::RunConfig,
+    scenario: loadgen::Scenario,
+    metrics: Option<MetricsConfig>,
+) -> anyhow::Result<loadgen::RunOutcome> {
+    let Some(metrics) = metrics else {
+        return Ok(loadgen::run(config, scenario).await?);
+    };
+    let snapshots = loadgen::metrics::subscribe(&mut config);
+    let server = MetricsServer::bind(&metrics, snapshots).await?;
+    eprintln!(
+        "Serving Prometheus metrics at http://{}/metrics",
+        server.local_addr()
+    );
+    let stop = config.stop.clone();
+    let outcome = loadgen::run(config, scenario).await;
+    server.finish(&stop).await;
+    Ok(outcome?)
 }
 
 /// Serves the web UI until Ctrl-C (or `--autoquit`); exits with the last run's code.
