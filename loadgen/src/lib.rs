@@ -33,6 +33,7 @@ pub mod shape;
 pub mod target;
 pub mod template;
 pub mod timespan;
+pub mod uncorrected;
 pub mod user;
 pub mod web;
 

@@ -21,6 +21,7 @@ use crate::output::{OutputConfig, Outputs};
 use crate::scenario::Scenario;
 use crate::stats::{Aggregator, Snapshot, StatsHub};
 use crate::target::Target;
+use crate::uncorrected::UncorrectedStats;
 use crate::user::{Correction, Recorder};
 
 /// Everything a run needs, already validated.
@@ -176,10 +177,20 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
 
     let stop_users = CancellationToken::new();
     let kill_users = CancellationToken::new();
-    let corrected = matches!(&config.load, LoadPlan::Arrival(a) if a.correction == Correction::FromIntendedStart);
+    let signals = ControllerSignals::default();
+    let corrected = matches!(&config.load,
+        LoadPlan::Arrival(a) if a.correction == Correction::FromIntendedStart);
+    let uncorrected_stats = corrected.then(|| {
+        UncorrectedStats::spawn(
+            config.shards,
+            start_time,
+            config.reset_stats.then(|| signals.ramped_up.clone()),
+            config.reset.clone(),
+        )
+    });
     let recorder = Recorder {
         hub: Arc::clone(&hub),
-        uncorrected: corrected.then(|| Arc::new(StatsHub::new(config.shards.max(1)))),
+        uncorrected: uncorrected_stats.as_ref().map(UncorrectedStats::hub),
         step: config
             .breakpoint
             .is_some()
@@ -198,7 +209,6 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         user_count: Arc::clone(&user_count),
         graceful: !config.stop_timeout.is_zero(),
     };
-    let signals = ControllerSignals::default();
     let halt_controller = CancellationToken::new();
     let controller = tokio::spawn(control(
         config.load.clone(),
@@ -276,11 +286,10 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
     };
     outputs.restore_periodic(periodic);
     let snapshot = final_snapshot(&mut aggregator, &hub, count_u32(final_user_count));
-    let uncorrected = recorder.uncorrected.as_deref().map(|h| {
-        let mut all = Aggregator::new(snapshot.start);
-        all.collect(h);
-        Arc::new(all.snapshot(snapshot.taken_at, snapshot.user_count))
-    });
+    let uncorrected = match uncorrected_stats {
+        Some(u) => Some(u.finish(&snapshot).await),
+        None => None,
+    };
     outputs.set_plan_report(&plan_report, uncorrected.as_deref());
     let output_errors = outputs.finish(&snapshot);
     if let Some(tx) = &config.snapshots {
