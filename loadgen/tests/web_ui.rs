@@ -394,6 +394,19 @@ fn the_page_runs_a_test_in_chromium() {
         "const m = document.getElementById('message'); return !m.hidden && m.textContent.includes('Spawn rate');",
     );
     browser.fill("#spawn_rate", "20");
+
+    // An unreachable host is refused by the server with a sentence saying so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    browser.fill("#host", &format!("http://{closed}"));
+    browser.click("#btn-start");
+    browser.wait_until(
+        "the unreachable host message",
+        "const m = document.getElementById('message'); return !m.hidden && m.textContent.includes('cannot reach');",
+    );
+    shots.push(shot("0-unreachable-host"));
+    browser.fill("#host", &host);
     browser.click("#btn-start");
 
     // Rows: three requests and Aggregated; the header says running with six users.

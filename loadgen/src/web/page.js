@@ -26,6 +26,15 @@ function round(value) {
   return Math.round(Number(value) || 0).toLocaleString("en-US");
 }
 
+// Response times: whole milliseconds as Locust shows them, with decimals below 10 ms
+// (loadgen's percentiles are exact to three significant digits).
+function ms(value) {
+  const v = Number(value) || 0;
+  if (v === 0) return "0";
+  if (v < 10) return v.toFixed(2);
+  return round(v);
+}
+
 function fixed(value, digits) {
   return (Number(value) || 0).toFixed(digits);
 }
@@ -47,12 +56,12 @@ function fillStats(stats) {
     cell(tr, s.name, true);
     cell(tr, round(s.num_requests));
     cell(tr, round(s.num_failures));
-    cell(tr, round(s.median_response_time));
-    cell(tr, round(s["response_time_percentile_0.95"]));
-    cell(tr, round(s["response_time_percentile_0.99"]));
-    cell(tr, round(s.avg_response_time));
-    cell(tr, round(s.min_response_time));
-    cell(tr, round(s.max_response_time));
+    cell(tr, ms(s.median_response_time));
+    cell(tr, ms(s["response_time_percentile_0.95"]));
+    cell(tr, ms(s["response_time_percentile_0.99"]));
+    cell(tr, ms(s.avg_response_time));
+    cell(tr, ms(s.min_response_time));
+    cell(tr, ms(s.max_response_time));
     cell(tr, round(s.avg_content_length));
     cell(tr, fixed(s.current_rps, 1));
     cell(tr, fixed(s.current_fail_per_sec, 1));
@@ -114,7 +123,9 @@ async function refresh() {
   $("h-host").textContent = data.host || "-";
   $("h-state").textContent = state;
   $("h-users").textContent = String(data.user_count);
-  $("h-rps").textContent = fixed(data.current_rps, 1);
+  // A stopped test sends nothing: its last current rate would mislead in the header.
+  const live = state === "running" || state === "spawning" || state === "stopping";
+  $("h-rps").textContent = live ? fixed(data.current_rps, 1) : "0.0";
   $("h-fail").textContent = round((data.fail_ratio || 0) * 100) + "%";
   fillStats(data.stats);
   fillFailures(data.errors);
