@@ -35,8 +35,12 @@ impl Credentials {
                 user: user.to_owned(),
                 password: password.to_owned(),
             }),
+            // The password part is masked; without a colon there is none to mask.
             _ => Err(WebError::BadAuth {
-                value: text.split(':').next().unwrap_or_default().to_owned() + ":***",
+                value: match text.split_once(':') {
+                    Some((user, _)) => format!("{user}:***"),
+                    None => text.to_owned(),
+                },
             }),
         }
     }
