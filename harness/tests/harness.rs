@@ -69,17 +69,18 @@ async fn the_guide_run_passes_every_check_and_catches_a_wrong_weight_or_a_shifte
 async fn a_mock_given_another_latency_sampler_and_failure_probability_is_caught() {
     let mut spec = spec(Mode::Guide, 200, 11);
     let expectation = spec.expectation();
-    // The mock gets a uniform sampler on 50..450 ms for GET /api/clients (mean 250 ms,
-    // as the guide's, but p99 446 ms instead of 1000) and fails 20% of trades instead of
-    // 10%; the expectation keeps the guide profile.
+    // The mock gets a uniform sampler on 20..180 ms for GET /api/clients (p50 100 ms,
+    // p90 164, p99 178 instead of the guide's 200, 450 and 1000) and fails 20% of trades
+    // instead of 10%; the expectation keeps the guide profile. A slow runtime can only
+    // make measured times longer, never shorter, so the low percentiles stay caught.
     let clients = spec
         .profile
         .routes
         .get_mut("GET /api/clients")
         .expect("clients");
     clients.latency = LatencyDistribution::Uniform {
-        low_ms: 50.0,
-        high_ms: 450.0,
+        low_ms: 20.0,
+        high_ms: 180.0,
         min_ms: None,
         max_ms: None,
     };
@@ -91,7 +92,8 @@ async fn a_mock_given_another_latency_sampler_and_failure_probability_is_caught(
     trade.failures[0].trigger = Trigger::Probability(0.2);
     let ev = run(&spec).await;
     let table = evaluate(&ev, &expectation);
-    assert_fails(&table, "latency GET /api/clients p99 vs profile");
+    assert_fails(&table, "latency GET /api/clients p50 vs profile");
+    assert_fails(&table, "latency GET /api/clients p90 vs profile");
     assert_fails(&table, "failures POST /api/trading/execute status_500 rate");
     // What did not break still passes: loadgen still agrees with the mock, every
     // injected failure is still seen as its kind and no failed trade is written.
@@ -119,5 +121,31 @@ async fn all_three_acis_classes_split_mix_wait_and_write_as_configured() {
     }
     // Bulk trades: five requests per task, in the exact accounting.
     assert_passes(&table, "task mix requests per task");
+    assert_passes(&table, "data trades written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_injected_failure_kind_is_seen_by_loadgen_as_that_kind() {
+    // The flaky profile injects, at 1% each on every route but /health: 500, 503 and
+    // 429 statuses, resets, closes, garbage, hangs and dribbles.
+    let mut spec = spec(Mode::Guide, 100, 5);
+    spec.profile = mock_api::profile::Profile::builtin("flaky").expect("flaky profile");
+    let ev = run(&spec).await;
+    let table = evaluate(&ev, &spec.expectation());
+    assert!(table.all_passed(), "{}", table.render());
+    for kind in [
+        "status_500",
+        "status_503",
+        "status_429",
+        "reset",
+        "close",
+        "garbage",
+        "hang",
+    ] {
+        assert_passes(
+            &table,
+            &format!("failures GET /api/clients {kind} seen as kind"),
+        );
+    }
     assert_passes(&table, "data trades written");
 }

@@ -138,6 +138,9 @@ fn interval(
             ))
         }
         Metric::AvgMs => {
+            if super::latency::timing_altered(ctx, route) {
+                return None;
+            }
             let f = ctx.f();
             let dist = &ctx.exp.profile.behaviour(route).latency;
             let (mean, sd) = mean_and_sd(|u| dist.quantile(u).as_secs_f64() * 1000.0);

@@ -37,7 +37,9 @@ const HDR_RELATIVE: f64 = 1.0 / 1024.0;
 pub fn planned(ctx: &Ctx<'_>) -> usize {
     ctx.rows()
         .iter()
-        .filter(|(r, route)| route.is_some() && r.num_requests() > 0)
+        .filter(|(r, route)| {
+            route.is_some_and(|route| !timing_altered(ctx, route)) && r.num_requests() > 0
+        })
         .count()
         * PERCENTILES.len()
 }
@@ -86,6 +88,19 @@ fn pct(p: f64) -> String {
     format!("{}", (p * 100.0).round())
 }
 
+/// Whether a route's failures change how long its requests take (a hang holds the
+/// connection past the latency, a dribble sends the body slowly): its times then follow
+/// no configured distribution.
+pub fn timing_altered(ctx: &Ctx<'_>, route: &str) -> bool {
+    use mock_api::fault::FailureKind;
+    ctx.exp.profile.behaviour(route).failures.iter().any(|f| {
+        matches!(
+            f.kind,
+            FailureKind::Hang { .. } | FailureKind::Dribble { .. }
+        )
+    })
+}
+
 /// Where loadgen's p-th percentile of a row may fall, in wall milliseconds, when the
 /// system is correct: (lower, upper, the configured quantile in unscaled ms, a text of
 /// how the bounds were made). `None` without requests.
@@ -96,6 +111,9 @@ pub fn quantile_interval(
     server: Option<&Histogram<u64>>,
     p: f64,
 ) -> Option<(f64, f64, f64, String)> {
+    if timing_altered(ctx, route) {
+        return None;
+    }
     let f = ctx.f();
     let n = row.num_requests();
     let r = locust_rank(n, p);
@@ -108,15 +126,24 @@ pub fn quantile_interval(
     let (b_lo, _) = order_statistic_bounds(n, r, a);
     // Timers later than the slack (at most k of n) can each push one configured value
     // above the r-th: the upper bound reads the configured (r + k)-th value.
+    // When r + k passes n, any of the top values may be a late timer's: no upper bound.
     let (_, k) = binomial_acceptance(n, ctx.ev.timer.beyond(a), a);
-    let (_, b_hi) = order_statistic_bounds(n, (r + k).min(n), a);
+    let (_, b_hi) = if r + k <= n {
+        order_statistic_bounds(n, r + k, a)
+    } else {
+        (0.0, f64::INFINITY)
+    };
     // In wall milliseconds: the run's configured latencies are the profile's times f.
     let lower = q(b_lo) * f;
     let overhead = server
         .and_then(|h| value_at_rank(h, r.min(h.len())))
         .map_or(0.0, |(lo, _)| (measured - lo as f64 / 1000.0).max(0.0));
     let slack = ctx.ev.timer.slack.as_secs_f64() * 1000.0;
-    let upper = (q(b_hi) * f + slack + overhead) * (1.0 + HDR_RELATIVE);
+    let upper = if b_hi.is_finite() {
+        (q(b_hi) * f + slack + overhead) * (1.0 + HDR_RELATIVE)
+    } else {
+        f64::INFINITY
+    };
     let how = format!(
         "Q({b_lo:.4})..Q({b_hi:.4}) + {slack:.2} ms timer (rank +{k} late) + {overhead:.2} ms overhead (wall; alpha={})",
         sci(ctx.alpha)
@@ -137,7 +164,10 @@ fn vs_profile(
         row.percentile_ms(p),
         quantile_interval(ctx, row, route, server, p),
     ) else {
-        return Check::skip(name, "no requests");
+        return Check::skip(
+            name,
+            "no configured time to compare: no requests, or hangs or dribbles set the time",
+        );
     };
     Check::new(
         name,

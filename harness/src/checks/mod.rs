@@ -82,6 +82,7 @@ pub fn evaluate(ev: &Evidence, exp: &Expectation) -> CheckTable {
         + waits::planned(&probe)
         + latency::planned(&probe)
         + failures::planned(&probe)
+        + 1 // spawn timing
         + baselines::planned(&probe);
     let ctx = Ctx {
         ev,
@@ -103,7 +104,9 @@ pub fn evaluate(ev: &Evidence, exp: &Expectation) -> CheckTable {
 
 /// Milliseconds, to a precision that suits their size.
 pub fn ms(v: f64) -> String {
-    if v.abs() >= 100.0 {
+    if v.is_infinite() {
+        "unbounded".to_owned()
+    } else if v.abs() >= 100.0 {
         format!("{v:.0} ms")
     } else if v.abs() >= 10.0 {
         format!("{v:.1} ms")
