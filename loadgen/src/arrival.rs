@@ -10,6 +10,8 @@
 //! Users measure from the intended start (see `user::Correction`), so an iteration that
 //! started late is charged its lateness: coordinated omission is corrected, as wrk2 does.
 //!
+//! The classes' wait times are not used: the schedule paces the iterations.
+//!
 //! The scheduler is one task; it touches the users' channels once per iteration, never
 //! per request.
 

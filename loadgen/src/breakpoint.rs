@@ -49,7 +49,8 @@ pub struct StepResult {
     pub users: usize,
     /// Users running when it ended.
     pub running: usize,
-    /// How long it lasted.
+    /// How long it lasted (seconds in JSON).
+    #[serde(serialize_with = "crate::breakpoint::seconds")]
     pub duration: Duration,
     /// Requests completed during the step.
     pub requests: u64,
@@ -150,7 +151,7 @@ impl BreakpointReport {
             (Some(last), None) => {
                 let _ = writeln!(
                     out,
-                    "No breaking point: every step passed, up to {} users ({:.2} req/s).",
+                    "No breaking point: every completed step passed, up to {} users ({:.2} req/s).",
                     last.users, last.rps
                 );
             }
@@ -158,6 +159,11 @@ impl BreakpointReport {
         }
         out
     }
+}
+
+/// A duration as seconds, for JSON readers.
+pub(crate) fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 /// Judges each step of a running plan from the step hub.

@@ -87,6 +87,9 @@ pub struct Cli {
     /// Open model: start this many iterations per second whatever the responses do.
     #[arg(long, value_name = "RATE", conflicts_with_all = ["stages", "shape"])]
     pub arrival_rate: Option<f64>,
+    /// Ramp the arrival rate from --arrival-rate through DURATION:RATE,... (e.g. 30s:50,2m:200), then stop.
+    #[arg(long, value_parser = crate::shape::parse_rate_stages, requires = "arrival_rate")]
+    pub arrival_stages: Option<crate::shape::RateStageList>,
     /// Most users the arrival rate may use (default 100); iterations with no free user are dropped.
     #[arg(long, value_name = "N", requires = "arrival_rate")]
     pub max_users: Option<usize>,
@@ -215,6 +218,7 @@ impl Cli {
             shape: self.shape.clone(),
             step_time: self.step_time,
             arrival_rate: self.arrival_rate,
+            arrival_stages: self.arrival_stages.clone().map(|s| s.0),
             max_users: self.max_users,
             max_delay: self.max_delay,
             breakpoint: self.breakpoint,

@@ -127,7 +127,8 @@ fn starts(durations: impl Iterator<Item = Duration>) -> Vec<Duration> {
 pub struct StageMark {
     /// Stage index.
     pub stage: usize,
-    /// When it started, from the test start.
+    /// When it started, from the test start (seconds in JSON).
+    #[serde(serialize_with = "crate::breakpoint::seconds")]
     pub at: Duration,
     /// What it asks for (`500 users at 100/s`, `200 it/s`).
     pub label: String,

@@ -62,16 +62,20 @@ pub fn builtin(name: &str, step_time: Duration) -> Option<Vec<Stage>> {
     }
 }
 
-/// A `--stages` value that could not be read.
+/// A `--stages` or `--arrival-stages` value that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("--stages column {column}: {message} in {text:?} (expected DURATION:USERS:RATE, ...)")]
+#[error("{flag} column {column}: {message} in {text:?} (expected {expected},...)")]
 pub struct StagesError {
+    /// The flag.
+    pub flag: &'static str,
     /// The whole value.
     pub text: String,
     /// 1-based column, in characters, where the bad part starts.
     pub column: usize,
     /// What was wrong.
     pub message: String,
+    /// The format expected.
+    pub expected: &'static str,
 }
 
 /// `--stages` as parsed (a newtype, so the flag holds one list rather than many values).
@@ -83,58 +87,121 @@ pub fn parse_stage_list(text: &str) -> Result<StageList, StagesError> {
     parse_stages(text).map(StageList)
 }
 
+/// `--arrival-stages` as parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateStageList(pub Vec<RateStage>);
+
+/// A comma-separated list of colon-separated fields, read with positions for errors.
+struct FieldList<'a> {
+    flag: &'static str,
+    expected: &'static str,
+    text: &'a str,
+}
+
+impl<'a> FieldList<'a> {
+    fn fail(&self, offset: usize, message: String) -> StagesError {
+        StagesError {
+            flag: self.flag,
+            text: self.text.to_owned(),
+            column: self.text.get(..offset).map_or(1, |s| s.chars().count() + 1),
+            message,
+            expected: self.expected,
+        }
+    }
+
+    /// Each part's fields with their byte offsets; every part must have `n` fields.
+    fn parts(&self, n: usize) -> Result<Vec<Vec<(usize, &'a str)>>, StagesError> {
+        let mut out = Vec::new();
+        let mut offset = 0;
+        for part in self.text.split(',') {
+            let mut fields = Vec::new();
+            let mut at = offset;
+            for field in part.split(':') {
+                fields.push((at, field.trim()));
+                at += field.len() + 1;
+            }
+            if fields.len() != n {
+                let message = format!("stage {part:?} has {} fields", fields.len());
+                return Err(self.fail(offset, message));
+            }
+            out.push(fields);
+            offset += part.len() + 1;
+        }
+        Ok(out)
+    }
+
+    fn duration(&self, (at, field): (usize, &str)) -> Result<Duration, StagesError> {
+        // Seconds as a number (0.5) or a time span (2m), as --stop-timeout takes them.
+        match crate::cli::parse_seconds(field) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err(self.fail(at, "a stage lasts more than 0 s".to_owned())),
+            Err(e) => Err(self.fail(at, format!("bad duration {field:?}: {e}"))),
+        }
+    }
+}
+
 /// Reads `30s:50:5,2m:500:100,30s:50:5`: each stage's duration, users and spawn rate.
 pub fn parse_stages(text: &str) -> Result<Vec<Stage>, StagesError> {
-    let fail = |offset: usize, message: String| StagesError {
-        text: text.to_owned(),
-        column: text.get(..offset).map_or(1, |s| s.chars().count() + 1),
-        message,
+    let list = FieldList {
+        flag: "--stages",
+        expected: "DURATION:USERS:RATE",
+        text,
     };
     let mut stages = Vec::new();
-    let mut offset = 0;
-    for part in text.split(',') {
-        let fields: Vec<&str> = part.split(':').collect();
-        if fields.len() != 3 {
-            return Err(fail(
-                offset,
-                format!("stage {part:?} has {} fields", fields.len()),
-            ));
-        }
-        let duration = parse_timespan(fields[0].trim())
-            .map_err(|e| fail(offset, format!("bad duration {:?}: {e}", fields[0])))?;
-        let users_at = offset + fields[0].len() + 1;
-        let users = fields[1].trim().parse::<usize>().map_err(|_| {
-            fail(
-                users_at,
-                format!("bad users {:?}: expected a whole number", fields[1]),
+    for f in list.parts(3)? {
+        let duration = list.duration(f[0])?;
+        let users = f[1].1.parse::<usize>().map_err(|_| {
+            list.fail(
+                f[1].0,
+                format!("bad users {:?}: expected a whole number", f[1].1),
             )
         })?;
-        let rate_at = users_at + fields[1].len() + 1;
-        let spawn_rate = fields[2]
-            .trim()
+        let spawn_rate = f[2]
+            .1
             .parse::<f64>()
             .ok()
             .filter(|r| r.is_finite() && *r > 0.0);
         let Some(spawn_rate) = spawn_rate else {
-            return Err(fail(
-                rate_at,
-                format!(
-                    "bad spawn rate {:?}: expected users per second above 0",
-                    fields[2]
-                ),
-            ));
+            let message = format!(
+                "bad spawn rate {:?}: expected users per second above 0",
+                f[2].1
+            );
+            return Err(list.fail(f[2].0, message));
         };
-        if duration.is_zero() {
-            return Err(fail(offset, "a stage lasts more than 0 s".to_owned()));
-        }
         stages.push(Stage {
             duration,
             users,
             spawn_rate,
         });
-        offset += part.len() + 1;
     }
     Ok(stages)
+}
+
+/// Reads `30s:50,1m:200`: each arrival-rate stage's duration and target rate.
+pub fn parse_rate_stages(text: &str) -> Result<RateStageList, StagesError> {
+    let list = FieldList {
+        flag: "--arrival-stages",
+        expected: "DURATION:RATE",
+        text,
+    };
+    let mut stages = Vec::new();
+    for f in list.parts(2)? {
+        let duration = list.duration(f[0])?;
+        let target = f[1]
+            .1
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && *r >= 0.0);
+        let Some(target) = target else {
+            let message = format!(
+                "bad rate {:?}: expected iterations per second of at least 0",
+                f[1].1
+            );
+            return Err(list.fail(f[1].0, message));
+        };
+        stages.push(RateStage { duration, target });
+    }
+    Ok(RateStageList(stages))
 }
 
 /// A `[[stages]]` entry as written.
@@ -290,6 +357,8 @@ pub struct PlanFlags {
     pub step_time: Option<Duration>,
     /// `--arrival-rate`.
     pub arrival_rate: Option<f64>,
+    /// `--arrival-stages`.
+    pub arrival_stages: Option<Vec<RateStage>>,
     /// `--max-users`.
     pub max_users: Option<usize>,
     /// `--max-delay`.
@@ -350,11 +419,10 @@ pub fn plan_from_flags(
         if max_users == 0 {
             return Err(PlanError::MaxUsers);
         }
-        LoadPlan::Arrival(ArrivalPlan::constant(
-            rate,
-            max_users,
-            flags.max_delay.unwrap_or(Duration::ZERO),
-        ))
+        let mut plan =
+            ArrivalPlan::constant(rate, max_users, flags.max_delay.unwrap_or(Duration::ZERO));
+        plan.stages = flags.arrival_stages.clone().unwrap_or_default();
+        LoadPlan::Arrival(plan)
     } else if let Some(stages) = flags.stages.clone().or(shape) {
         LoadPlan::Stages(stages)
     } else if flags.breakpoint && !matches!(scenario, Some(LoadPlan::Stages(_))) {

@@ -171,6 +171,34 @@ async fn a_fixed_arrival_rate_starts_rate_times_duration() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ramping_arrival_rate_starts_its_integral() {
+    let addr = crate::support::app().await;
+    let mut cfg = config(addr, 0, 1.0, 10.0);
+    // 0 -> 300 it/s over 0.6 s (90 expected), then 300 -> 100 it/s over 0.3 s (60): the
+    // schedule starts exactly 150, the first two stage marks 0.6 s apart.
+    let (_, stages) = cli(&["--arrival-rate", "1", "--arrival-stages", "0.6:300,0.3:100"])
+        .into_run()
+        .map(|(c, _)| match c.load {
+            LoadPlan::Arrival(a) => ((), a.stages),
+            other => panic!("{other:?}"),
+        })
+        .unwrap();
+    let mut plan = ArrivalPlan::constant(0.0, 20, Duration::from_secs(1));
+    plan.stages = stages;
+    cfg.load = LoadPlan::Arrival(plan);
+    cfg.stop_timeout = Duration::from_secs(5);
+    let outcome = run(cfg, one_request("/", "{ constant = 0 }"))
+        .await
+        .unwrap();
+    let a = outcome.arrival.unwrap();
+    assert_eq!((a.scheduled, a.started, a.dropped), (150, 150, 0));
+    assert_eq!(outcome.snapshot.aggregated.num_requests(), 150);
+    assert_eq!(outcome.stages.len(), 2);
+    let gap = outcome.stages[1].at - outcome.stages[0].at;
+    assert_eq!(gap, Duration::from_millis(600));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iterations_with_no_free_user_are_dropped() {
     // Each response takes 100 ms, so 2 users serve at most 10 iterations a second each:
     // of the 100 scheduled in 1 s, at most 2 × (1 / 0.1 + 1) = 22 can start.
@@ -334,6 +362,11 @@ fn load_flags_make_plans() {
 fn bad_load_flags_are_refused() {
     let parse =
         |args: &[&str]| Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()));
+    let e = parse(&["--arrival-rate", "1", "--arrival-stages", "1s:5,2m:-3"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("column 9") && e.contains("DURATION:RATE"), "{e}");
+    assert!(parse(&["--arrival-stages", "1s:5"]).is_err());
     let e = parse(&["--stages", "30s:50:5,2m:x:100"])
         .unwrap_err()
         .to_string();
