@@ -414,6 +414,11 @@ fn the_page_runs_a_test_in_chromium() {
         "rows and six running users",
         "return document.querySelectorAll('#stats-table tbody tr').length === 4 && document.getElementById('h-state').textContent === 'running' && document.getElementById('h-users').textContent === '6';",
     );
+    // Keyboard users land on the Stop button once the form is gone.
+    browser.wait_until(
+        "focus on Stop",
+        "return document.activeElement.id === 'btn-stop';",
+    );
     // Some seconds of history so the charts have lines.
     poll("five seconds of history", || {
         let (_, csv) = http(ui_addr, "GET", "/stats/requests_full_history/csv", None);

@@ -212,7 +212,10 @@ async function submitSwarm(form, after) {
 
 $("start-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  submitSwarm($("start-form"), () => { showingStart = false; });
+  // The form disappears once the test runs; keyboard focus moves to the Stop button.
+  submitSwarm($("start-form"), () => { showingStart = false; }).then(() => {
+    if (!$("btn-stop").hidden) $("btn-stop").focus();
+  });
 });
 
 $("edit-form").addEventListener("submit", (event) => {
