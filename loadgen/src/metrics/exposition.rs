@@ -157,36 +157,42 @@ pub fn encode_snapshot(
     Ok(())
 }
 
-/// Encodes the latest published snapshot on every scrape, and counts the scrapes (so
-/// that the end of a run can wait for one that read the final figures).
+/// Encodes the latest published snapshot on every scrape, and tells which snapshot the
+/// last scrape read (so that the end of a run can wait for a scrape of the final one).
 #[derive(Debug)]
 pub struct SnapshotCollector {
     latest: watch::Receiver<Arc<Snapshot>>,
-    scrapes: watch::Sender<u64>,
+    scraped: watch::Sender<Option<Arc<Snapshot>>>,
 }
 
 impl SnapshotCollector {
-    /// A collector of whatever `latest` holds at scrape time; `scrapes` counts scrapes.
-    pub fn new(latest: watch::Receiver<Arc<Snapshot>>, scrapes: watch::Sender<u64>) -> Self {
-        Self { latest, scrapes }
+    /// A collector of whatever `latest` holds at scrape time; `scraped` receives each
+    /// snapshot a scrape read.
+    pub fn new(
+        latest: watch::Receiver<Arc<Snapshot>>,
+        scraped: watch::Sender<Option<Arc<Snapshot>>>,
+    ) -> Self {
+        Self { latest, scraped }
     }
 }
 
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
-        // Counted before reading: a scrape counted after the final snapshot was published
-        // is sure to read it.
-        self.scrapes.send_modify(|n| *n += 1);
         // The read lock is held only to clone the Arc; encoding works on the clone.
         let snapshot = Arc::clone(&self.latest.borrow());
-        encode_snapshot(&snapshot, &mut encoder)
+        encode_snapshot(&snapshot, &mut encoder)?;
+        self.scraped.send_replace(Some(snapshot));
+        Ok(())
     }
 }
 
 /// A registry holding only a [`SnapshotCollector`] of `latest`.
-pub fn registry(latest: watch::Receiver<Arc<Snapshot>>, scrapes: watch::Sender<u64>) -> Registry {
+pub fn registry(
+    latest: watch::Receiver<Arc<Snapshot>>,
+    scraped: watch::Sender<Option<Arc<Snapshot>>>,
+) -> Registry {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(SnapshotCollector::new(latest, scrapes)));
+    registry.register_collector(Box::new(SnapshotCollector::new(latest, scraped)));
     registry
 }
 
@@ -220,8 +226,8 @@ mod tests {
 
     fn exposition(snapshot: Snapshot) -> String {
         let (_tx, rx) = watch::channel(Arc::new(snapshot));
-        let (scrapes, _) = watch::channel(0);
-        encode(&registry(rx, scrapes)).expect("encoding into a String cannot fail")
+        let (scraped, _) = watch::channel(None);
+        encode(&registry(rx, scraped)).expect("encoding into a String cannot fail")
     }
 
     /// The value of the sample line that starts with `series ` (exactly one).
@@ -350,10 +356,10 @@ mod tests {
     }
 
     #[test]
-    fn each_scrape_reads_the_latest_snapshot_and_is_counted() {
+    fn each_scrape_reads_the_latest_snapshot_and_says_which() {
         let (tx, rx) = watch::channel(Arc::new(snapshot(1, &[])));
-        let (scrapes, seen) = watch::channel(0);
-        let registry = registry(rx, scrapes);
+        let (scraped, seen) = watch::channel(None);
+        let registry = registry(rx, scraped);
         let first = encode(&registry).expect("encodes");
         assert_eq!(value(&first, "loadgen_users"), 1.0);
         tx.send_replace(Arc::new(snapshot(7, &[("GET", "/b", 3.0, false)])));
@@ -363,6 +369,10 @@ mod tests {
             value(&second, r#"loadgen_requests_total{method="GET",name="/b"}"#),
             1.0
         );
-        assert_eq!(*seen.borrow(), 2);
+        let latest = Arc::clone(&tx.borrow());
+        assert!(seen
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &latest)));
     }
 }

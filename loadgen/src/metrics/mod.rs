@@ -129,7 +129,8 @@ async fn scrape(State(registry): State<Arc<Registry>>) -> Response {
 pub struct MetricsServer {
     addr: SocketAddr,
     grace: Duration,
-    scrapes: watch::Receiver<u64>,
+    latest: watch::Receiver<Arc<Snapshot>>,
+    scraped: watch::Receiver<Option<Arc<Snapshot>>>,
     shutdown: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -149,8 +150,9 @@ impl MetricsServer {
             .await
             .map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        let (scrapes_tx, scrapes) = watch::channel(0);
-        let app = router(Arc::new(exposition::registry(snapshots, scrapes_tx)));
+        let (scraped_tx, scraped) = watch::channel(None);
+        let latest = snapshots.clone();
+        let app = router(Arc::new(exposition::registry(snapshots, scraped_tx)));
         let shutdown = CancellationToken::new();
         let stopped = shutdown.clone().cancelled_owned();
         let task = tokio::spawn(async move {
@@ -161,7 +163,8 @@ impl MetricsServer {
         Ok(Self {
             addr,
             grace: config.grace,
-            scrapes,
+            latest,
+            scraped,
             shutdown,
             task,
         })
@@ -172,19 +175,17 @@ impl MetricsServer {
         self.addr
     }
 
-    /// Scrapes served so far.
-    pub fn scrapes(&self) -> u64 {
-        *self.scrapes.borrow()
-    }
-
     /// Call once the run has returned (its final snapshot is published): keeps serving
-    /// until a scrape reads the final figures, the grace passes, or `stop` is cancelled
-    /// (a signal: the user wants out), then stops.
+    /// until a scrape has read the final figures (perhaps already), the grace passes, or
+    /// `stop` is cancelled (a signal: the user wants out), then stops.
     pub async fn finish(mut self, stop: &CancellationToken) {
-        let seen = *self.scrapes.borrow_and_update();
+        let last = Arc::clone(&self.latest.borrow());
         let grace = self.grace;
+        let read_last = |scraped: &Option<Arc<Snapshot>>| {
+            scraped.as_ref().is_some_and(|s| Arc::ptr_eq(s, &last))
+        };
         tokio::select! {
-            _ = self.scrapes.wait_for(|&n| n > seen) => {}
+            _ = self.scraped.wait_for(read_last) => {}
             () = tokio::time::sleep(grace) => {}
             () = stop.cancelled() => {}
         }
