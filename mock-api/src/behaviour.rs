@@ -38,7 +38,7 @@ use crate::fault::FailureKind;
 use crate::live::ProfilePair;
 use crate::market::{fnv1a, mix64};
 use crate::state::AppState;
-use crate::stats::Outcome;
+use crate::stats::{DelayError, Outcome};
 
 /// Real CPU work the handler should do (the profile's `cpu_ms`); handlers that know how
 /// to spend it read this extension, the layer burns it for the others.
@@ -125,16 +125,18 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
             burn_cpu(cpu).await;
         }
         let response = next.run(req).await;
-        service.end().await;
-        return recorder.finish(response, None);
+        let intended = service.end().await;
+        return recorder.intended(intended).finish(response, None);
     };
 
     let label = failure.label();
     state.metrics.injected(recorder.path(), label);
     match failure {
         FailureKind::Status { code, .. } => {
-            service.end().await;
-            recorder.finish(status_response(code, failure.retry_after()), Some(label))
+            let intended = service.end().await;
+            recorder
+                .intended(intended)
+                .finish(status_response(code, failure.retry_after()), Some(label))
         }
         FailureKind::Dribble { bytes_per_sec } => {
             req.extensions_mut().insert(CpuBudget(cpu));
@@ -146,7 +148,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
             // A hung request holds its worker for the whole hang, as a stuck one does.
             let until = failure.hang_duration().map(|d| after(service_start, d));
             tokio::select! {
-                () = sleep_until_opt(until) => {}
+                () = sleep_until_opt(&state, until) => {}
                 () = state.shutdown.cancelled() => {}
             }
             drop(service);
@@ -182,15 +184,17 @@ struct Service<'a> {
     pair: &'a ProfilePair,
     route: &'static str,
     start: Instant,
-    deadline: tokio::time::Instant,
+    deadline: Instant,
     permit: Option<Permit>,
 }
 
 impl Service<'_> {
     /// Waits out the service time, frees the worker, then holds the response while a
-    /// stall is on (a stall holds responses, not workers).
-    async fn end(self) {
-        tokio::time::sleep_until(self.deadline).await;
+    /// stall is on (a stall holds responses, not workers). Returns when the response was
+    /// meant to go out: the deadline, or `None` when a stall held it (its delay is then
+    /// the stall's, not the profile's).
+    async fn end(self) -> Option<Instant> {
+        self.state.timer.sleep_until(self.deadline).await;
         if let Some(permit) = self.permit {
             self.state
                 .stats
@@ -215,14 +219,16 @@ impl Service<'_> {
             };
             held = true;
             tokio::select! {
-                () = tokio::time::sleep_until(tokio::time::Instant::from_std(end)) => {}
+                () = self.state.timer.sleep_until(end) => {}
                 () = self.state.shutdown.cancelled() => break,
             }
         }
         if held {
             self.state.stats.stalled(self.route);
             self.state.metrics.stalled();
+            return None;
         }
+        Some(self.deadline)
     }
 }
 
@@ -273,16 +279,16 @@ fn set_retry_after(response: &mut Response, after: Duration) {
     }
 }
 
-/// `start + d` as a tokio instant; a duration past what `Instant` can hold (a wild
-/// heavy-tail draw) means "a year from now" rather than an overflow panic.
-fn after(start: Instant, d: Duration) -> tokio::time::Instant {
+/// `start + d`; a duration past what `Instant` can hold (a wild heavy-tail draw) means
+/// "a year from now" rather than an overflow panic.
+fn after(start: Instant, d: Duration) -> Instant {
     let year = Duration::from_secs(365 * 24 * 3600);
-    tokio::time::Instant::from_std(start.checked_add(d.min(year)).unwrap_or(start))
+    start.checked_add(d.min(year)).unwrap_or(start)
 }
 
-async fn sleep_until_opt(until: Option<tokio::time::Instant>) {
+async fn sleep_until_opt(state: &AppState, until: Option<Instant>) {
     match until {
-        Some(t) => tokio::time::sleep_until(t).await,
+        Some(t) => state.timer.sleep_until(t).await,
         None => std::future::pending().await,
     }
 }
@@ -390,6 +396,9 @@ struct Recorder {
     method: String,
     path: String,
     arrival: Instant,
+    /// When the response was meant to be written (arrival + latency), if the profile's
+    /// delay alone decided it: the delay error is measured against it.
+    intended: Option<Instant>,
     open: bool,
 }
 
@@ -408,8 +417,15 @@ impl Recorder {
             method,
             path,
             arrival,
+            intended: None,
             open: true,
         }
+    }
+
+    /// Sets when the response was meant to go out (see [`Recorder::intended`]).
+    fn intended(mut self, at: Option<Instant>) -> Self {
+        self.intended = at;
+        self
     }
 
     fn path(&self) -> &str {
@@ -419,7 +435,13 @@ impl Recorder {
     /// Records now (for faults with no response body).
     fn record(mut self, status: Option<u16>, failure: Option<&'static str>) {
         self.open = false;
-        let elapsed = self.arrival.elapsed();
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.arrival);
+        if let Some(intended) = self.intended {
+            let error = DelayError::between(intended, now);
+            self.state.stats.delay_error(self.route, error);
+            self.state.metrics.delay_error(error.seconds());
+        }
         self.state
             .stats
             .record(self.route, Outcome { status, failure }, elapsed);

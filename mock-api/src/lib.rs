@@ -38,5 +38,6 @@ pub mod server;
 pub mod state;
 pub mod stats;
 pub mod store;
+pub mod timer;
 
 pub use server::{spawn, RunningServer, ServerConfig, ServerError};

@@ -44,6 +44,15 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .init();
+    match mock_api::server::raise_open_file_limit() {
+        Ok(l) => tracing::info!(
+            before = l.before,
+            now = l.after,
+            hard = l.hard,
+            "open-file limit (each connection takes one)"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
     let config = args.to_config().context("loading the profile")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -33,6 +33,14 @@ pub const CAPACITY_LATENCY_MULTIPLIER: &str = "mock_capacity_latency_multiplier"
 /// `mock_stalled_responses_total`: responses held by a stall.
 pub const STALLED_RESPONSES: &str = "mock_stalled_responses";
 
+/// `mock_delay_error_seconds`: actual server time minus the sampled latency.
+pub const DELAY_ERROR: &str = "mock_delay_error_seconds";
+
+/// Delay-error bucket bounds in seconds: 10 us to 10 ms (the goal is under 100-200 us).
+pub const DELAY_ERROR_BUCKETS: &[f64] = &[
+    0.00001, 0.000025, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01,
+];
+
 /// Bucket bounds in seconds: fine around 5-10 ms, wide enough for 30 s.
 pub const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
@@ -97,6 +105,7 @@ pub struct Metrics {
     queue_wait: Histogram,
     latency_multiplier: Gauge<f64, std::sync::atomic::AtomicU64>,
     stalled: Counter,
+    delay_error: Histogram,
 }
 
 impl Default for Metrics {
@@ -184,8 +193,15 @@ impl Metrics {
             "Responses held by a stall",
             stalled.clone(),
         );
+        let delay_error = Histogram::new(DELAY_ERROR_BUCKETS.iter().copied());
+        registry.register(
+            DELAY_ERROR,
+            "Actual server time minus the sampled latency (the mock's timing error), seconds",
+            delay_error.clone(),
+        );
         Self {
             registry,
+            delay_error,
             requests,
             duration,
             in_flight,
@@ -212,6 +228,11 @@ impl Metrics {
     /// Observes the time a request waited for a worker.
     pub fn queue_wait(&self, seconds: f64) {
         self.queue_wait.observe(seconds);
+    }
+
+    /// Observes a response's delay error (an early one, never expected, counts as 0).
+    pub fn delay_error(&self, seconds: f64) {
+        self.delay_error.observe(seconds.max(0.0));
     }
 
     /// Counts a response held by a stall.

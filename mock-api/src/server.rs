@@ -319,6 +319,30 @@ impl RunningServer {
     }
 }
 
+/// The open-file limit before and after [`raise_open_file_limit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenFileLimit {
+    /// The soft limit found at start.
+    pub before: u64,
+    /// The soft limit now (the hard limit when raising worked).
+    pub after: u64,
+    /// The hard limit (what an unprivileged process may raise its soft limit to).
+    pub hard: u64,
+}
+
+/// Raises this process's open-file soft limit to its hard limit: every connection is a
+/// file descriptor, and the usual soft limit of 1,024 caps a server far below 10,000
+/// users. A process may do this without privileges; above the hard limit it may not.
+pub fn raise_open_file_limit() -> std::io::Result<OpenFileLimit> {
+    let (before, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
+    let after = rlimit::increase_nofile_limit(hard)?;
+    Ok(OpenFileLimit {
+        before,
+        after,
+        hard,
+    })
+}
+
 /// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -340,5 +364,21 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_file_limit_is_raised_to_the_hard_limit() {
+        let l = raise_open_file_limit().unwrap();
+        assert!(l.before <= l.after, "{l:?}");
+        assert_eq!(l.after, l.hard, "{l:?}");
+        assert_eq!(
+            rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap().0,
+            l.after
+        );
     }
 }

@@ -18,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::profile::{Profile, ROUTES};
 use crate::stats::{ServerStats, StatsSnapshot};
 use crate::store::Store;
+use crate::timer::PreciseTimer;
 
 /// Shared state; cloning is an `Arc` clone.
 #[derive(Debug, Clone)]
@@ -50,6 +51,8 @@ pub struct Inner {
     pub uptime: Uptime,
     /// A stall started through the admin API.
     pub stall: StallSwitch,
+    /// The precise timer every delay waits on (one thread per server).
+    pub timer: PreciseTimer,
 }
 
 impl Deref for AppState {
@@ -89,6 +92,7 @@ impl AppState {
             sequences: ROUTES.iter().map(|r| (*r, AtomicU64::new(0))).collect(),
             uptime: Uptime::new(),
             stall: StallSwitch::default(),
+            timer: PreciseTimer::start(),
         }))
     }
 

@@ -2,6 +2,10 @@
 //! an HdrHistogram of the actual server time (arrival to response written), readable
 //! through the admin API and [`crate::server::RunningServer::stats`].
 //!
+//! The delay error of each response whose time the profile alone decided (actual server
+//! time minus the sampled latency, see [`DelayError`]) has its own histogram per route:
+//! it is how precisely the mock keeps its delays, measured where they are enacted.
+//!
 //! Histograms record microseconds with 3 significant digits and saturate at an hour, so
 //! a huge value is clamped, never a panic. A snapshot carries each histogram serialised
 //! (V2, base64) so a harness can merge it with others exactly.
@@ -27,6 +31,33 @@ pub struct Outcome {
     pub failure: Option<&'static str>,
 }
 
+/// How far from the intended moment a response was written: the mock's own timing error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DelayError {
+    /// Written this long after the intended moment (the normal case).
+    Late(Duration),
+    /// Written this long before it (a bug if it ever happens: counted apart).
+    Early(Duration),
+}
+
+impl DelayError {
+    /// The error of a response written at `actual` that was meant for `intended`.
+    pub fn between(intended: std::time::Instant, actual: std::time::Instant) -> Self {
+        match actual.checked_duration_since(intended) {
+            Some(late) => Self::Late(late),
+            None => Self::Early(intended.saturating_duration_since(actual)),
+        }
+    }
+
+    /// Signed seconds (negative: early).
+    pub fn seconds(self) -> f64 {
+        match self {
+            Self::Late(d) => d.as_secs_f64(),
+            Self::Early(d) => -d.as_secs_f64(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct RouteStats {
     requests: u64,
@@ -37,6 +68,8 @@ struct RouteStats {
     queue_wait_us: Histogram<u64>,
     service_us: Histogram<u64>,
     stalled: u64,
+    delay_error_us: Histogram<u64>,
+    delay_early: u64,
 }
 
 impl RouteStats {
@@ -50,6 +83,8 @@ impl RouteStats {
             queue_wait_us: new_histogram(),
             service_us: new_histogram(),
             stalled: 0,
+            delay_error_us: new_histogram(),
+            delay_early: 0,
         }
     }
 }
@@ -124,6 +159,23 @@ impl ServerStats {
         self.with_route(route, |s| s.service_us.saturating_record(micros(service)));
     }
 
+    /// Records how far from its intended moment a response of `route` was written.
+    pub fn delay_error(&self, route: &str, error: DelayError) {
+        self.with_route(route, |s| match error {
+            // 0 us is a valid record here: a response on time to the microsecond.
+            DelayError::Late(d) => {
+                let us = u64::try_from(d.as_micros())
+                    .unwrap_or(u64::MAX)
+                    .min(HIGHEST_US);
+                s.delay_error_us.saturating_record(us);
+            }
+            DelayError::Early(_) => {
+                s.delay_early += 1;
+                s.delay_error_us.saturating_record(0);
+            }
+        });
+    }
+
     /// Counts a response of `route` held by a stall.
     pub fn stalled(&self, route: &str) {
         self.with_route(route, |s| s.stalled += 1);
@@ -141,6 +193,8 @@ impl ServerStats {
     pub fn snapshot(&self) -> StatsSnapshot {
         let mut all_waits = new_histogram();
         let mut all_service = new_histogram();
+        let mut all_delay = new_histogram();
+        let mut all_early = 0;
         let mut capacity = CapacitySnapshot::default();
         let routes = self
             .routes
@@ -150,6 +204,8 @@ impl ServerStats {
                 // Same bounds, so adding cannot fail.
                 let _ = all_waits.add(&s.queue_wait_us);
                 let _ = all_service.add(&s.service_us);
+                let _ = all_delay.add(&s.delay_error_us);
+                all_early += s.delay_early;
                 for (reason, n) in &s.rejections {
                     *capacity.rejections.entry((*reason).to_owned()).or_default() += n;
                 }
@@ -167,6 +223,48 @@ impl ServerStats {
                 .clone(),
             routes,
             capacity,
+            delay_error_us: DelayErrorUs::of(&all_delay, all_early),
+        }
+    }
+}
+
+/// The delay error (actual server time minus the sampled latency) in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DelayErrorUs {
+    /// Responses measured (those whose time the profile's delay alone decided: not
+    /// stalled, dribbled, hung or ended by a connection fault).
+    pub count: u64,
+    /// Responses written before their intended moment (counted as 0 in the figures).
+    pub early: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl DelayErrorUs {
+    fn of(h: &Histogram<u64>, early: u64) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let us = |q: f64| h.value_at_quantile(q) as f64;
+        Self {
+            count: h.len(),
+            early,
+            mean: (h.mean() * 10.0).round() / 10.0,
+            p50: us(0.50),
+            p90: us(0.90),
+            p99: us(0.99),
+            p999: us(0.999),
+            max: h.max() as f64,
         }
     }
 }
@@ -214,12 +312,18 @@ pub struct RouteSnapshot {
     #[serde(default)]
     pub queue_wait_histogram: String,
     /// Time a worker was actually held (the sampled service time plus the timer's
-    /// overhead, about a millisecond), ms; zero without `capacity.workers`.
+    /// overhead, tens of microseconds), ms; zero without `capacity.workers`.
     #[serde(default)]
     pub service_time_ms: TimeStatsMs,
     /// Responses held by a stall.
     #[serde(default)]
     pub stalled: u64,
+    /// How precisely the delays were kept: actual server time minus the sampled latency.
+    #[serde(default)]
+    pub delay_error_us: DelayErrorUs,
+    /// The delay-error histogram in microseconds (HdrHistogram V2, base64).
+    #[serde(default)]
+    pub delay_error_histogram: String,
 }
 
 /// A duration's statistics in milliseconds (queue wait: compare `mean` with Erlang C;
@@ -344,6 +448,8 @@ impl RouteSnapshot {
             queue_wait_histogram: encode(&s.queue_wait_us),
             service_time_ms: TimeStatsMs::of(&s.service_us),
             stalled: s.stalled,
+            delay_error_us: DelayErrorUs::of(&s.delay_error_us, s.delay_early),
+            delay_error_histogram: encode(&s.delay_error_us),
         }
     }
 
@@ -386,6 +492,9 @@ pub struct StatsSnapshot {
     /// Workers, queue, refusals and stalls (see [`crate::capacity`]).
     #[serde(default)]
     pub capacity: CapacitySnapshot,
+    /// The delay error over every route (see [`RouteSnapshot::delay_error_us`]).
+    #[serde(default)]
+    pub delay_error_us: DelayErrorUs,
 }
 
 #[cfg(test)]
@@ -437,5 +546,39 @@ mod tests {
         assert_eq!(snap.routes["GET /b"].requests, 0);
         stats.reset();
         assert_eq!(stats.snapshot().routes["GET /a"].requests, 0);
+    }
+
+    #[test]
+    fn delay_errors_per_route_and_overall_with_early_ones_apart() {
+        let stats = ServerStats::new(&["GET /a", "GET /b"]);
+        let t = std::time::Instant::now();
+        for us in 0..100_u64 {
+            let actual = t + Duration::from_micros(us);
+            stats.delay_error("GET /a", DelayError::between(t, actual));
+        }
+        stats.delay_error(
+            "GET /b",
+            DelayError::between(t + Duration::from_micros(30), t),
+        );
+        stats.delay_error("GET /b", DelayError::Late(Duration::from_millis(2)));
+        let snap = stats.snapshot();
+        let a = &snap.routes["GET /a"].delay_error_us;
+        assert_eq!((a.count, a.early), (100, 0));
+        assert_eq!((a.p50, a.p99, a.max), (49.0, 98.0, 99.0));
+        let b = &snap.routes["GET /b"].delay_error_us;
+        assert_eq!((b.count, b.early, b.p50), (2, 1, 0.0));
+        assert!((b.max - 2000.0).abs() <= 2.0, "{b:?}");
+        let all = &snap.delay_error_us;
+        assert_eq!((all.count, all.early), (102, 1));
+        assert_eq!(
+            DelayError::between(t + Duration::from_micros(30), t).seconds(),
+            -30e-6
+        );
+        assert_eq!(
+            decode(&snap.routes["GET /a"].delay_error_histogram)
+                .unwrap()
+                .len(),
+            100
+        );
     }
 }

@@ -200,3 +200,22 @@ async fn delays_are_timers_so_one_thread_carries_thousands() {
         .expect("2000 delayed requests finish");
     assert!(answers.iter().all(|a| a.status == StatusCode::OK));
 }
+
+#[tokio::test]
+async fn delayed_answers_are_never_early_and_their_delay_error_is_recorded() {
+    let (app, state) = support::app(support::fixed_latency("GET /health", 7.0)).await;
+    let started = std::time::Instant::now();
+    let answers = join_all((0..20).map(|_| get(&app, "/health"))).await;
+    assert!(answers.iter().all(|a| a.status == StatusCode::OK));
+    assert!(started.elapsed() >= Duration::from_millis(7));
+    let snap = state.stats_snapshot();
+    let health = &snap.routes["GET /health"].delay_error_us;
+    assert_eq!((health.count, health.early), (20, 0), "{health:?}");
+    assert!(health.max >= health.p50, "{health:?}");
+    assert_eq!(snap.delay_error_us.count, 20);
+    let metrics = state.metrics.encode();
+    assert!(
+        metrics.contains("mock_delay_error_seconds_count 20"),
+        "{metrics}"
+    );
+}
