@@ -92,8 +92,10 @@ async fn a_mock_given_another_latency_sampler_and_failure_probability_is_caught(
     trade.failures[0].trigger = Trigger::Probability(0.2);
     let ev = run(&spec).await;
     let table = evaluate(&ev, &expectation);
+    // The median: to hide a 100 ms median behind the guide's 200 ms, half of all timers
+    // would have to fire 8.5 ms (wall) late; the tail percentiles, which a loaded
+    // machine's late timers do inflate, are not relied on here.
     assert_fails(&table, "latency GET /api/clients p50 vs profile");
-    assert_fails(&table, "latency GET /api/clients p90 vs profile");
     assert_fails(&table, "failures POST /api/trading/execute status_500 rate");
     // What did not break still passes: loadgen still agrees with the mock, every
     // injected failure is still seen as its kind and no failed trade is written.
