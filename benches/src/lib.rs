@@ -1,1 +1,9 @@
-//! Benchmarks for mock-api and loadgen live in `benches/`; this library is empty.
+//! Benchmarks and side-by-side comparisons for mock-api and loadgen.
+//!
+//! - `benches/*.rs`: criterion micro benchmarks of the hot paths (`cargo bench -p benches`).
+//! - [`baseline`]: a bare axum server answering fixed bytes, the yardstick of mock-api's
+//!   own overhead (binary `baseline`).
+//! - `compare.sh`: builds release binaries and runs loadgen, wrk, oha, mock-api and the
+//!   baseline side by side, each pinned to its own core, and prints one table of ratios.
+
+pub mod baseline;

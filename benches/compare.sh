@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Side-by-side comparisons on one machine, printed as ONE table of ratios:
+#   1. throughput: loadgen (zero-wait users) vs wrk vs oha against mock-api's `fast` profile,
+#      same connections and duration, each tool pinned to one core and the server to the
+#      other; CPU time per request of each tool;
+#   2. overhead: mock-api `fast` vs a bare axum server (benches/src/baseline.rs) answering
+#      the same bytes on /health and /api/clients, under the same wrk load;
+#   3. delay precision: mock-api's own delay-error histogram (actual server time minus the
+#      sampled latency, GET /admin/stats) with 1,000 and 10,000 requests in flight;
+#   4. measurement fidelity: loadgen's and wrk's p50/p99 against a fixed 10 ms profile at
+#      about 1,000 requests/s.
+# Builds the release binaries first and installs wrk (Debian) and oha (cargo) if missing.
+# Every run is bounded: DURATION seconds each, RUNS repetitions (medians are printed).
+#
+#   benches/compare.sh                         # defaults below
+#   DURATION=5 RUNS=1 benches/compare.sh       # a quick look
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}      # seconds per run
+RUNS=${RUNS:-3}               # repetitions of each throughput run (the median is printed)
+CONNS=${CONNS:-50}            # connections (= loadgen users) of the throughput runs
+SERVER_CPU=${SERVER_CPU:-0}   # the core the server is pinned to
+TOOL_CPU=${TOOL_CPU:-1}       # the core the load tool is pinned to
+BIN=target/release
+work=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")
+server_pid=""
+
+log() { printf '==> %s\n' "$*" >&2; }
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- tools -------------------------------------------------------------------------------
+log "building release binaries (mock-api, loadgen, baseline)"
+cargo build --release --locked -q -p mock-api -p loadgen -p benches --bins
+if ! command -v wrk >/dev/null; then
+  log "installing wrk (Debian package)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+if ! command -v oha >/dev/null; then
+  log "installing oha (cargo install, a few minutes)"
+  cargo install oha --locked -q
+fi
+for t in taskset python3 curl /usr/bin/time; do
+  command -v "$t" >/dev/null || { echo "compare.sh: $t is required" >&2; exit 2; }
+done
+# 10,000 connections need 10,000 descriptors in wrk and in the server (mock-api raises
+# its own soft limit; the tools inherit this shell's).
+ulimit -n "$(ulimit -Hn)"
+
+# --- helpers -----------------------------------------------------------------------------
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+clk=$(getconf CLK_TCK)
+
+# start_server NAME CMD...: runs CMD on SERVER_CPU, waits for its "listening on" line.
+start_server() {
+  local name=$1; shift
+  taskset -c "$SERVER_CPU" "$@" >"$work/$name.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do
+    addr=$(grep -o 'listening on http://[0-9.:]*' "$work/$name.log" | head -n 1 | sed 's/listening on //' || true)
+    if [ -n "$addr" ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "compare.sh: $name did not start:" >&2; cat "$work/$name.log" >&2; exit 1
+}
+stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
+mock() { start_server mock-api "$BIN/mock-api" --port 0 --database sqlite::memory: --log warn "$@"; }
+
+# timed NAME CMD...: runs CMD on TOOL_CPU under /usr/bin/time; its CPU seconds go to
+# $work/NAME.cpu and its output to $work/NAME.out.
+timed() {
+  local name=$1; shift
+  /usr/bin/time -f '%U %S' -o "$work/$name.time" taskset -c "$TOOL_CPU" "$@" >"$work/$name.out" 2>&1 || true
+  awk '{print $1 + $2}' "$work/$name.time" | tail -n 1 >"$work/$name.cpu"
+}
+
+# wrk's latency lines ("50%  10.12ms") in ms.
+wrk_ms() { awk -v p="$1" '$1 == p {v=$2; u=v; gsub(/[0-9.]/, "", u); sub(/[a-z]+$/, "", v);
+  f = (u == "us") ? 0.001 : (u == "s") ? 1000 : 1; printf "%.3f", v * f}' "$2"; }
+wrk_requests() { awk '/requests in/ {print $1}' "$1"; }
+wrk_rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
+
+run_wrk() { # NAME CONNS URL
+  timed "$1" wrk -t1 -c"$2" -d"${DURATION}s" --timeout 10s --latency "$3"
+}
+run_oha() { # NAME CONNS URL
+  timed "$1" oha -z "${DURATION}s" -c "$2" --no-tui --output-format json "$3"
+  # The JSON is the whole output when oha succeeds.
+  cp "$work/$1.out" "$work/$1.json"
+}
+run_loadgen() { # NAME USERS HOST SCENARIO
+  timed "$1" "$BIN/loadgen" -f "$4" -H "$3" -u "$2" -r "$2" -t "${DURATION}s" \
+    --headless --only-summary --json "$work/$1.json"
+}
+cpu_per_request_us() { awk -v c="$(cat "$work/$1.cpu")" -v n="$2" 'BEGIN {if (n > 0) printf "%.1f", c * 1e6 / n; else print "n/a"}'; }
+
+rows=()
+row() { rows+=("$(printf '%-58s %12s %12s %6s' "$1" "$2" "$3" "$4")"); }
+verdict() { awk -v v="$1" -v g="$2" -v op="$3" 'BEGIN {
+  if (v == "n/a" || v == "") {print "?"; exit}
+  ok = (op == ">=") ? (v >= g) : (v <= g); print ok ? "ok" : "MISS"}'; }
+
+# --- 1. throughput ------------------------------------------------------------------------
+log "throughput: $CONNS connections, ${DURATION}s, $RUNS runs of each tool"
+mock --profile fast
+url="http://$addr"
+lg_rps=(); wrk_rps_all=(); oha_rps_all=(); lg_cpu=(); wrk_cpu=(); oha_cpu=()
+for i in $(seq "$RUNS"); do
+  run_loadgen "lg$i" "$CONNS" "$url" benches/health.toml
+  n=$(json "$work/lg$i.json" "d['aggregated']['num_requests']")
+  lg_rps+=("$(json "$work/lg$i.json" "d['aggregated']['total_rps']")")
+  lg_cpu+=("$(cpu_per_request_us "lg$i" "$n")")
+  run_wrk "wrk$i" "$CONNS" "$url/health"
+  wrk_rps_all+=("$(wrk_rps "$work/wrk$i.out")")
+  wrk_cpu+=("$(cpu_per_request_us "wrk$i" "$(wrk_requests "$work/wrk$i.out")")")
+  run_oha "oha$i" "$CONNS" "$url/health"
+  o_rps=$(json "$work/oha$i.json" "d['summary']['requestsPerSec']" 2>/dev/null || echo 0)
+  oha_rps_all+=("$o_rps")
+  oha_cpu+=("$(cpu_per_request_us "oha$i" "$(awk -v r="$o_rps" -v d="$DURATION" 'BEGIN {printf "%d", r * d}')")")
+done
+stop_server
+m_lg=$(median "${lg_rps[@]}"); m_wrk=$(median "${wrk_rps_all[@]}"); m_oha=$(median "${oha_rps_all[@]}")
+r=$(ratio "$m_lg" "$m_wrk"); row "loadgen / wrk requests/s (fast, /health)" "$r" ">= 0.7" "$(verdict "$r" 0.7 '>=')"
+r=$(ratio "$m_lg" "$m_oha"); row "loadgen / oha requests/s (fast, /health)" "$r" ">= 1.0" "$(verdict "$r" 1.0 '>=')"
+row "  requests/s: loadgen | wrk | oha" "$(printf '%.0f|%.0f' "$m_lg" "$m_wrk")" "$(printf '%.0f' "$m_oha")" ""
+row "  CPU us per request: loadgen | wrk (tool's own core)" "$(median "${lg_cpu[@]}")" "$(median "${wrk_cpu[@]}")" ""
+row "  CPU us per request: oha" "$(median "${oha_cpu[@]}")" "" ""
+
+# --- 2. mock-api overhead vs a bare axum server --------------------------------------------
+log "overhead: mock-api fast vs bare axum, wrk $CONNS connections"
+mock --profile fast
+curl -s "http://$addr/health" >"$work/health.json"
+curl -s "http://$addr/api/clients" >"$work/clients.json"
+# server_cpu_us TICKS_BEFORE REQUESTS: the server's CPU time per request since TICKS_BEFORE.
+server_cpu_us() { awk -v t0="$1" -v t1="$(cpu_ticks "$server_pid")" -v hz="$clk" -v n="$2" \
+  'BEGIN {if (n > 0) printf "%.1f", (t1 - t0) * 1e6 / hz / n; else print "n/a"}'; }
+mock_rps=(); mock_cpu=()
+for path in /health /api/clients; do
+  m=(); t0=$(cpu_ticks "$server_pid"); n=0
+  for i in $(seq "$RUNS"); do
+    run_wrk "m$i" "$CONNS" "http://$addr$path"; m+=("$(wrk_rps "$work/m$i.out")")
+    n=$((n + $(wrk_requests "$work/m$i.out")))
+  done
+  mock_rps+=("$(median "${m[@]}")"); mock_cpu+=("$(server_cpu_us "$t0" "$n")")
+done
+stop_server
+start_server baseline "$BIN/baseline" --health "$work/health.json" --clients "$work/clients.json"
+idx=0
+for path in /health /api/clients; do
+  b=(); t0=$(cpu_ticks "$server_pid"); n=0
+  for i in $(seq "$RUNS"); do
+    run_wrk "b$i" "$CONNS" "http://$addr$path"; b+=("$(wrk_rps "$work/b$i.out")")
+    n=$((n + $(wrk_requests "$work/b$i.out")))
+  done
+  r=$(ratio "${mock_rps[$idx]}" "$(median "${b[@]}")")
+  row "mock-api fast / bare axum requests/s ($path)" "$r" ">= 0.8" "$(verdict "$r" 0.8 '>=')"
+  row "  requests/s: mock-api | axum" "$(printf '%.0f' "${mock_rps[$idx]}")" "$(median "${b[@]}" | xargs printf '%.0f')" ""
+  row "  server CPU us per request: mock-api | axum" "${mock_cpu[$idx]}" "$(server_cpu_us "$t0" "$n")" ""
+  idx=$((idx + 1))
+done
+stop_server
+
+# --- 3. delay precision -------------------------------------------------------------------
+# in-flight = connections; the time scale stretches 10 ms so that one core can serve the
+# rate (1,000 in flight at 100 ms and 10,000 at 1 s are both 10,000 requests/s).
+precision() { # LABEL CONNS TIME_SCALE GOAL_US
+  mock --profile benches/fixed-10ms.toml --time-scale "$3"
+  ( sleep 3; curl -s -X POST "http://$addr/admin/stats/reset" >/dev/null ) &
+  local resetter=$!
+  taskset -c "$TOOL_CPU" wrk -t1 -c"$2" -d"$((DURATION + 3))s" --timeout 10s "http://$addr/health" >"$work/p.out" 2>&1 || true
+  wait "$resetter" || true
+  curl -s "http://$addr/admin/stats" >"$work/p.json"
+  stop_server
+  local p50 p99 n
+  p50=$(json "$work/p.json" "d['delay_error_us']['p50']")
+  p99=$(json "$work/p.json" "d['delay_error_us']['p99']")
+  n=$(json "$work/p.json" "d['delay_error_us']['count']")
+  row "delay error p99 us, $1" "$p99" "<= $4" "$(verdict "$p99" "$4" '<=')"
+  row "  p50 us | responses measured" "$p50" "$n" ""
+}
+log "delay precision (${DURATION}s each)"
+precision "1,000 in flight (100 ms, 10k req/s)" 1000 10 100
+precision "10,000 in flight (1 s, 10k req/s)" 10000 100 200
+precision "1,000 in flight at 10 ms (100k req/s asked: saturated)" 1000 1 100
+
+# --- 4. measurement fidelity ----------------------------------------------------------------
+log "fidelity: 10 connections on a fixed 10 ms profile (about 1,000 requests/s)"
+mock --profile benches/fixed-10ms.toml
+run_loadgen fid-lg 10 "http://$addr" benches/health.toml
+lg50=$(json "$work/fid-lg.json" "d['aggregated']['response_time_percentiles']['0.5']")
+lg99=$(json "$work/fid-lg.json" "d['aggregated']['response_time_percentiles']['0.99']")
+lgr=$(json "$work/fid-lg.json" "d['aggregated']['total_rps']")
+run_wrk fid-wrk 10 "http://$addr/health"
+w50=$(wrk_ms 50% "$work/fid-wrk.out"); w99=$(wrk_ms 99% "$work/fid-wrk.out")
+curl -s "http://$addr/admin/stats" >"$work/fid.json"
+stop_server
+d50=$(awk -v a="$lg50" 'BEGIN {printf "%.2f", (a > 10 ? a - 10 : 10 - a)}')
+d99=$(awk -v a="$lg99" 'BEGIN {printf "%.2f", (a > 10 ? a - 10 : 10 - a)}')
+row "loadgen |p50 - 10 ms| (ms)" "$d50" "<= 0.3" "$(verdict "$d50" 0.3 '<=')"
+row "loadgen |p99 - 10 ms| (ms)" "$d99" "<= 1.0" "$(verdict "$d99" 1.0 '<=')"
+row "  loadgen p50 | p99 ms ($(printf '%.0f' "$lgr") req/s)" "$lg50" "$lg99" ""
+row "  wrk p50 | p99 ms (same settings)" "$w50" "$w99" ""
+r=$(ratio "$lg50" "$w50"); row "loadgen p50 / wrk p50" "$r" "~ 1" ""
+
+# --- the table ----------------------------------------------------------------------------
+echo
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
+echo "Runs: ${DURATION}s each, median of $RUNS for throughput; server on CPU $SERVER_CPU, tool on CPU $TOOL_CPU"
+printf '%-58s %12s %12s %6s\n' "figure" "measured" "goal" ""
+printf '%s\n' "${rows[@]}"
