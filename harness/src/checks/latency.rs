@@ -4,9 +4,10 @@
 //!   profile's analytic quantile Q(p). The r-th smallest of n independent draws has
 //!   F(X_(r)) ~ Beta(r, n + 1 - r), so with probability 1 - alpha the configured
 //!   latencies' r-th value lies in [Q(b_lo), Q(b_hi)], b the Beta's alpha/2 quantiles.
-//!   A measured time is the configured latency plus the mock's timer lateness (at most
-//!   the run's timer slack, but for the few timers later still, which move the rank the
-//!   upper bound reads) plus the client-side overhead, measured per row and
+//!   A measured time is the configured latency plus the mock's delay error (its own
+//!   per-response record of actual minus intended time; at most a slack t but for the
+//!   k responses later still, which move the rank the upper bound reads) plus the
+//!   client-side overhead, measured per row and
 //!   percentile as loadgen's value minus the mock's own value of the same rank. It is
 //!   never below the configured latency (the mock answers at arrival + latency, never
 //!   sooner). HdrHistogram's three digits add at most 1/1024 relative.
@@ -120,35 +121,70 @@ pub fn quantile_interval(
     let measured = row.percentile_ms(p)?;
     let dist = &ctx.exp.profile.behaviour(route).latency;
     let q = |x: f64| dist.quantile(x).as_secs_f64() * 1000.0;
-    // The check's share of the budget, split three ways: the Beta bounds, the count of
-    // late timers, and the probe's estimate of how many timers are late.
-    let a = ctx.alpha / 3.0;
-    let (b_lo, _) = order_statistic_bounds(n, r, a);
-    // Timers later than the slack (at most k of n) can each push one configured value
-    // above the r-th: the upper bound reads the configured (r + k)-th value.
-    // When r + k passes n, any of the top values may be a late timer's: no upper bound.
-    let (_, k) = binomial_acceptance(n, ctx.ev.timer.beyond(a), a);
-    let (_, b_hi) = if r + k <= n {
-        order_statistic_bounds(n, r + k, a)
-    } else {
-        (0.0, f64::INFINITY)
-    };
-    // In wall milliseconds: the run's configured latencies are the profile's times f.
-    let lower = q(b_lo) * f;
     let overhead = server
         .and_then(|h| value_at_rank(h, r.min(h.len())))
         .map_or(0.0, |(lo, _)| (measured - lo as f64 / 1000.0).max(0.0));
-    let slack = ctx.ev.timer.slack.as_secs_f64() * 1000.0;
-    let upper = if b_hi.is_finite() {
-        (q(b_hi) * f + slack + overhead) * (1.0 + HDR_RELATIVE)
-    } else {
-        f64::INFINITY
-    };
+    // Late responses: the mock's own delay errors (actual minus intended time, per
+    // response) when it reports them, else the run's timer probe. Either way a choice of
+    // slack t leaves some k responses later than t, each of which may push one value
+    // above the r-th: the upper bound reads the configured (r + k)-th value, plus t.
+    let late = late_responses(ctx, route, n);
+    let a = ctx.alpha / (1 + late.len()) as f64;
+    let (b_lo, _) = order_statistic_bounds(n, r, a);
+    // In wall milliseconds: the run's configured latencies are the profile's times f.
+    let lower = q(b_lo) * f;
+    let mut best = (f64::INFINITY, f64::INFINITY, 0.0, 0);
+    for &(t_ms, k) in &late {
+        // When r + k passes n, any of the top values may be a late one: no bound.
+        if r + k > n {
+            continue;
+        }
+        let (_, b_hi) = order_statistic_bounds(n, r + k, a);
+        let upper = (q(b_hi) * f + t_ms + overhead) * (1.0 + HDR_RELATIVE);
+        if upper < best.0 {
+            best = (upper, b_hi, t_ms, k);
+        }
+    }
+    let (upper, b_hi, slack, k) = best;
     let how = format!(
         "Q({b_lo:.4})..Q({b_hi:.4}) + {slack:.2} ms timer (rank +{k} late) + {overhead:.2} ms overhead (wall; alpha={})",
         sci(ctx.alpha)
     );
     Some((lower, upper, q(p), how))
+}
+
+/// Candidate (slack in wall ms, responses possibly later than it) pairs for a route.
+/// From the mock's delay-error histogram when it has one: exact counts above its 99th,
+/// 99.9th percentile and maximum, plus every response it did not time (faults). Else
+/// from the probe: its 99.9th percentile lateness, with a binomial bound on how many of
+/// n responses exceed it.
+fn late_responses(ctx: &Ctx<'_>, route: &str, n: u64) -> Vec<(f64, u64)> {
+    let server = ctx.ev.server.routes.get(route);
+    let delay = server
+        .and_then(|s| loadgen::json::histogram_from_base64(&s.delay_error_histogram).ok())
+        .filter(|h| !h.is_empty());
+    match (server, delay) {
+        (Some(s), Some(h)) => {
+            let untimed = s.requests.max(n).saturating_sub(h.len());
+            [0.99, 0.999, 1.0]
+                .iter()
+                .map(|&q| {
+                    let t = h.highest_equivalent(h.value_at_quantile(q));
+                    let above: u64 = h
+                        .iter_recorded()
+                        .filter(|v| h.highest_equivalent(v.value_iterated_to()) > t)
+                        .map(|v| v.count_at_value())
+                        .sum();
+                    (t as f64 / 1000.0, above + untimed)
+                })
+                .collect()
+        }
+        _ => {
+            let a = ctx.alpha / 3.0;
+            let (_, k) = binomial_acceptance(n, ctx.ev.timer.beyond(a), a);
+            vec![(ctx.ev.timer.slack.as_secs_f64() * 1000.0, k)]
+        }
+    }
 }
 
 fn vs_profile(
