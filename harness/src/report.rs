@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use loadgen::baseline::{Baselines, Metric};
 use loadgen::stats::{RequestStats, Snapshot, PERCENTILES_TO_REPORT, PERCENTILE_LABELS};
 
 use crate::run::Evidence;
@@ -205,109 +206,36 @@ pub fn guide_comparison(snapshot: &Snapshot, f: f64) -> String {
     out
 }
 
-/// A baseline band, as ACIS.md names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Band {
-    /// Within the target.
-    Target,
-    /// Acceptable.
-    Acceptable,
-    /// Between acceptable and poor.
-    Degraded,
-    /// Poor.
-    Poor,
-}
-
-impl Band {
-    /// The band's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Band::Target => "target",
-            Band::Acceptable => "acceptable",
-            Band::Degraded => "degraded",
-            Band::Poor => "poor",
-        }
-    }
-}
-
-/// The band of a lower-is-better metric: below `target`, below `acceptable`, above
-/// `poor`, else degraded; a value on a bound falls in the worse band.
-pub fn band_lower_better(v: f64, target: f64, acceptable: f64, poor: f64) -> Band {
-    if v < target {
-        Band::Target
-    } else if v < acceptable {
-        Band::Acceptable
-    } else if v > poor {
-        Band::Poor
-    } else {
-        Band::Degraded
-    }
-}
-
-/// The band of a higher-is-better metric (requests/s).
-pub fn band_higher_better(v: f64, target: f64, acceptable: f64, poor: f64) -> Band {
-    if v > target {
-        Band::Target
-    } else if v > acceptable {
-        Band::Acceptable
-    } else if v < poor {
-        Band::Poor
-    } else {
-        Band::Degraded
-    }
-}
-
-/// The guide's baselines with this run's band per metric, and the locustfile's verdict.
+/// The guide's baselines with this run's band per metric (loadgen's own
+/// classification of the scaled-back figures), and the platform locustfile's verdict.
 pub fn baselines(snapshot: &Snapshot, f: f64) -> String {
     let a = &snapshot.aggregated;
     let avg = a.avg_response_time_ms() / f;
     let p95 = a.percentile_ms(0.95).unwrap_or(0.0) / f;
     let p99 = a.percentile_ms(0.99).unwrap_or(0.0) / f;
-    let err = a.fail_ratio() * 100.0;
+    let err = a.num_failures() as f64 * 100.0 / a.num_requests().max(1) as f64;
     let rps = a.total_rps() * f;
+    let table = Baselines::default();
     let rows = [
-        (
-            "average response time",
-            format!("{avg:.0} ms"),
-            "< 500 / < 1000 / > 2000 ms",
-            band_lower_better(avg, 500.0, 1000.0, 2000.0),
-        ),
-        (
-            "95th percentile",
-            format!("{p95:.0} ms"),
-            "< 1000 / < 2000 / > 5000 ms",
-            band_lower_better(p95, 1000.0, 2000.0, 5000.0),
-        ),
-        (
-            "99th percentile",
-            format!("{p99:.0} ms"),
-            "< 2000 / < 5000 / > 10000 ms",
-            band_lower_better(p99, 2000.0, 5000.0, 10000.0),
-        ),
-        (
-            "error rate",
-            format!("{err:.2}%"),
-            "< 0.1 / < 1 / > 5 %",
-            band_lower_better(err, 0.1, 1.0, 5.0),
-        ),
-        (
-            "requests/s",
-            format!("{rps:.1}"),
-            "> 100 / > 50 / < 20",
-            band_higher_better(rps, 100.0, 50.0, 20.0),
-        ),
+        (Metric::AvgMs, avg, "< 500 / < 1000 / > 2000 ms"),
+        (Metric::P95Ms, p95, "< 1000 / < 2000 / > 5000 ms"),
+        (Metric::P99Ms, p99, "< 2000 / < 5000 / > 10000 ms"),
+        (Metric::ErrorRatePercent, err, "< 0.1 / < 1 / > 5 %"),
+        (Metric::Rps, rps, "> 100 / > 50 / < 20"),
     ];
     let mut out = String::from("Baselines (the guide's table: target / acceptable / poor)\n");
-    for (metric, value, bounds, band) in rows {
+    for (metric, value, bounds) in rows {
         let _ = writeln!(
             out,
-            "  {metric:<22} {value:>10}   {bounds:<30} {}",
-            band.name()
+            "  {:<22} {:>12}   {bounds:<30} {}",
+            metric.label(),
+            metric.format(value),
+            table.classify(metric, value).name()
         );
     }
     // The platform locustfile's judgement at test stop.
     let mut reasons = Vec::new();
-    if a.fail_ratio() > 0.05 {
+    if err > 5.0 {
         reasons.push(format!("failure ratio {err:.2}% > 5%"));
     }
     if avg > 2000.0 {
@@ -322,28 +250,4 @@ pub fn baselines(snapshot: &Snapshot, f: f64) -> String {
         let _ = writeln!(out, "Locustfile verdict: FAILED ({})\n", reasons.join("; "));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bounds_fall_in_the_worse_band() {
-        assert_eq!(
-            band_lower_better(500.0, 500.0, 1000.0, 2000.0),
-            Band::Acceptable
-        );
-        assert_eq!(
-            band_lower_better(1500.0, 500.0, 1000.0, 2000.0),
-            Band::Degraded
-        );
-        assert_eq!(
-            band_lower_better(2000.0, 500.0, 1000.0, 2000.0),
-            Band::Degraded
-        );
-        assert_eq!(band_lower_better(2001.0, 500.0, 1000.0, 2000.0), Band::Poor);
-        assert_eq!(band_higher_better(20.0, 100.0, 50.0, 20.0), Band::Degraded);
-        assert_eq!(band_higher_better(101.0, 100.0, 50.0, 20.0), Band::Target);
-    }
 }
