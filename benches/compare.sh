@@ -64,7 +64,7 @@ start_server() {
   taskset -c "$SERVER_CPU" "$@" >"$work/$name.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
-    addr=$(grep -o 'listening on http://[0-9.:]*' "$work/$name.log" | head -n 1 | sed 's/listening on //' || true)
+    addr=$(grep -o 'listening on http://[0-9.:]*' "$work/$name.log" | head -n 1 | sed 's|listening on http://||' || true)
     if [ -n "$addr" ]; then return 0; fi
     sleep 0.1
   done

@@ -106,11 +106,17 @@ impl PreciseTimer {
     /// Starts the timer thread (named `precise-timer`). If the OS refuses a thread, the
     /// timer still works, on tokio's coarse timer alone (logged once).
     pub fn start() -> Self {
+        Self::with_spin_window(SPIN_WINDOW)
+    }
+
+    /// [`Self::start`] with another spin window (0: sleep to each deadline, never spin),
+    /// to measure the trade-off between precision and the timer thread's CPU.
+    pub fn with_spin_window(spin: Duration) -> Self {
         let shared = Arc::new(Shared::default());
         let worker = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("precise-timer".to_owned())
-            .spawn(move || run(&worker));
+            .spawn(move || run(&worker, spin));
         let shared = match spawned {
             Ok(_) => Some(shared),
             Err(e) => {
@@ -201,7 +207,7 @@ impl TimerHandle {
 }
 
 /// The timer thread: fire what is due, then sleep or yield until the next deadline.
-fn run(shared: &Shared) {
+fn run(shared: &Shared, spin: Duration) {
     let mut due = Vec::new();
     loop {
         let mut heap = shared.lock();
@@ -226,10 +232,10 @@ fn run(shared: &Shared) {
                 continue;
             };
             let left = next.saturating_duration_since(now);
-            if left > SPIN_WINDOW {
+            if left > spin {
                 heap = shared
                     .changed
-                    .wait_timeout(heap, left - SPIN_WINDOW)
+                    .wait_timeout(heap, left - spin)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
             } else {
