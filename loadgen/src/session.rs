@@ -2,15 +2,23 @@
 //! connection (reopened when it breaks), a cookie jar, default headers. Each request is
 //! timed from sending until the whole body is read, and any failure becomes a short
 //! error string naming its kind, grouped in the failures table.
+//!
+//! The hot path is kept lean because a load generator slower than its target measures
+//! itself: the connection is driven inside the user's own task (no spawned connection
+//! task, so a response wakes one task, not two), the Host header is rendered once, a
+//! fixed path is parsed into a [`Uri`] once ([`Session::prepare_uri`]), and nothing is
+//! formatted on success.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, COOKIE, HOST, LOCATION, SET_COOKIE};
-use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -30,18 +38,26 @@ pub struct Exchange {
     pub error: Option<String>,
     /// The status, when a response head arrived.
     pub status: Option<StatusCode>,
+    /// When the exchange ended (read once, with the response time).
+    pub finished: Instant,
 }
+
+/// The future that runs a connection: it reads responses and writes requests. It is
+/// polled inside the user's own task while a request is in flight (see [`drive`]), so a
+/// request costs no extra task, channel hop or wake-up.
+type Driver = Pin<Box<http1::Connection<TokioIo<TcpStream>, Full<Bytes>>>>;
 
 /// One user's session with the target.
 #[derive(Debug)]
 pub struct Session {
     target: Arc<Target>,
     sender: Option<SendRequest<Full<Bytes>>>,
-    /// The task driving the connection; aborted when the connection is given up, so a
-    /// hung server cannot keep it alive.
-    driver: Option<tokio::task::JoinHandle<()>>,
+    /// The connection's driver; `None` once the connection ended (or before the first).
+    driver: Option<Driver>,
     cookies: BTreeMap<String, String>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The Host header, rendered once.
+    host: Option<HeaderValue>,
     timeout: Duration,
 }
 
@@ -66,14 +82,32 @@ impl Session {
         headers: Vec<(HeaderName, HeaderValue)>,
         timeout: Duration,
     ) -> Self {
+        let host = HeaderValue::from_str(&target.authority).ok();
         Self {
             target,
             sender: None,
             driver: None,
             cookies: BTreeMap::new(),
             headers,
+            host,
             timeout,
         }
+    }
+
+    /// The request target for `path` (the target's base path prepended), parsed once so
+    /// that a fixed path can be sent many times without rendering or parsing it again.
+    /// `None` when the path is not a valid URI.
+    pub fn prepare_uri(&self, path: &str) -> Option<Uri> {
+        self.uri(path).ok()
+    }
+
+    fn uri(&self, path: &str) -> Result<Uri, Failure> {
+        let mut text = String::with_capacity(self.target.base_path.len() + path.len());
+        text.push_str(&self.target.base_path);
+        text.push_str(path);
+        // Bytes::from(String) takes the buffer over: no copy.
+        Uri::from_maybe_shared(Bytes::from(text))
+            .map_err(|_| Failure::InvalidUrl(format!("{}{}", self.target.base_path, path)))
     }
 
     /// Sends one request and reads the whole response. `name` is the stats name, used in
@@ -83,17 +117,49 @@ impl Session {
         method: Method,
         path: &str,
         name: &str,
-        body: Option<String>,
+        body: Option<Bytes>,
+        extra_headers: &[(HeaderName, HeaderValue)],
+    ) -> Exchange {
+        let uri = self.uri(path);
+        self.request_uri(method, uri, name, body, extra_headers)
+            .await
+    }
+
+    /// [`Session::request`] to a target prepared by [`Session::prepare_uri`].
+    pub async fn request_prepared(
+        &mut self,
+        method: Method,
+        uri: &Uri,
+        name: &str,
+        body: Option<Bytes>,
+        extra_headers: &[(HeaderName, HeaderValue)],
+    ) -> Exchange {
+        self.request_uri(method, Ok(uri.clone()), name, body, extra_headers)
+            .await
+    }
+
+    async fn request_uri(
+        &mut self,
+        method: Method,
+        uri: Result<Uri, Failure>,
+        name: &str,
+        body: Option<Bytes>,
         extra_headers: &[(HeaderName, HeaderValue)],
     ) -> Exchange {
         let start = Instant::now();
         let timeout = self.timeout;
-        let outcome =
-            tokio::time::timeout(timeout, self.exchange(method, path, body, extra_headers)).await;
-        let response_time = start.elapsed();
+        let outcome = match uri {
+            Ok(uri) => {
+                tokio::time::timeout(timeout, self.exchange(method, uri, body, extra_headers)).await
+            }
+            Err(failure) => Ok(Err((failure, 0))),
+        };
+        let finished = Instant::now();
+        let response_time = finished.saturating_duration_since(start);
         match outcome {
             Ok(Ok((status, content_length))) => Exchange {
                 response_time,
+                finished,
                 content_length,
                 error: status_error(status, name),
                 status: Some(status),
@@ -103,6 +169,7 @@ impl Session {
                 self.drop_connection();
                 Exchange {
                     response_time,
+                    finished,
                     content_length,
                     error: Some(failure.describe(timeout)),
                     status: None,
@@ -112,6 +179,7 @@ impl Session {
                 self.drop_connection();
                 Exchange {
                     response_time,
+                    finished,
                     content_length: 0,
                     error: Some(Failure::Timeout.describe(timeout)),
                     status: None,
@@ -123,40 +191,49 @@ impl Session {
     async fn exchange(
         &mut self,
         method: Method,
-        path: &str,
-        body: Option<String>,
+        uri: Uri,
+        body: Option<Bytes>,
         extra_headers: &[(HeaderName, HeaderValue)],
     ) -> Result<(StatusCode, u64), (Failure, u64)> {
         let mut method = method;
-        let mut uri = format!("{}{}", self.target.base_path, path);
-        let mut body = body.map(Bytes::from);
+        let mut uri = uri;
+        let mut body = body;
         // Like requests (Locust's HttpUser), follow redirects on the same host; the
         // response time covers the whole chain.
         let mut redirects = 0;
         loop {
-            let request = self
-                .build(method.clone(), &uri, body.clone(), extra_headers)
-                .map_err(|f| (f, 0))?;
-            let sender = self.connection().await.map_err(|f| (f, 0))?;
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| (Failure::Hyper(e), 0))?;
-            let status = response.status();
-            self.store_cookies(response.headers());
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|l| self.same_host_path(l));
-            let mut response_body = response.into_body();
-            let mut length = 0u64;
-            while let Some(frame) = response_body.frame().await {
-                let frame = frame.map_err(|e| (Failure::Hyper(e), length))?;
-                if let Some(data) = frame.data_ref() {
-                    length += data.len() as u64;
+            let request = self.build(method.clone(), uri, body.clone(), extra_headers);
+            self.connect().await.map_err(|f| (f, 0))?;
+            let Self {
+                sender,
+                driver,
+                cookies,
+                target,
+                ..
+            } = self;
+            let Some(sender) = sender.as_mut() else {
+                return Err((Failure::Timeout, 0));
+            };
+            // The whole exchange runs in one `drive`, so the driver is polled once per
+            // wake-up, not once per step.
+            let (status, length, location) = drive(driver, async move {
+                let response = sender
+                    .send_request(request)
+                    .await
+                    .map_err(|e| (Failure::Hyper(e), 0))?;
+                let status = response.status();
+                let location = read_head(cookies, target, response.headers());
+                let mut response_body = response.into_body();
+                let mut length = 0u64;
+                while let Some(frame) = response_body.frame().await {
+                    let frame = frame.map_err(|e| (Failure::Hyper(e), length))?;
+                    if let Some(data) = frame.data_ref() {
+                        length += data.len() as u64;
+                    }
                 }
-            }
+                Ok((status, length, location))
+            })
+            .await?;
             let Some(next) = location.filter(|_| status.is_redirection()) else {
                 return Ok((status, length));
             };
@@ -172,75 +249,61 @@ impl Session {
                 method = Method::GET;
                 body = None;
             }
-            uri = next;
+            uri = Uri::from_maybe_shared(Bytes::from(next.clone()))
+                .map_err(|_| (Failure::InvalidUrl(next), length))?;
         }
-    }
-
-    /// The path of a redirect's Location when it stays on the target host.
-    fn same_host_path(&self, location: &str) -> Option<String> {
-        if location.starts_with('/') {
-            return Some(location.to_owned());
-        }
-        let rest = location.strip_prefix("http://")?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        authority
-            .eq_ignore_ascii_case(&self.target.authority)
-            .then(|| path.to_owned())
     }
 
     /// Gives up the connection (after a failure, or when it closed).
     fn drop_connection(&mut self) {
         self.sender = None;
-        if let Some(driver) = self.driver.take() {
-            driver.abort();
-        }
+        // Dropping the driver closes the socket.
+        self.driver = None;
     }
 
-    /// The open connection, or a new one when there is none or it closed.
-    async fn connection(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, Failure> {
+    /// Makes sure an open connection is ready for a request: the kept-alive one when the
+    /// server has not closed it meanwhile, else a new one.
+    async fn connect(&mut self) -> Result<(), Failure> {
         if let Some(sender) = &mut self.sender {
-            if sender.is_closed() || sender.ready().await.is_err() {
-                self.drop_connection();
+            // The driver reads a close that arrived while the user waited.
+            let ready = self.driver.is_some()
+                && drive(&mut self.driver, sender.ready()).await.is_ok()
+                && self.driver.is_some();
+            if ready {
+                return Ok(());
             }
+            self.drop_connection();
         }
-        if self.sender.is_none() {
-            let stream = TcpStream::connect(&self.target.addrs[..])
-                .await
-                .map_err(Failure::Connect)?;
-            // Small requests must not wait for Nagle's algorithm.
-            let _ = stream.set_nodelay(true);
-            let (sender, connection) = http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(Failure::Hyper)?;
-            // The connection task ends when the server closes or the sender is dropped.
-            self.driver = Some(tokio::spawn(async move {
-                let _ = connection.await;
-            }));
-            self.sender = Some(sender);
-        }
-        self.sender.as_mut().ok_or(Failure::Timeout)
+        let stream = TcpStream::connect(&self.target.addrs[..])
+            .await
+            .map_err(Failure::Connect)?;
+        // Small requests must not wait for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(Failure::Hyper)?;
+        self.driver = Some(Box::pin(connection));
+        drive(&mut self.driver, sender.ready())
+            .await
+            .map_err(Failure::Hyper)?;
+        self.sender = Some(sender);
+        Ok(())
     }
 
     fn build(
         &self,
         method: Method,
-        uri: &str,
+        uri: Uri,
         body: Option<Bytes>,
         extra_headers: &[(HeaderName, HeaderValue)],
-    ) -> Result<Request<Full<Bytes>>, Failure> {
-        let parsed: http::Uri = uri
-            .parse()
-            .map_err(|_| Failure::InvalidUrl(uri.to_owned()))?;
+    ) -> Request<Full<Bytes>> {
         let has_body = body.is_some();
         let mut request = Request::new(Full::new(body.unwrap_or_default()));
         *request.method_mut() = method;
-        *request.uri_mut() = parsed;
+        *request.uri_mut() = uri;
         let headers = request.headers_mut();
-        if let Ok(host) = HeaderValue::from_str(&self.target.authority) {
-            headers.insert(HOST, host);
+        if let Some(host) = &self.host {
+            headers.insert(HOST, host.clone());
         }
         for (k, v) in self.headers.iter().chain(extra_headers) {
             headers.insert(k.clone(), v.clone());
@@ -259,27 +322,14 @@ impl Session {
                 headers.insert(COOKIE, v);
             }
         }
-        Ok(request)
+        request
     }
 
     /// Keeps `name=value` of each Set-Cookie (attributes are ignored; Max-Age=0 deletes).
+    #[cfg(test)]
     fn store_cookies(&mut self, headers: &http::HeaderMap) {
         for value in headers.get_all(SET_COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            let mut parts = text.split(';');
-            let Some((name, val)) = parts.next().and_then(|p| p.split_once('=')) else {
-                continue;
-            };
-            let name = name.trim();
-            if name.is_empty() {
-                continue;
-            }
-            let expired = parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
-            if expired {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), val.trim().to_owned());
-            }
+            store_cookie(&mut self.cookies, value);
         }
     }
 
@@ -289,10 +339,72 @@ impl Session {
     }
 }
 
-impl Drop for Session {
-    fn drop(&mut self) {
-        self.drop_connection();
+/// Stores the response's cookies and returns a same-host redirect's path, in one pass
+/// over the (few) response headers rather than one hashed lookup per name.
+fn read_head(
+    cookies: &mut BTreeMap<String, String>,
+    target: &Target,
+    headers: &http::HeaderMap,
+) -> Option<String> {
+    let mut location = None;
+    for (name, value) in headers {
+        if name == SET_COOKIE {
+            store_cookie(cookies, value);
+        } else if name == LOCATION {
+            location = value.to_str().ok().and_then(|l| same_host_path(target, l));
+        }
     }
+    location
+}
+
+/// The path of a redirect's Location when it stays on the target host.
+fn same_host_path(target: &Target, location: &str) -> Option<String> {
+    if location.starts_with('/') {
+        return Some(location.to_owned());
+    }
+    let rest = location.strip_prefix("http://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    authority
+        .eq_ignore_ascii_case(&target.authority)
+        .then(|| path.to_owned())
+}
+
+/// Keeps `name=value` of one Set-Cookie (attributes are ignored; Max-Age=0 deletes).
+fn store_cookie(cookies: &mut BTreeMap<String, String>, value: &HeaderValue) {
+    let Ok(text) = value.to_str() else { return };
+    let mut parts = text.split(';');
+    let Some((name, val)) = parts.next().and_then(|p| p.split_once('=')) else {
+        return;
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return;
+    }
+    let expired = parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+    if expired {
+        cookies.remove(name);
+    } else {
+        cookies.insert(name.to_owned(), val.trim().to_owned());
+    }
+}
+
+/// Runs `work` to completion while polling the connection's driver in the same task:
+/// the driver first, so that a response it reads completes `work` in the same poll. When
+/// the connection ends, the driver is dropped and `work` sees hyper's error for it.
+async fn drive<T>(driver: &mut Option<Driver>, work: impl Future<Output = T>) -> T {
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        if let Some(d) = driver {
+            if d.as_mut().poll(cx).is_ready() {
+                *driver = None;
+            }
+        }
+        work.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// Locust's text for a 4xx or 5xx status (requests' `raise_for_status`), naming the
@@ -409,7 +521,8 @@ mod tests {
         h.append(SET_COOKIE, HeaderValue::from_static("sid=; Max-Age=0"));
         s.store_cookies(&h);
         assert_eq!(s.cookies().keys().collect::<Vec<_>>(), ["theme"]);
-        let req = s.build(Method::GET, "/a", None, &[]).ok().unwrap();
+        let uri = s.prepare_uri("/a").unwrap();
+        let req = s.build(Method::GET, uri, None, &[]);
         assert_eq!(req.headers()[COOKIE], "theme=dark");
         assert_eq!(req.headers()[HOST], "127.0.0.1:1");
     }

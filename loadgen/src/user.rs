@@ -16,12 +16,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
+use http::Uri;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::scenario::UserClass;
+use crate::scenario::{RequestSpec, UserClass};
 use crate::session::{Exchange, Session};
 use crate::stats::{RequestKey, StatsHub};
 use crate::target::Target;
@@ -108,8 +110,87 @@ pub struct VirtualUser {
     rng: SmallRng,
     session: Session,
     recorder: Recorder,
-    /// Stats keys of requests with a fixed name, built once rather than per request.
-    keys: Vec<Vec<Option<RequestKey>>>,
+    /// What each request of each task needs that does not change between sends, built
+    /// once so that sending a fixed request allocates nothing of ours.
+    prepared: Vec<Vec<Prepared>>,
+    /// The stats key of an unnamed request with a drawn path, refilled in place.
+    scratch_key: RequestKey,
+    /// The rendered path of a request with a drawn path, reused.
+    path: String,
+    clock: WallClock,
+}
+
+/// The fixed parts of one request of the scenario.
+#[derive(Debug)]
+struct Prepared {
+    /// The stats key, when it does not depend on the drawn values (a `name`, or a fixed
+    /// path).
+    key: Option<RequestKey>,
+    /// The parsed request target of a fixed path.
+    uri: Option<Uri>,
+    /// The body of a fixed body template.
+    body: Option<Bytes>,
+}
+
+impl Prepared {
+    fn new(spec: &RequestSpec, session: &Session) -> Self {
+        // A literal template draws nothing, so any RNG renders it.
+        let mut no_draws = SmallRng::seed_from_u64(0);
+        let fixed_path = spec
+            .path
+            .is_literal()
+            .then(|| spec.path.render(&mut no_draws));
+        let key = match (&spec.name, &fixed_path) {
+            (Some(name), _) => Some(RequestKey::new(spec.method.as_str(), name.as_str())),
+            // Locust names an unnamed request by its path and query.
+            (None, Some(path)) => Some(RequestKey::new(spec.method.as_str(), path.as_str())),
+            (None, None) => None,
+        };
+        let uri = fixed_path.and_then(|p| session.prepare_uri(&p));
+        let body = spec
+            .body
+            .as_ref()
+            .filter(|b| b.is_literal())
+            .map(|b| Bytes::from(b.render(&mut no_draws)));
+        Self { key, uri, body }
+    }
+}
+
+/// Turns the monotonic end of an exchange into wall-clock time without reading the
+/// system clock per request: a pair of readings taken together, renewed every few
+/// seconds so the two clocks cannot drift apart noticeably.
+#[derive(Debug, Clone, Copy)]
+struct WallClock {
+    instant: Instant,
+    system: SystemTime,
+}
+
+/// How long one pair of clock readings is used before it is renewed.
+const WALL_CLOCK_RENEWAL: Duration = Duration::from_secs(5);
+
+impl WallClock {
+    fn now() -> Self {
+        Self {
+            instant: Instant::now(),
+            system: SystemTime::now(),
+        }
+    }
+
+    /// The wall-clock time of `t` (which is not long before the last renewal).
+    fn at(&mut self, t: Instant) -> SystemTime {
+        let since = t.saturating_duration_since(self.instant);
+        if since >= WALL_CLOCK_RENEWAL {
+            *self = Self {
+                instant: t,
+                system: SystemTime::now(),
+            };
+            return self.system;
+        }
+        let before = self.instant.saturating_duration_since(t);
+        (self.system + since)
+            .checked_sub(before)
+            .unwrap_or(self.system)
+    }
 }
 
 impl VirtualUser {
@@ -122,29 +203,28 @@ impl VirtualUser {
         request_timeout: Duration,
         recorder: Recorder,
     ) -> Self {
-        let keys = class
+        // Default headers are set on start, as a locustfile's on_start sets them.
+        let session = Session::new(target, class.headers.clone(), request_timeout);
+        let prepared = class
             .tasks
             .iter()
             .map(|t| {
                 t.requests
                     .iter()
-                    .map(|r| {
-                        r.name
-                            .as_ref()
-                            .map(|n| RequestKey::new(r.method.as_str(), n.as_str()))
-                    })
+                    .map(|r| Prepared::new(r, &session))
                     .collect()
             })
             .collect();
-        // Default headers are set on start, as a locustfile's on_start sets them.
-        let session = Session::new(target, class.headers.clone(), request_timeout);
         Self {
             index,
             rng: SmallRng::seed_from_u64(user_seed(seed, index)),
             class,
             session,
             recorder,
-            keys,
+            prepared,
+            scratch_key: RequestKey::new(String::new(), String::new()),
+            path: String::new(),
+            clock: WallClock::now(),
         }
     }
 
@@ -170,31 +250,54 @@ impl VirtualUser {
             rng,
             session,
             recorder,
-            keys,
+            prepared,
+            scratch_key,
+            path,
+            clock,
         } = self;
-        let (Some(task), Some(task_keys)) = (class.tasks.get(task_index), keys.get(task_index))
+        let (Some(task), Some(task_prepared)) =
+            (class.tasks.get(task_index), prepared.get(task_index))
         else {
             return;
         };
-        let mut path = String::new();
-        for (spec, fixed_key) in task.requests.iter().zip(task_keys) {
+        for (spec, fixed) in task.requests.iter().zip(task_prepared) {
             for _ in 0..spec.repeat {
-                path.clear();
-                spec.path.render_into(rng, &mut path);
-                let body = spec.body.as_ref().map(|b| b.render(rng));
-                let rendered_key;
-                let key = match fixed_key {
+                // Values are drawn in the same order as ever (path, then body), so a seed
+                // replays the same requests.
+                if fixed.uri.is_none() {
+                    path.clear();
+                    spec.path.render_into(rng, path);
+                }
+                let body = match (&fixed.body, &spec.body) {
+                    (Some(b), _) => Some(b.clone()),
+                    (None, Some(template)) => Some(Bytes::from(template.render(rng))),
+                    (None, None) => None,
+                };
+                let key = match &fixed.key {
                     Some(k) => k,
                     None => {
-                        // Locust names an unnamed request by its path and query.
-                        rendered_key = RequestKey::new(spec.method.as_str(), path.as_str());
-                        &rendered_key
+                        scratch_key.method.clear();
+                        scratch_key.method.push_str(spec.method.as_str());
+                        scratch_key.name.clear();
+                        scratch_key.name.push_str(path);
+                        &*scratch_key
                     }
                 };
-                let exchange = session
-                    .request(spec.method.clone(), &path, &key.name, body, &spec.headers)
-                    .await;
-                recorder.record(*index, key, &exchange, lag);
+                let method = spec.method.clone();
+                let exchange = match &fixed.uri {
+                    Some(uri) => {
+                        session
+                            .request_prepared(method, uri, &key.name, body, &spec.headers)
+                            .await
+                    }
+                    None => {
+                        session
+                            .request(method, path, &key.name, body, &spec.headers)
+                            .await
+                    }
+                };
+                let at = clock.at(exchange.finished);
+                recorder.record_at(*index, key, &exchange, lag, at);
             }
         }
     }
@@ -225,7 +328,18 @@ impl Recorder {
 
     /// Records one exchange of user `index`; `lag` is added to the corrected figures.
     pub fn record(&self, index: usize, key: &RequestKey, exchange: &Exchange, lag: Duration) {
-        let now = SystemTime::now();
+        self.record_at(index, key, exchange, lag, SystemTime::now());
+    }
+
+    /// [`Recorder::record`] for an exchange that ended at wall-clock time `now`.
+    pub fn record_at(
+        &self,
+        index: usize,
+        key: &RequestKey,
+        exchange: &Exchange,
+        lag: Duration,
+        now: SystemTime,
+    ) {
         let error = exchange.error.as_deref();
         let corrected = exchange.response_time.saturating_add(lag);
         let into = |hub: &StatsHub, time: Duration| {
@@ -378,5 +492,145 @@ mod tests {
             .flat_map(|s| (0..100).map(move |i| user_seed(s, i)))
             .collect();
         assert_eq!(seeds.len(), 400);
+    }
+
+    #[test]
+    fn wall_clock_follows_the_monotonic_clock_between_renewals() {
+        let t0 = Instant::now();
+        let s0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let mut clock = WallClock {
+            instant: t0,
+            system: s0,
+        };
+        let later = t0 + Duration::from_millis(1_500);
+        assert_eq!(clock.at(later), s0 + Duration::from_millis(1_500));
+        // An exchange that ended just before the readings maps to just before them.
+        clock.instant = t0 + Duration::from_millis(10);
+        assert_eq!(clock.at(t0), s0 - Duration::from_millis(10));
+        // Past the renewal period the pair is read again (the real clock, not s0).
+        let renewed = clock.at(t0 + Duration::from_secs(6));
+        assert!(renewed > s0 + Duration::from_secs(3600), "{renewed:?}");
+        assert_eq!(clock.instant, t0 + Duration::from_secs(6));
+    }
+
+    /// A keep-alive HTTP/1.1 server on 127.0.0.1:0 that answers every request with a
+    /// two-byte body, for as long as the test's runtime lives.
+    async fn ok_server() -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        // Answer each complete request (head plus its body) in the buffer.
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                            let body = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if buf.len() < end + 4 + body {
+                                break;
+                            }
+                            buf.drain(..end + 4 + body);
+                            let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if stream.write_all(reply).await.is_err() {
+                                return;
+                            }
+                        }
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    /// The keys and counts the recording must show: every request's key computed the
+    /// plain way (render the path, then the body, with the user's RNG; a request without
+    /// a name is named by its rendered path), as before the fast path existed.
+    fn expected_counts(
+        class: &UserClass,
+        seed: u64,
+        index: usize,
+        tasks: &[usize],
+    ) -> std::collections::BTreeMap<(String, String), u64> {
+        let mut rng = SmallRng::seed_from_u64(user_seed(seed, index));
+        let mut out = std::collections::BTreeMap::new();
+        for &t in tasks {
+            for spec in &class.tasks[t].requests {
+                for _ in 0..spec.repeat {
+                    let path = spec.path.render(&mut rng);
+                    let _body = spec.body.as_ref().map(|b| b.render(&mut rng));
+                    let name = spec.name.clone().unwrap_or(path);
+                    *out.entry((spec.method.as_str().to_owned(), name))
+                        .or_default() += 1;
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn the_fast_path_records_the_same_rows_as_plain_rendering() {
+        let text = r#"
+[classes.Mixed]
+
+[[classes.Mixed.tasks]]
+name = "fixed"
+weight = 1
+requests = [{ method = "GET", path = "/health" }]
+
+[[classes.Mixed.tasks]]
+name = "drawn"
+weight = 1
+requests = [
+  { method = "GET", path = "/api/clients/{1..3}" },
+  { method = "GET", path = "/api/ml/predict?ticker={AAPL|MSFT}", name = "/api/ml/predict" },
+  { method = "POST", path = "/api/trading/execute", body = { client_id = "{1..5}", side = "{buy|sell}" }, repeat = 2 },
+  { method = "POST", path = "/api/ml/train", body = { model = "lstm" } },
+]
+"#;
+        let scenario = crate::scenario::Scenario::from_toml("mixed.toml", text).unwrap();
+        let class = Arc::new(scenario.classes[0].clone());
+        let addr = ok_server().await;
+        let target = Arc::new(Target::parse(&format!("http://{addr}")).unwrap());
+        let hub = Arc::new(StatsHub::new(1));
+        let (seed, index) = (7, 3);
+        let mut user = VirtualUser::new(
+            index,
+            Arc::clone(&class),
+            seed,
+            target,
+            Duration::from_secs(10),
+            Recorder::new(Arc::clone(&hub)),
+        );
+        // Tasks are chosen here, not drawn, so the RNG only serves the templates.
+        let tasks = [0, 1, 1, 0, 1, 1, 1, 0, 1, 1];
+        for &t in &tasks {
+            user.run_task(t, Duration::ZERO).await;
+        }
+        let shard = hub.shard(index).lock().unwrap();
+        let recorded: std::collections::BTreeMap<(String, String), u64> = shard
+            .entries
+            .iter()
+            .filter(|(_, e)| e.num_requests() > 0)
+            .map(|(k, e)| ((k.method.clone(), k.name.clone()), e.num_requests()))
+            .collect();
+        assert_eq!(recorded, expected_counts(&class, seed, index, &tasks));
+        assert!(shard.errors.is_empty(), "{:?}", shard.errors);
+        let bytes: u64 = shard
+            .entries
+            .values()
+            .map(|e| e.total_content_length())
+            .sum();
+        assert_eq!(bytes, 2 * recorded.values().sum::<u64>());
     }
 }
