@@ -165,8 +165,15 @@ impl Outputs {
             text.push_str(&b.table());
             text.push('\n');
         }
+        for warning in &plan.warnings {
+            text.push_str(&format!("WARNING: {warning}\n\n"));
+        }
         self.plan_text = text;
-        if plan.stages.is_empty() && plan.arrival.is_none() && plan.breakpoint.is_none() {
+        if plan.stages.is_empty()
+            && plan.arrival.is_none()
+            && plan.breakpoint.is_none()
+            && plan.warnings.is_empty()
+        {
             return;
         }
         let stages: Vec<serde_json::Value> = plan
@@ -189,6 +196,7 @@ impl Outputs {
             "arrival": plan.arrival,
             "uncorrected": uncorrected,
             "breakpoint": plan.breakpoint,
+            "warnings": plan.warnings,
         }));
     }
 

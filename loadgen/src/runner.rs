@@ -17,8 +17,10 @@ use crate::executor::StageMark;
 use crate::executor::{
     control, sleep_until_opt, ControllerSignals, LoadPlan, RetargetReceiver, SpawnStep, UserEnv,
 };
+use crate::fdlimit::FdDecision;
 use crate::output::{OutputConfig, Outputs};
 use crate::scenario::Scenario;
+use crate::selfmon::CpuReport;
 use crate::stats::{Aggregator, Snapshot, StatsHub};
 use crate::target::Target;
 use crate::uncorrected::UncorrectedStats;
@@ -150,6 +152,12 @@ pub struct RunOutcome {
     pub arrival: Option<ArrivalReport>,
     /// Each step judged and the breaking point, for a breakpoint search.
     pub breakpoint: Option<BreakpointReport>,
+    /// loadgen's own CPU use over the run (see `selfmon`).
+    pub cpu: CpuReport,
+    /// Warnings about the figures' reliability: loadgen's CPU saturated (Locust's
+    /// text), or an open-file limit too low for the users. Also in the JSON report
+    /// under `plan.warnings` and after the console summary.
+    pub warnings: Vec<String>,
 }
 
 /// Errors that prevent a run.
@@ -167,6 +175,19 @@ pub enum RunError {
 pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, RunError> {
     if scenario.classes.is_empty() {
         return Err(RunError::NoClasses);
+    }
+    let mut warnings = Vec::new();
+    // Every user holds a connection: make room for them before any starts.
+    let peak_users = config.load.peak_users();
+    match crate::fdlimit::ensure_for_users(peak_users) {
+        Ok(FdDecision::Raise { from, to, .. }) => {
+            tracing::info!("Raised the open-file limit from {from} to {to} for {peak_users} users");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!("{e}");
+            warnings.push(e.to_string());
+        }
     }
     let scenario = Arc::new(scenario);
     let test_start = Instant::now();
@@ -234,6 +255,12 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         },
     ));
 
+    // loadgen watches its own CPU: saturated, it measures itself rather than the target.
+    let halt_monitor = CancellationToken::new();
+    let monitor = tokio::spawn(crate::selfmon::watch(halt_monitor.clone()));
+    // A run dropped half-way (a web UI's abort) must not leave the monitor sampling.
+    let _stop_monitor = halt_monitor.clone().drop_guard();
+
     // Stop rules: whichever comes first.
     let deadline = config.run_time.map(|t| test_start + t);
     let stop_reason = tokio::select! {
@@ -270,6 +297,7 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
                 stages: std::mem::take(&mut pool.stage_marks),
                 arrival: pool.arrival.take(),
                 breakpoint: pool.breakpoint.take(),
+                warnings: Vec::new(),
             };
             (started, steps, pool.join().await)
         }
@@ -290,6 +318,10 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         Some(u) => Some(u.finish(&snapshot).await),
         None => None,
     };
+    halt_monitor.cancel();
+    let cpu = monitor.await.unwrap_or_default();
+    warnings.extend(cpu.warnings());
+    plan_report.warnings.clone_from(&warnings);
     outputs.set_plan_report(&plan_report, uncorrected.as_deref());
     let output_errors = outputs.finish(&snapshot);
     if let Some(tx) = &config.snapshots {
@@ -318,6 +350,8 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         uncorrected,
         arrival: plan_report.arrival,
         breakpoint: plan_report.breakpoint,
+        cpu,
+        warnings,
     })
 }
 
@@ -330,6 +364,8 @@ pub struct PlanReport {
     pub arrival: Option<ArrivalReport>,
     /// The breakpoint search's steps.
     pub breakpoint: Option<BreakpointReport>,
+    /// Warnings about the figures' reliability (see `RunOutcome::warnings`).
+    pub warnings: Vec<String>,
 }
 
 /// The last snapshot: everything collected, and a history row unless the last periodic
