@@ -69,18 +69,20 @@ async fn the_guide_run_passes_every_check_and_catches_a_wrong_weight_or_a_shifte
 async fn a_mock_given_another_latency_sampler_and_failure_probability_is_caught() {
     let mut spec = spec(Mode::Guide, 200, 11);
     let expectation = spec.expectation();
-    // The mock gets a uniform sampler on 20..180 ms for GET /api/clients (p50 100 ms,
-    // p90 164, p99 178 instead of the guide's 200, 450 and 1000) and fails 20% of trades
-    // instead of 10%; the expectation keeps the guide profile. A slow runtime can only
-    // make measured times longer, never shorter, so the low percentiles stay caught.
+    // The mock gets a uniform sampler on 400..1200 ms for GET /api/clients (median 800 ms
+    // instead of the guide's 200) and fails 20% of trades instead of 10%; the
+    // expectation keeps the guide profile. The sampler is slower, not faster, on purpose:
+    // a loaded machine only adds time, so it can hide a faster sampler behind late
+    // timers but never a slower one (the upper bound's slack comes from the mock's own
+    // delay errors of this very run).
     let clients = spec
         .profile
         .routes
         .get_mut("GET /api/clients")
         .expect("clients");
     clients.latency = LatencyDistribution::Uniform {
-        low_ms: 20.0,
-        high_ms: 180.0,
+        low_ms: 400.0,
+        high_ms: 1200.0,
         min_ms: None,
         max_ms: None,
     };
@@ -92,9 +94,6 @@ async fn a_mock_given_another_latency_sampler_and_failure_probability_is_caught(
     trade.failures[0].trigger = Trigger::Probability(0.2);
     let ev = run(&spec).await;
     let table = evaluate(&ev, &expectation);
-    // The median: to hide a 100 ms median behind the guide's 200 ms, half of all timers
-    // would have to fire 8.5 ms (wall) late; the tail percentiles, which a loaded
-    // machine's late timers do inflate, are not relied on here.
     assert_fails(&table, "latency GET /api/clients p50 vs profile");
     assert_fails(&table, "failures POST /api/trading/execute status_500 rate");
     // What did not break still passes: loadgen still agrees with the mock, every
