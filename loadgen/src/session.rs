@@ -14,6 +14,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -59,6 +60,8 @@ pub struct Session {
     /// The Host header, rendered once.
     host: Option<HeaderValue>,
     timeout: Duration,
+    /// The request timeout's timer, kept between requests (see [`within`]).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// A failure before the status could be judged.
@@ -71,6 +74,10 @@ enum Failure {
     /// More than [`MAX_REDIRECTS`] redirects in a row.
     TooManyRedirects,
 }
+
+/// Bytes of a connection's read buffer; a response head must fit in it (heads of this
+/// size are far beyond what servers send: nginx's default limit is 8 KiB too).
+const READ_BUFFER: usize = 8 * 1024;
 
 /// Redirects followed before giving up, as in requests.
 const MAX_REDIRECTS: u32 = 30;
@@ -91,6 +98,7 @@ impl Session {
             headers,
             host,
             timeout,
+            timer: None,
         }
     }
 
@@ -150,7 +158,17 @@ impl Session {
         let timeout = self.timeout;
         let outcome = match uri {
             Ok(uri) => {
-                tokio::time::timeout(timeout, self.exchange(method, uri, body, extra_headers)).await
+                // The timer's clock (tokio's, which tests may pause) decides the deadline.
+                let deadline = tokio::time::Instant::now() + timeout;
+                let mut timer = self.timer.take();
+                let outcome = within(
+                    &mut timer,
+                    deadline,
+                    self.exchange(method, uri, body, extra_headers),
+                )
+                .await;
+                self.timer = timer;
+                outcome
             }
             Err(failure) => Ok(Err((failure, 0))),
         };
@@ -279,7 +297,12 @@ impl Session {
             .map_err(Failure::Connect)?;
         // Small requests must not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
-        let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+        // A fixed read buffer: hyper's adaptive one doubles after each read that fills
+        // it, and with thousands of users each holding its own connection a few large
+        // responses would leave every buffer large. Bodies stream through it in pieces.
+        let (mut sender, connection) = http1::Builder::new()
+            .read_buf_exact_size(Some(READ_BUFFER))
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(Failure::Hyper)?;
         self.driver = Some(Box::pin(connection));
@@ -389,6 +412,38 @@ fn store_cookie(cookies: &mut BTreeMap<String, String>, value: &HeaderValue) {
     } else {
         cookies.insert(name.to_owned(), val.trim().to_owned());
     }
+}
+
+/// The request timed out.
+struct Elapsed;
+
+/// Runs `work` until `deadline`. Rather than registering a new timer per request (a
+/// timer-wheel insertion and removal each time, as `tokio::time::timeout` does), the
+/// session keeps one timer whose deadline is never later than the current request's:
+/// when it fires early (it was set for an earlier request), it is moved to this
+/// request's deadline. It fires at most about once per timeout period.
+async fn within<T>(
+    timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    deadline: tokio::time::Instant,
+    work: impl Future<Output = T>,
+) -> Result<T, Elapsed> {
+    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = work.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        // A timer fires only once its deadline has passed on its own clock, so after
+        // moving it to a later deadline it is pending: this loop turns at most twice.
+        while timer.as_mut().poll(cx).is_ready() {
+            if tokio::time::Instant::now() >= deadline {
+                return Poll::Ready(Err(Elapsed));
+            }
+            timer.as_mut().reset(deadline);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Runs `work` to completion while polling the connection's driver in the same task:
@@ -525,6 +580,29 @@ mod tests {
         let req = s.build(Method::GET, uri, None, &[]);
         assert_eq!(req.headers()[COOKIE], "theme=dark");
         assert_eq!(req.headers()[HOST], "127.0.0.1:1");
+    }
+
+    #[tokio::test]
+    async fn one_kept_timer_times_out_each_request_at_its_own_deadline() {
+        use tokio::time::{sleep, Instant as TokioInstant};
+        let mut timer = None;
+        let ms = Duration::from_millis;
+        // A request that never ends times out, never before its deadline.
+        let deadline = TokioInstant::now() + ms(30);
+        let r = within(&mut timer, deadline, std::future::pending::<()>()).await;
+        assert!(r.is_err());
+        assert!(TokioInstant::now() >= deadline);
+        // The kept timer has fired for that deadline; a later request is not cut short by
+        // it, and finishes (its work is polled before the timer, so even a late wake-up
+        // that finds both due counts it as finished).
+        let r = within(&mut timer, TokioInstant::now() + ms(200), sleep(ms(100))).await;
+        assert!(r.is_ok());
+        // The kept timer is now set for an earlier deadline than the next request's: when
+        // it fires, it is moved on, and the request times out at its own deadline only.
+        let deadline = TokioInstant::now() + ms(300);
+        let r = within(&mut timer, deadline, std::future::pending::<()>()).await;
+        assert!(r.is_err());
+        assert!(TokioInstant::now() >= deadline);
     }
 
     #[test]
