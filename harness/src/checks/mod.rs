@@ -3,7 +3,9 @@
 //! ([`crate::stat::ALPHA_PER_RUN`]) evenly: each family first says how many
 //! statistical tests it will make, then each test gets `budget / total` (Bonferroni).
 
+pub mod bands;
 mod baselines;
+pub mod capacity;
 mod data;
 mod failures;
 mod latency;
