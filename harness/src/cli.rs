@@ -43,15 +43,20 @@ pub enum Command {
     Background,
     /// All three ACIS classes together against the guide profile.
     All,
+    /// The capacity checks: breakpoint, coordinated omission, queueing, spike and soak
+    /// against the capacity, stalling and leaking profiles (their loads are fixed; only
+    /// --seed applies).
+    Capacity,
 }
 
 impl Command {
-    fn mode(self) -> Mode {
+    fn mode(self) -> Option<Mode> {
         match self {
-            Command::Guide => Mode::Guide,
-            Command::Stress => Mode::Stress,
-            Command::Background => Mode::Background,
-            Command::All => Mode::All,
+            Command::Guide => Some(Mode::Guide),
+            Command::Stress => Some(Mode::Stress),
+            Command::Background => Some(Mode::Background),
+            Command::All => Some(Mode::All),
+            Command::Capacity => None,
         }
     }
 }
@@ -72,17 +77,17 @@ pub enum CliError {
     /// The run failed.
     #[error(transparent)]
     Run(#[from] crate::run::RunError),
+    /// A capacity run failed.
+    #[error(transparent)]
+    Capacity(#[from] crate::checks::capacity::CapacityError),
 }
 
 /// Runs the command, prints everything, and returns the exit code.
 pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
-    let spec = RunSpec::new(
-        cli.command.mode(),
-        cli.users,
-        cli.duration,
-        cli.time_scale,
-        cli.seed,
-    )?;
+    let Some(mode) = cli.command.mode() else {
+        return run_capacity(cli.seed);
+    };
+    let spec = RunSpec::new(mode, cli.users, cli.duration, cli.time_scale, cli.seed)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -111,6 +116,24 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             spec.mode.name(),
             failed.join(", ")
         );
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `harness capacity`: every capacity family with `seed`, their checks printed.
+fn run_capacity(seed: u64) -> Result<ExitCode, CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let table = runtime.block_on(crate::checks::capacity::run_all(seed))?;
+    println!("Capacity checks (seed {seed})\n{}", table.render());
+    if table.all_passed() {
+        println!("harness capacity: every check passed");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let failed: Vec<&str> = table.failures().map(|c| c.name.as_str()).collect();
+        println!("harness capacity: FAILED: {}", failed.join(", "));
         Ok(ExitCode::from(1))
     }
 }

@@ -1,0 +1,97 @@
+//! The capacity families end to end (breakpoint, coordinated omission, queueing, spike
+//! and soak), each on a real run against its mock profile, and for each a breakage of
+//! its evidence that must make its check fail.
+//!
+//! The runs go one after another in a single test: run side by side on two cores they
+//! would share the CPU and each other's timers, which is what the figures measure.
+//! Runs are seeded; tolerances come from the model, the sample size or a measured
+//! overhead (see each family's module).
+
+use std::time::Duration;
+
+use harness::checks::capacity::{breakpoint, omission, queueing, shapes};
+use harness::{CheckTable, Verdict};
+
+fn table(checks: Vec<harness::Check>) -> CheckTable {
+    let mut t = CheckTable::default();
+    t.extend(checks);
+    println!("{}", t.render());
+    t
+}
+
+fn verdict(t: &CheckTable, name: &str) -> Verdict {
+    t.get(name)
+        .unwrap_or_else(|| panic!("no check named {name:?}\n{}", t.render()))
+        .verdict
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_capacity_family_passes_and_catches_its_breakage() {
+    let seed = 17;
+
+    // Breakpoint: the closed-model step search finds the saturation point.
+    let search = breakpoint::run(seed).await.expect("breakpoint run");
+    let t = table(breakpoint::checks(&search));
+    assert!(t.all_passed(), "{}", t.render());
+    assert_eq!(verdict(&t, "breakpoint vs saturation point"), Verdict::Pass);
+    // A server with 6 workers would saturate at 3/4 of what was found.
+    let mut six = search.clone();
+    six.trial.server.capacity.workers = 6;
+    let t = table(breakpoint::checks(&six));
+    assert_eq!(verdict(&t, "breakpoint vs saturation point"), Verdict::Fail);
+
+    // Coordinated omission: corrected figures follow the stall, uncorrected do not.
+    let stalled = omission::run(seed).await.expect("omission run");
+    let t = table(omission::checks(&stalled));
+    assert!(t.all_passed(), "{}", t.render());
+    // A tool that reports its uncorrected figures as corrected fails the model.
+    let mut uncorrected = stalled.clone();
+    uncorrected.outcome.snapshot = uncorrected
+        .outcome
+        .uncorrected
+        .clone()
+        .expect("uncorrected figures");
+    let t = table(omission::checks(&uncorrected));
+    assert_eq!(
+        verdict(&t, "omission corrected p99 vs model"),
+        Verdict::Fail
+    );
+
+    // Queueing: Poisson arrivals, the mean wait against Erlang C.
+    let q = queueing::run(seed).await.expect("queueing run");
+    let t = table(queueing::checks(&q));
+    assert!(t.all_passed(), "{}", t.render());
+    // The same run judged as if the server had 6 workers: at this load it could not
+    // keep up (utilisation above 1), so no Erlang C wait exists to match.
+    let mut six = q.clone();
+    six.workers = 6;
+    let t = table(queueing::checks(&six));
+    assert_eq!(verdict(&t, "queueing mean wait vs Erlang C"), Verdict::Fail);
+
+    // Spike: the user count follows the guide's 50 / 500 / 50.
+    let spike = shapes::run_spike(seed).await.expect("spike run");
+    let t = table(shapes::spike_checks(&spike));
+    assert!(t.all_passed(), "{}", t.render());
+    // A plan that had asked for 400 at the peak is not what ran.
+    let mut wrong = spike.clone();
+    wrong.1[1].users = 400;
+    let t = table(shapes::spike_checks(&wrong));
+    assert_eq!(verdict(&t, "spike users per stage"), Verdict::Fail);
+
+    // Soak on leaking: drift visible, memory flat.
+    let soak = shapes::run_soak(seed).await.expect("soak run");
+    let t = table(shapes::soak_checks(&soak));
+    assert!(t.all_passed(), "{}", t.render());
+    // Without the leak (every task as long as the first) no drift may be reported.
+    let mut flat = soak.clone();
+    let first = flat
+        .outcome
+        .trace
+        .first()
+        .map_or(Duration::ZERO, |e| e.end - e.start);
+    for e in &mut flat.outcome.trace {
+        e.end = e.start + first;
+    }
+    let t = table(shapes::soak_checks(&flat));
+    assert_ne!(verdict(&t, "soak latency drift on leaking"), Verdict::Pass);
+}
