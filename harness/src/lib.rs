@@ -22,6 +22,7 @@ pub mod check;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod database;
 pub mod report;
 pub mod run;
 pub mod stat;

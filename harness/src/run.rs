@@ -4,14 +4,11 @@
 //! data ([`Evidence`]): loadgen's outcome, the mock's server-side statistics, the trade
 //! rows written during the run, the spawn plan and the lag the probe saw.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use loadgen::{LoadPlan, RunConfig, RunOutcome, Stage, Target};
 use mock_api::stats::StatsSnapshot;
 use mock_api::{spawn, ServerConfig};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RunSpec;
@@ -131,14 +128,29 @@ pub fn spawn_plan(
     (stages, planned)
 }
 
-/// Runs the mock and loadgen together and gathers the evidence.
+/// Runs the mock and loadgen together, on a temporary SQLite database, and gathers the
+/// evidence.
 pub async fn execute(spec: &RunSpec) -> Result<Evidence, RunError> {
+    execute_on(spec, None).await
+}
+
+/// [`execute`] with the mock's database at `database` (a `postgres://` URL, or a SQLite
+/// path) instead of a temporary SQLite file; the database must hold no trades written
+/// during the run but this run's (see [`crate::database::ScratchDatabase`]).
+pub async fn execute_on(spec: &RunSpec, database: Option<&str>) -> Result<Evidence, RunError> {
     let started = Instant::now();
     let f = spec.load.time_scale;
     let dir = tempfile::tempdir().map_err(RunError::TempDir)?;
-    let db = dir.path().join("mock-api.db");
+    let db = match database {
+        Some(url) => url.to_owned(),
+        None => dir
+            .path()
+            .join("mock-api.db")
+            .to_string_lossy()
+            .into_owned(),
+    };
     let mut server_config = ServerConfig::new(spec.profile.clone());
-    server_config.database_url = db.to_string_lossy().into_owned();
+    server_config.database_url = db.clone();
     server_config.seed = spec.seed;
     server_config.time_scale = f;
     server_config.shutdown_grace = REQUEST_TIMEOUT.mul_f64(f).max(Duration::from_secs(1));
@@ -252,25 +264,15 @@ impl TimerLag {
     }
 }
 
-/// Trade rows in the SQLite file, read over a connection of our own.
-async fn count_trades(db: &Path) -> Result<i64, RunError> {
-    let err = |source| RunError::Database {
-        path: db.display().to_string(),
-        source,
-    };
-    let options = SqliteConnectOptions::new().filename(db).read_only(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
+/// Trade rows in the run's database, read over a connection of our own.
+async fn count_trades(db: &str) -> Result<i64, RunError> {
+    let path = db.strip_prefix("sqlite://").unwrap_or(db);
+    crate::database::count_trades(path)
         .await
-        .map_err(err)?;
-    let n = sqlx::query("SELECT COUNT(*) AS n FROM trades")
-        .fetch_one(&pool)
-        .await
-        .and_then(|row| row.try_get::<i64, _>("n"))
-        .map_err(err);
-    pool.close().await;
-    n
+        .map_err(|source| RunError::Database {
+            path: crate::database::redact(db),
+            source,
+        })
 }
 
 #[cfg(test)]

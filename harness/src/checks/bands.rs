@@ -92,7 +92,7 @@ pub struct BandRun {
 /// | run        | latency (unscaled)      | fail | users | avg | p95 | p99 | err | rps |
 /// |------------|-------------------------|------|-------|-----|-----|-----|-----|-----|
 /// | target     | 100 ms                  | 0.5% | 30    | T   | T   | T   | A   | T   |
-/// | acceptable | 90% 400, 10% 3000 ms    | 0    | 50    | A   | D   | A   | T   | A   |
+/// | acceptable | 90% 400, 10% 2500 ms    | 0    | 43    | A   | D   | A   | T   | A   |
 /// | degraded   | 97% 1100, 3% 7000 ms    | 3%   | 50    | D   | A   | D   | D   | D   |
 /// | poor       | 90% 3000, 10% 12000 ms  | 20%  | 40    | P   | P   | P   | P   | P   |
 pub const RUNS: [BandRun; 4] = [
@@ -115,12 +115,12 @@ pub const RUNS: [BandRun; 4] = [
     },
     BandRun {
         name: "acceptable",
-        latency: &[(0.9, 400.0), (0.1, 3000.0)],
+        latency: &[(0.9, 400.0), (0.1, 2500.0)],
         failure_probability: 0.0,
-        users: 50,
+        users: 43,
         wait_ms: 0.0,
         duration_s: 40,
-        time_scale: 0.05,
+        time_scale: 0.15,
         designed: [
             Band::Acceptable,
             Band::Degraded,
@@ -137,7 +137,7 @@ pub const RUNS: [BandRun; 4] = [
         users: 50,
         wait_ms: 0.0,
         duration_s: 80,
-        time_scale: 0.05,
+        time_scale: 0.1,
         designed: [
             Band::Degraded,
             Band::Acceptable,
