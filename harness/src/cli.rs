@@ -1,5 +1,6 @@
 //! The command line: `harness guide|stress|background|all` with `--seed`,
-//! `--time-scale`, `--users` and `--duration`, turned once into a [`RunSpec`]; then
+//! `--time-scale`, `--users`, `--duration` and `--database`, turned once into a
+//! [`RunSpec`] (`harness capacity` and `harness bands` run fixed sets of runs); then
 //! [`run`] executes it, prints the tables and the checks, and returns the exit code
 //! (0 when every check passed, 1 otherwise).
 
@@ -30,6 +31,10 @@ pub struct Cli {
     /// Run time of the unscaled run (60, 60s, 5m, 1h30m).
     #[arg(long, short = 't', global = true, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// The mock's database: a postgres:// URL or a SQLite file (default: a temporary
+    /// SQLite file). Its trades table gets the run's trades.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
 }
 
 /// The runs.
@@ -47,6 +52,10 @@ pub enum Command {
     /// against the capacity, stalling and leaking profiles (their loads are fixed; only
     /// --seed applies).
     Capacity,
+    /// The baselines and criteria runs: profiles that land each of the guide's metrics in
+    /// each band, loadgen's bands, the platform's criteria, verdicts and exit codes (their
+    /// loads are fixed; only --seed applies).
+    Bands,
 }
 
 impl Command {
@@ -56,7 +65,7 @@ impl Command {
             Command::Stress => Some(Mode::Stress),
             Command::Background => Some(Mode::Background),
             Command::All => Some(Mode::All),
-            Command::Capacity => None,
+            Command::Capacity | Command::Bands => None,
         }
     }
 }
@@ -80,19 +89,25 @@ pub enum CliError {
     /// A capacity run failed.
     #[error(transparent)]
     Capacity(#[from] crate::checks::capacity::CapacityError),
+    /// A band run failed.
+    #[error(transparent)]
+    Bands(#[from] crate::checks::bands::BandsError),
 }
 
 /// Runs the command, prints everything, and returns the exit code.
 pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     let Some(mode) = cli.command.mode() else {
-        return run_capacity(cli.seed);
+        return match cli.command {
+            Command::Bands => run_bands(cli.seed),
+            _ => run_capacity(cli.seed),
+        };
     };
     let spec = RunSpec::new(mode, cli.users, cli.duration, cli.time_scale, cli.seed)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
-    let evidence = runtime.block_on(crate::run::execute(&spec))?;
+    let evidence = runtime.block_on(crate::run::execute_on(&spec, cli.database.as_deref()))?;
     let table = crate::checks::evaluate(&evidence, &spec.expectation());
     let f = spec.load.time_scale;
     let snapshot = &evidence.outcome.snapshot;
@@ -116,6 +131,24 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             spec.mode.name(),
             failed.join(", ")
         );
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `harness bands`: every band run with `seed`, their checks printed.
+fn run_bands(seed: u64) -> Result<ExitCode, CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let table = runtime.block_on(crate::checks::bands::run_all(seed))?;
+    println!("Baselines and criteria (seed {seed})\n{}", table.render());
+    if table.all_passed() {
+        println!("harness bands: every check passed");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let failed: Vec<&str> = table.failures().map(|c| c.name.as_str()).collect();
+        println!("harness bands: FAILED: {}", failed.join(", "));
         Ok(ExitCode::from(1))
     }
 }
@@ -163,7 +196,11 @@ mod tests {
             (9, Some(0.2), Some(50), Some(Duration::from_secs(120)))
         );
         let cli = Cli::try_parse_from(["harness", "all"]).unwrap();
-        assert_eq!((cli.seed, cli.users), (42, None));
+        assert_eq!((cli.seed, cli.users, cli.database), (42, None, None));
+        let cli =
+            Cli::try_parse_from(["harness", "bands", "--database", "postgres://h/db"]).unwrap();
+        assert!(matches!(cli.command, Command::Bands));
+        assert_eq!(cli.database.as_deref(), Some("postgres://h/db"));
     }
 
     #[test]

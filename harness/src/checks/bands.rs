@@ -33,7 +33,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 use super::baselines::scaled_baselines;
 use super::latency::{quantile_interval, server_histogram};
 use super::Ctx;
-use crate::check::Check;
+use crate::check::{Check, CheckTable};
 use crate::config::{Load, Mode, RunSpec};
 use crate::run::Evidence;
 use crate::stat::{binomial_acceptance, locust_rank};
@@ -596,6 +596,62 @@ fn criteria_checks(run: &BandRun, ev: &Evidence, derivation: &Derivation) -> Vec
         locust == want,
     ));
     out
+}
+
+/// Why a band run could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BandsError {
+    /// A run's profile, scenario or load is invalid (a bug in [`RUNS`]).
+    #[error("band run {run}: {message}")]
+    Spec {
+        /// The run's name.
+        run: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+    /// The mock or loadgen failed.
+    #[error("band run {run}: {source}")]
+    Run {
+        /// The run's name.
+        run: &'static str,
+        /// The run's error.
+        #[source]
+        source: crate::run::RunError,
+    },
+}
+
+/// Every band run in turn with `seed`: the pre-run derivation as a check, then the
+/// run's checks.
+pub async fn run_all(seed: u64) -> Result<CheckTable, BandsError> {
+    let mut table = CheckTable::default();
+    for run in &RUNS {
+        let before = derive_before_run(run);
+        table.extend([Check::new(
+            format!("bands {} planned", run.name),
+            names(&run.designed),
+            match &before {
+                Ok(b) => names(b),
+                Err(e) => e.clone(),
+            },
+            format!(
+                "n >= {}, {ASSUMED_OVERHEAD_MS} ms overhead assumed",
+                min_requests(run)
+            ),
+            before.as_ref().is_ok_and(|b| *b == run.designed),
+        )]);
+        let spec = run.spec(seed).map_err(|message| BandsError::Spec {
+            run: run.name,
+            message,
+        })?;
+        let ev = crate::run::execute(&spec)
+            .await
+            .map_err(|source| BandsError::Run {
+                run: run.name,
+                source,
+            })?;
+        table.extend(checks(run, &ev));
+    }
+    Ok(table)
 }
 
 /// The fewest requests the pre-run derivation holds for.
