@@ -246,3 +246,20 @@ pub async fn run_all(seed: u64) -> Result<CheckTable, CapacityError> {
     table.extend(shapes::soak_checks(&shapes::run_soak(seed).await?));
     Ok(table)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scenario_parses_with_and_without_a_wait() {
+        let none = scenario(None);
+        assert_eq!(none.class_names(), ["CapacityUser"]);
+        assert_eq!(
+            none.classes[0].wait.to_string(),
+            loadgen::scenario::WaitTime::Zero.to_string()
+        );
+        let waiting = scenario(Some(Duration::from_secs(60)));
+        assert_ne!(waiting.classes[0].wait, none.classes[0].wait);
+    }
+}

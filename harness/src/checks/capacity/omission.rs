@@ -181,3 +181,14 @@ pub fn checks(t: &Trial) -> Vec<Check> {
     ));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_quantiles_follow_the_profile() {
+        assert!((service_quantile_ms(0.0) - SERVICE_MEDIAN_MS).abs() < 1e-9);
+        assert!((service_quantile_ms(2.326_348) - SERVICE_P99_MS).abs() < 1e-6);
+    }
+}

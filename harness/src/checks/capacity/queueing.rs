@@ -258,3 +258,18 @@ pub fn checks(q: &Queueing) -> Vec<Check> {
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponential_draws_have_the_asked_mean() {
+        // 100 000 draws of mean 1: the sample mean's standard error is 1/sqrt(1e5) =
+        // 0.32%, so 2% is six standard errors (and the seed is fixed).
+        let mut rng = SplitMix(7);
+        let n = 100_000;
+        let mean = (0..n).map(|_| rng.exponential(1.0)).sum::<f64>() / f64::from(n);
+        assert!((mean - 1.0).abs() < 0.02, "{mean}");
+    }
+}
