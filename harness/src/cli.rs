@@ -32,7 +32,8 @@ pub struct Cli {
     #[arg(long, short = 't', global = true, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// The mock's database: a postgres:// URL or a SQLite file (default: a temporary
-    /// SQLite file). Its trades table gets the run's trades.
+    /// SQLite file). The mock creates its tables there and adds the run's trades: give
+    /// it a database of its own.
     #[arg(long, global = true, value_name = "URL")]
     pub database: Option<String>,
 }
