@@ -84,6 +84,15 @@ pub fn scenario(wait: Option<Duration>) -> Scenario {
 pub enum Action {
     /// Nothing.
     None,
+    /// `count` times, every `every` (wall), read the mock's mean service time since the
+    /// last reading and reset its statistics: the service time of each step of a
+    /// staged plan whose steps last `every`.
+    ServicePerStep {
+        /// Readings.
+        count: u32,
+        /// Time between them.
+        every: Duration,
+    },
     /// After `after` (wall), hold every response for `length` (wall).
     Stall {
         /// When, from the start of the run.
@@ -114,6 +123,9 @@ pub struct Trial {
     pub stall_at: Option<Duration>,
     /// Resident memory samples (kB) taken during `Action::Age`, in order.
     pub rss_kb: Vec<u64>,
+    /// Per step of `Action::ServicePerStep`: (requests served, their mean service time
+    /// in wall ms).
+    pub service_per_step: Vec<(u64, f64)>,
     /// How late this runtime fired timers during the run (a probe sleeping 1 ms at a
     /// time beside it): the allowance for late sends and late releases.
     pub lag: crate::run::TimerLag,
@@ -173,11 +185,36 @@ pub async fn drive(
 ) -> Result<Trial, RunError> {
     let started = Instant::now();
     let server = &mock.server;
+    let done = tokio_util::sync::CancellationToken::new();
+    let load_done = done.clone();
+    let load = async move {
+        let outcome = loadgen::run(config, scenario.scaled(f)).await;
+        load_done.cancel();
+        outcome
+    };
     let act = async move {
         let mut stall_at = None;
         let mut rss = Vec::new();
+        let mut steps = Vec::new();
         match action {
             Action::None => {}
+            Action::ServicePerStep { count, every } => {
+                // A breakpoint search stops after its failed step: the reading taken then
+                // closes that step.
+                for k in 1..=count {
+                    let at = started + every * k;
+                    let ended = tokio::select! {
+                        () = tokio::time::sleep_until(at.into()) => false,
+                        () = done.cancelled() => true,
+                    };
+                    let c = server.state().stats_snapshot().capacity.service_time_ms;
+                    server.reset_stats();
+                    steps.push((c.count, c.mean));
+                    if ended {
+                        break;
+                    }
+                }
+            }
             Action::Stall { after, length } => {
                 tokio::time::sleep(after).await;
                 server.stall(length);
@@ -195,11 +232,11 @@ pub async fn drive(
                 }
             }
         }
-        (stall_at, rss)
+        (stall_at, rss, steps)
     };
     let stop_probe = tokio_util::sync::CancellationToken::new();
     let probe = tokio::spawn(lag_probe(stop_probe.clone()));
-    let (outcome, (stall_at, rss_kb)) = tokio::join!(loadgen::run(config, scenario.scaled(f)), act);
+    let (outcome, (stall_at, rss_kb, service_per_step)) = tokio::join!(load, act);
     stop_probe.cancel();
     let lag = crate::run::TimerLag::from_samples(probe.await.unwrap_or_default());
     let outcome = outcome?;
@@ -209,6 +246,7 @@ pub async fn drive(
         server,
         stall_at,
         rss_kb,
+        service_per_step,
         lag,
     })
 }
