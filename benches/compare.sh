@@ -14,6 +14,7 @@
 #
 #   benches/compare.sh                         # defaults below
 #   DURATION=5 RUNS=1 benches/compare.sh       # a quick look
+#   SECTIONS="precision scale" benches/compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,7 @@ RUNS=${RUNS:-3}               # repetitions of each throughput run (the median i
 CONNS=${CONNS:-50}            # connections (= loadgen users) of the throughput runs
 SERVER_CPU=${SERVER_CPU:-0}   # the core the server is pinned to
 TOOL_CPU=${TOOL_CPU:-1}       # the core the load tool is pinned to
+SECTIONS=${SECTIONS:-throughput overhead precision fidelity scale}
 BIN=target/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")
 server_pid=""
@@ -101,6 +103,7 @@ run_loadgen() { # NAME USERS HOST SCENARIO
 }
 cpu_per_request_us() { awk -v c="$(cat "$work/$1.cpu")" -v n="$2" 'BEGIN {if (n > 0) printf "%.1f", c * 1e6 / n; else print "n/a"}'; }
 
+want() { case " $SECTIONS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 rows=()
 row() { rows+=("$(printf '%-58s %12s %12s %6s' "$1" "$2" "$3" "$4")"); }
 verdict() { awk -v v="$1" -v g="$2" -v op="$3" 'BEGIN {
@@ -108,6 +111,7 @@ verdict() { awk -v v="$1" -v g="$2" -v op="$3" 'BEGIN {
   ok = (op == ">=") ? (v >= g) : (v <= g); print ok ? "ok" : "MISS"}'; }
 
 # --- 1. throughput ------------------------------------------------------------------------
+if want throughput; then
 log "throughput: $CONNS connections, ${DURATION}s, $RUNS runs of each tool"
 mock --profile fast
 url="http://$addr"
@@ -132,8 +136,10 @@ r=$(ratio "$m_lg" "$m_oha"); row "loadgen / oha requests/s (fast, /health)" "$r"
 row "  requests/s: loadgen | wrk | oha" "$(printf '%.0f|%.0f' "$m_lg" "$m_wrk")" "$(printf '%.0f' "$m_oha")" ""
 row "  CPU us per request: loadgen | wrk (tool's own core)" "$(median "${lg_cpu[@]}")" "$(median "${wrk_cpu[@]}")" ""
 row "  CPU us per request: oha" "$(median "${oha_cpu[@]}")" "" ""
+fi
 
 # --- 2. mock-api overhead vs a bare axum server --------------------------------------------
+if want overhead; then
 log "overhead: mock-api fast vs bare axum, wrk $CONNS connections"
 mock --profile fast
 curl -s "http://$addr/health" >"$work/health.json"
@@ -166,17 +172,23 @@ for path in /health /api/clients; do
   idx=$((idx + 1))
 done
 stop_server
+fi
 
 # --- 3. delay precision -------------------------------------------------------------------
+if want precision; then
 # in-flight = connections; the time scale stretches 10 ms so that one core can serve the
 # rate (1,000 in flight at 100 ms and 10,000 at 1 s are both 10,000 requests/s).
 precision() { # LABEL CONNS TIME_SCALE GOAL_US
   mock --profile benches/fixed-10ms.toml --time-scale "$3"
   ( sleep 3; curl -s -X POST "http://$addr/admin/stats/reset" >/dev/null ) &
-  local resetter=$!
+  local resetter=$! t0
+  t0=$(cpu_ticks "$server_pid")
   taskset -c "$TOOL_CPU" wrk -t1 -c"$2" -d"$((DURATION + 3))s" --timeout 10s "http://$addr/health" >"$work/p.out" 2>&1 || true
   wait "$resetter" || true
   curl -s "http://$addr/admin/stats" >"$work/p.json"
+  local busy
+  busy=$(awk -v t0="$t0" -v t1="$(cpu_ticks "$server_pid")" -v hz="$clk" -v d="$((DURATION + 3))" \
+    'BEGIN {printf "%.0f%%", (t1 - t0) * 100 / hz / d}')
   stop_server
   local p50 p99 n
   p50=$(json "$work/p.json" "d['delay_error_us']['p50']")
@@ -184,13 +196,16 @@ precision() { # LABEL CONNS TIME_SCALE GOAL_US
   n=$(json "$work/p.json" "d['delay_error_us']['count']")
   row "delay error p99 us, $1" "$p99" "<= $4" "$(verdict "$p99" "$4" '<=')"
   row "  p50 us | responses measured" "$p50" "$n" ""
+  row "  server CPU (share of its one core)" "$busy" "" ""
 }
 log "delay precision (${DURATION}s each)"
 precision "1,000 in flight (100 ms, 10k req/s)" 1000 10 100
 precision "10,000 in flight (1 s, 10k req/s)" 10000 100 200
 precision "1,000 in flight at 10 ms (100k req/s asked: saturated)" 1000 1 100
+fi
 
 # --- 4. measurement fidelity ----------------------------------------------------------------
+if want fidelity; then
 log "fidelity: 10 connections on a fixed 10 ms profile (about 1,000 requests/s)"
 mock --profile benches/fixed-10ms.toml
 run_loadgen fid-lg 10 "http://$addr" benches/health.toml
@@ -208,6 +223,30 @@ row "loadgen |p99 - 10 ms| (ms)" "$d99" "<= 1.0" "$(verdict "$d99" 1.0 '<=')"
 row "  loadgen p50 | p99 ms ($(printf '%.0f' "$lgr") req/s)" "$lg50" "$lg99" ""
 row "  wrk p50 | p99 ms (same settings)" "$w50" "$w99" ""
 r=$(ratio "$lg50" "$w50"); row "loadgen p50 / wrk p50" "$r" "~ 1" ""
+fi
+
+# --- 5. scale: 10,000 users, each with its own connection -----------------------------------
+if want scale; then
+SCALE_USERS=${SCALE_USERS:-10000}
+SCALE_SECS=${SCALE_SECS:-30}
+log "scale: $SCALE_USERS loadgen users against a 1 s profile for ${SCALE_SECS}s"
+mock --profile benches/fixed-10ms.toml --time-scale 100
+mock_pid=$server_pid
+taskset -c "$TOOL_CPU" "$BIN/loadgen" -f benches/health.toml -H "http://$addr" -u "$SCALE_USERS" \
+  -r 2000 -t "${SCALE_SECS}s" --headless --only-summary --json "$work/scale.json" >"$work/scale.out" 2>&1 &
+lg_pid=$!
+sleep "$((SCALE_SECS - 2))"
+mock_kb=$(awk '/VmHWM/ {print $2}' "/proc/$mock_pid/status")
+lg_kb=$(awk '/VmHWM/ {print $2}' "/proc/$lg_pid/status" 2>/dev/null || echo 0)
+wait "$lg_pid" || true
+stop_server
+s_n=$(json "$work/scale.json" "d['aggregated']['num_requests']")
+s_f=$(json "$work/scale.json" "d['aggregated']['num_failures']")
+row "scale: $SCALE_USERS users, failures | requests" "$s_f" "$s_n" "$(verdict "$s_f" 0 '<=')"
+row "  peak RSS MB: mock-api | loadgen (goal < 300 each)" "$((mock_kb / 1024))" "$((lg_kb / 1024))" \
+  "$(verdict "$(( (mock_kb > lg_kb ? mock_kb : lg_kb) / 1024 ))" 300 '<=')"
+row "  KB per user: mock-api | loadgen" "$((mock_kb / SCALE_USERS))" "$((lg_kb / SCALE_USERS))" ""
+fi
 
 # --- the table ----------------------------------------------------------------------------
 echo
