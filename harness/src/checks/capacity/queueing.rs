@@ -182,6 +182,27 @@ pub async fn run(seed: u64) -> Result<Queueing, CapacityError> {
 }
 
 /// The measured mean wait against Erlang C.
+/// The measured arrival rate (per second) and mean service time of a run: the inputs
+/// Erlang C is evaluated with.
+fn measured_rate_and_service(q: &Queueing) -> (f64, Duration) {
+    let services: u64 = q.batches.iter().map(|b| b.services).sum();
+    let service_ms = q
+        .batches
+        .iter()
+        .map(|b| b.mean_service_ms * b.services as f64)
+        .sum::<f64>()
+        / services.max(1) as f64;
+    let rate = q.sent as f64 / q.elapsed.as_secs_f64();
+    (rate, Duration::from_secs_f64(service_ms / 1000.0))
+}
+
+/// The offered load of a run in Erlangs (arrival rate x mean service time): a server
+/// with fewer workers than this cannot keep up with it.
+pub fn offered_load(q: &Queueing) -> f64 {
+    let (rate, service) = measured_rate_and_service(q);
+    rate * service.as_secs_f64()
+}
+
 pub fn checks(q: &Queueing) -> Vec<Check> {
     let f = TIME_SCALE;
     let name = "queueing mean wait vs Erlang C";
@@ -196,15 +217,8 @@ pub fn checks(q: &Queueing) -> Vec<Check> {
     let t = StudentsT::new(0.0, 1.0, k - 1.0)
         .map_or(f64::INFINITY, |d| d.inverse_cdf(1.0 - ALPHA / 2.0));
     let half = t * sd / k.sqrt();
-    let services: u64 = q.batches.iter().map(|b| b.services).sum();
-    let service_ms = q
-        .batches
-        .iter()
-        .map(|b| b.mean_service_ms * b.services as f64)
-        .sum::<f64>()
-        / services.max(1) as f64;
-    let rate = q.sent as f64 / q.elapsed.as_secs_f64();
-    let service = Duration::from_secs_f64(service_ms / 1000.0);
+    let (rate, service) = measured_rate_and_service(q);
+    let service_ms = service.as_secs_f64() * 1000.0;
     let erlang = mock_api::queueing::erlang_c_mean_wait(rate, service, q.workers);
     let p_wait = mock_api::queueing::erlang_c_wait_probability(rate, service, q.workers);
     let rho = mock_api::queueing::utilisation(rate, service, q.workers);
