@@ -45,9 +45,15 @@ pub struct Cli {
     /// Write every row to the stats history, not only the aggregated one.
     #[arg(long)]
     pub csv_full_history: bool,
-    /// Write an HTML report to FILE.
+    /// Write an HTML report to FILE (one self-contained page with charts).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Write JUnit XML to FILE: each of the scenario's criteria a test case.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the verdict, baselines and tables as Markdown to FILE (a CI job summary).
+    #[arg(long, value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
     /// Write the final statistics, HdrHistograms included, as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -196,6 +202,8 @@ impl Cli {
                 csv_full_history: self.csv_full_history,
                 json: self.json,
                 html: self.html,
+                junit: self.junit,
+                summary_md: self.summary_md,
             },
             stop: CancellationToken::new(),
             shards: default_shards(),

@@ -1,7 +1,8 @@
 //! The run's sinks, fed from the aggregator's snapshots: every second the CSV files
 //! (stats rewritten, history appended) and the progress line, every two seconds
-//! Locust's request table on stderr, and at the end the final summary, CSV, JSON and
-//! HTML. Every sink reads the same Snapshot, so they always agree. A sink that fails
+//! Locust's request table on stderr, and at the end the final summary with the
+//! baselines, analysis and verdict (`judge`), CSV, JSON, and the HTML, JUnit and
+//! Markdown reports. Every sink reads the same Snapshot, so they always agree. A sink that fails
 //! mid-run is reported once and skipped; the run goes on.
 
 use std::path::PathBuf;
@@ -37,6 +38,10 @@ pub struct OutputConfig {
     pub json: Option<PathBuf>,
     /// `--html FILE`.
     pub html: Option<PathBuf>,
+    /// `--junit FILE`: each criterion a test case.
+    pub junit: Option<PathBuf>,
+    /// `--summary-md FILE`: verdict, baselines and tables in Markdown.
+    pub summary_md: Option<PathBuf>,
 }
 
 /// An output that could not be opened before the run.
@@ -72,6 +77,9 @@ pub struct Outputs {
     /// Added to the JSON report under `"plan"` (stage marks, arrival counts, the
     /// uncorrected rows, breakpoint steps), when the plan reports anything.
     plan_json: Option<serde_json::Value>,
+    /// The scenario's criteria and baselines, judged at the end.
+    criteria: crate::criteria::CriteriaSet,
+    baselines: crate::baseline::Baselines,
 }
 
 impl Outputs {
@@ -94,7 +102,12 @@ impl Outputs {
             None => None,
         };
         // Fail before any request rather than after the run when a report cannot be written.
-        for (what, path) in [("JSON report", &out.json), ("HTML report", &out.html)] {
+        for (what, path) in [
+            ("JSON report", &out.json),
+            ("HTML report", &out.html),
+            ("JUnit report", &out.junit),
+            ("Markdown summary", &out.summary_md),
+        ] {
             if let Some(dir) = path.as_ref().and_then(|p| p.parent()) {
                 if !dir.as_os_str().is_empty() && !dir.is_dir() {
                     return Err(OutputError {
@@ -137,6 +150,8 @@ impl Outputs {
             settings,
             plan_text: String::new(),
             plan_json: None,
+            criteria: scenario.criteria.clone(),
+            baselines: scenario.baselines,
         })
     }
 
@@ -212,8 +227,15 @@ impl Outputs {
         }
     }
 
-    /// Writes the final summary and files; returns what could not be written.
-    pub fn finish(&mut self, snapshot: &Snapshot) -> Vec<String> {
+    /// Judges the run (criteria, with `abort` if one stopped it; bands; analysis), writes
+    /// the final summary and files; returns the judgement and what could not be written.
+    pub fn finish(
+        &mut self,
+        snapshot: &Snapshot,
+        abort: Option<crate::criteria::Abort>,
+    ) -> (crate::judge::Judgement, Vec<String>) {
+        let judgement =
+            crate::judge::Judgement::new(snapshot, &self.criteria, &self.baselines, abort);
         let mut errors = Vec::new();
         if let Some(p) = &mut self.periodic {
             p.progress.clear();
@@ -226,6 +248,11 @@ impl Outputs {
         }
         if self.config.console != ConsoleMode::Quiet {
             eprint!("{}{}", console::final_summary(snapshot), self.plan_text);
+            // Baselines, analysis and the platform's summary lines with the verdict.
+            eprint!(
+                "{}",
+                judgement.console_text(snapshot, crate::summary::colour_on_stderr())
+            );
         }
         if let Some(path) = &self.config.json {
             let written = match &self.plan_json {
@@ -244,14 +271,13 @@ impl Outputs {
                 errors.push(e);
             }
         }
-        if let Some(path) = &self.config.html {
-            if let Err(e) =
-                std::fs::write(path, crate::html::report(snapshot, &self.settings.scenario))
-            {
-                errors.push(format!("cannot write {}: {e}", path.display()));
-            }
-        }
-        errors
+        let paths = crate::judge::ReportPaths {
+            html: self.config.html.clone(),
+            junit: self.config.junit.clone(),
+            summary_md: self.config.summary_md.clone(),
+        };
+        errors.extend(judgement.write_reports(snapshot, &self.settings, &paths));
+        (judgement, errors)
     }
 }
 

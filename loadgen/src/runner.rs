@@ -102,6 +102,8 @@ pub enum StopReason {
     Stopped,
     /// A staged plan ran its last stage.
     PlanFinished,
+    /// A criterion with `abort_on_fail` failed (checked every 2 s).
+    Aborted,
 }
 
 /// One task a user ran (kept when `RunConfig::trace` is set).
@@ -124,8 +126,11 @@ pub struct TaskEvent {
 pub struct RunOutcome {
     /// The final statistics.
     pub snapshot: Arc<Snapshot>,
-    /// 0, or `exit_code_on_error` when any request failed.
+    /// With criteria: 0 passed, 1 failed or aborted. Without: 0, or
+    /// `exit_code_on_error` when any request failed (Locust's rule).
     pub exit_code: u8,
+    /// The criteria's verdict (empty without criteria), with the abort if any.
+    pub verdict: crate::criteria::Verdict,
     /// Why it stopped.
     pub stop_reason: StopReason,
     /// Users started per class (every class of the scenario, zero included).
@@ -240,7 +245,14 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         config.breakpoint.clone(),
     ));
 
-    // The aggregator owns the statistics; the users only touch their shards.
+    // The aggregator owns the statistics; the users only touch their shards. It also
+    // checks the abort_on_fail criteria every 2 s, and fires `abort_fired` on a breach.
+    let abort_fired = CancellationToken::new();
+    let abort_rule =
+        crate::judge::AbortWatch::new(&scenario.criteria, start_time).map(|watch| AbortRule {
+            watch,
+            fired: abort_fired.clone(),
+        });
     let halt_aggregator = CancellationToken::new();
     let aggregator = tokio::spawn(aggregate(
         Aggregator::new(start_time),
@@ -248,7 +260,10 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         Arc::clone(&user_count),
         outputs.take_periodic(),
         config.snapshots.clone(),
-        halt_aggregator.clone(),
+        Stops {
+            halt: halt_aggregator.clone(),
+            abort_rule,
+        },
         Resets {
             after_ramp_up: config.reset_stats.then(|| signals.ramped_up.clone()),
             requests: config.reset.clone(),
@@ -267,11 +282,15 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
         () = sleep_until_opt(deadline) => StopReason::RunTime,
         () = config.stop.cancelled() => StopReason::Stopped,
         () = signals.finished.cancelled() => StopReason::PlanFinished,
+        () = abort_fired.cancelled() => StopReason::Aborted,
     };
     match stop_reason {
         StopReason::RunTime => tracing::info!("Run time limit reached, stopping the run"),
         StopReason::Stopped => tracing::info!("Stop requested, stopping the run"),
         StopReason::PlanFinished => tracing::info!("The load plan finished, stopping the run"),
+        StopReason::Aborted => {
+            tracing::warn!("A criterion with abort_on_fail failed, stopping the run");
+        }
     }
     halt_controller.cancel();
     let final_user_count = user_count.load(Ordering::Relaxed);
@@ -308,9 +327,9 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
     user_count.store(0, Ordering::Relaxed);
 
     halt_aggregator.cancel();
-    let (mut aggregator, periodic) = match aggregator.await {
+    let (mut aggregator, periodic, abort) = match aggregator.await {
         Ok(v) => v,
-        Err(_) => (Aggregator::new(start_time), None),
+        Err(_) => (Aggregator::new(start_time), None, None),
     };
     outputs.restore_periodic(periodic);
     let snapshot = final_snapshot(&mut aggregator, &hub, count_u32(final_user_count));
@@ -323,15 +342,15 @@ pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, Ru
     warnings.extend(cpu.warnings());
     plan_report.warnings.clone_from(&warnings);
     outputs.set_plan_report(&plan_report, uncorrected.as_deref());
-    let output_errors = outputs.finish(&snapshot);
+    let (judgement, output_errors) = outputs.finish(&snapshot, abort);
     if let Some(tx) = &config.snapshots {
         let _ = tx.send(Arc::clone(&snapshot));
     }
 
-    let failed = snapshot.aggregated.num_failures() > 0;
-    let exit_code = if failed { config.exit_code_on_error } else { 0 };
+    let exit_code = judgement.exit_code(&snapshot, config.exit_code_on_error);
     Ok(RunOutcome {
         exit_code,
+        verdict: judgement.verdict,
         stop_reason,
         users_started: scenario
             .classes
@@ -401,9 +420,15 @@ async fn aggregate(
     user_count: Arc<AtomicUsize>,
     mut periodic: Option<crate::output::Periodic>,
     publish: Option<tokio::sync::watch::Sender<Arc<Snapshot>>>,
-    halt: CancellationToken,
+    stops: Stops,
     resets: Resets,
-) -> (Aggregator, Option<crate::output::Periodic>) {
+) -> (
+    Aggregator,
+    Option<crate::output::Periodic>,
+    Option<crate::criteria::Abort>,
+) {
+    let Stops { halt, abort_rule } = stops;
+    let mut abort = None;
     let Resets {
         after_ramp_up: reset_when,
         requests: mut reset_requests,
@@ -445,6 +470,13 @@ async fn aggregate(
                 if let Some(p) = &mut periodic {
                     p.on_tick(&snapshot, tick);
                 }
+                if let (None, Some(rule)) = (&abort, &abort_rule) {
+                    abort = rule.watch.check(&snapshot, tick);
+                    if let Some(a) = &abort {
+                        tracing::warn!("{}", a.describe());
+                        rule.fired.cancel();
+                    }
+                }
                 if let Some(tx) = &publish {
                     // Nobody listening is fine; the run does not wait on observers.
                     let _ = tx.send(Arc::clone(&snapshot));
@@ -452,7 +484,20 @@ async fn aggregate(
             }
         }
     }
-    (aggregator, periodic)
+    (aggregator, periodic, abort)
+}
+
+/// What ends the aggregator's loop: the run's halt, and the `abort_on_fail` criteria it
+/// checks itself (firing the run's stop on a breach).
+struct Stops {
+    halt: CancellationToken,
+    abort_rule: Option<AbortRule>,
+}
+
+/// The `abort_on_fail` criteria the aggregator checks, and the token it fires.
+struct AbortRule {
+    watch: crate::judge::AbortWatch,
+    fired: CancellationToken,
 }
 
 /// Returns when a reset is requested; never without a receiver or once its sender is gone.

@@ -4,6 +4,7 @@
 mod metrics;
 mod open_model;
 mod support;
+mod verdicts;
 
 use std::collections::BTreeMap;
 use std::process::Command;

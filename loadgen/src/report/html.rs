@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use super::{charts, elapsed_seconds, escape, iso_time, Inputs};
 use crate::baseline::{format_ms, format_percent, row_label, Metric};
+use crate::console;
 use crate::criteria::Outcome;
 use crate::stats::{RequestStats, PERCENTILES_TO_REPORT, PERCENTILE_LABELS};
 
@@ -104,6 +105,12 @@ pub fn html(i: &Inputs<'_>) -> String {
 
     requests_section(&mut out, i);
     percentiles_section(&mut out, i);
+    // Locust's console tables, byte for byte, for people who compare runs by eye.
+    out.push_str("<details id=\"console\"><summary>Console tables, as Locust prints them</summary><div class=\"scroll\"><pre>");
+    out.push_str(&escape(&console::request_table(s, console::Rates::Total)));
+    out.push_str(&escape(&console::percentile_table(s)));
+    out.push_str(&escape(&console::error_report(s)));
+    out.push_str("</pre></div></details>\n");
 
     out.push_str("<h2 id=\"spectrum\">Latency by percentile</h2>\n<p class=\"meta\">Each row's response time at every percentile (HdrHistogram style: the x axis counts nines, 90%, 99%, 99.9%, as far as the row's request count resolves).</p>\n");
     for (n, row) in s

@@ -72,6 +72,10 @@ pub struct Scenario {
     pub classes: Vec<Arc<UserClass>>,
     /// The file's `[[stages]]` or `[arrival]`, if any (used unless flags give a plan).
     pub plan: Option<crate::executor::LoadPlan>,
+    /// Pass/fail criteria (`[[criteria]]`); none means Locust's exit-code rule.
+    pub criteria: crate::criteria::CriteriaSet,
+    /// The baselines the bands are judged by (`[baselines]`; the guide's by default).
+    pub baselines: crate::baseline::Baselines,
 }
 
 /// One user class (a Locust `HttpUser` subclass).

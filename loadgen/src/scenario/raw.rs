@@ -22,6 +22,10 @@
 //! (default: the rendered path, as in Locust), an optional JSON `body` (any TOML value;
 //! its strings are templates), optional `headers`, and `repeat` (default 1) to send it
 //! several times in a row with fresh values. Templates are described in `template`.
+//!
+//! Optional `[[criteria]]` tables (pass/fail thresholds, see `criteria`) and a
+//! `[baselines]` table (replacing lines of the guide's table, see `baseline`) are
+//! validated here too, with the position of a malformed threshold.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -49,6 +53,9 @@ struct RawScenario {
     classes: BTreeMap<String, Spanned<RawClass>>,
     stages: Option<Vec<Spanned<crate::shape::RawStage>>>,
     arrival: Option<Spanned<crate::shape::RawArrival>>,
+    #[serde(default)]
+    criteria: Vec<crate::criteria::RawCriteriaGroup>,
+    baselines: Option<Spanned<crate::baseline::Baselines>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,12 +168,25 @@ pub(super) fn compile(file: &str, text: &str) -> Result<Scenario, ScenarioError>
     let plan = plan
         .transpose()
         .map_err(|(span, message)| ctx.span(span, message))?;
+    let criteria = crate::criteria::CriteriaSet::from_raw(&raw.criteria)
+        .map_err(|e| ctx.span(e.span, e.message))?;
+    let baselines = match raw.baselines {
+        Some(b) => {
+            let span = b.span();
+            let b = b.into_inner();
+            b.validate().map_err(|e| ctx.span(span, e.to_string()))?;
+            b
+        }
+        None => crate::baseline::Baselines::default(),
+    };
     // BTreeMap iteration already gives name order, which the dispatcher relies on.
     Ok(Scenario {
         source: file.to_owned(),
         description: raw.description,
         classes: out,
         plan,
+        criteria,
+        baselines,
     })
 }
 

@@ -221,3 +221,67 @@ requests = [
         assert!(Scenario::from_toml("doc.toml", &t).is_ok(), "{wait}");
     }
 }
+
+#[test]
+fn acis_carries_the_platform_criteria_and_guide_none() {
+    let acis = Scenario::builtin("acis").unwrap();
+    let texts: Vec<String> = acis.criteria.groups[0]
+        .criteria
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        texts,
+        ["fail_ratio <= 0.05", "avg <= 2000", "p(95) <= 5000"]
+    );
+    assert_eq!(
+        acis.criteria.groups[0].row,
+        crate::criteria::RowSelector::Aggregated
+    );
+    let guide = Scenario::builtin("guide").unwrap();
+    assert!(guide.criteria.is_empty());
+    assert_eq!(guide.baselines, crate::baseline::Baselines::default());
+}
+
+#[test]
+fn criteria_and_baselines_are_validated_at_load_with_their_position() {
+    let ok = format!(
+        "{MINIMAL}[[criteria]]\nrow = \"GET /x\"\nthresholds = [\"p(99) < 800\"]\nabort_on_fail = true\ndelay = \"10s\"\n\n[baselines]\nrps = {{ target = 10, acceptable = 5, poor = 1 }}\n"
+    );
+    let s = Scenario::from_toml("ok.toml", &ok).unwrap();
+    assert!(s.criteria.can_abort());
+    assert_eq!(s.baselines.rps.poor, 1.0);
+    // (text after MINIMAL, line, column, message part); MINIMAL ends on line 6, so the tail starts on line 7.
+    let cases = [
+        (
+            "[[criteria]]\nthresholds = [\"p(95) =< 5\"]\n",
+            8,
+            22,
+            "expected an operator",
+        ),
+        (
+            "[[criteria]]\nthresholds = [\"avg\"]\n",
+            8,
+            19,
+            "end of expression",
+        ),
+        (
+            "[[criteria]]\nthreshold = [\"avg < 1\"]\n",
+            8,
+            1,
+            "unknown field",
+        ),
+        (
+            "[baselines]\navg_ms = { target = 900, acceptable = 800, poor = 2000 }\n",
+            7,
+            1,
+            "baselines.avg_ms",
+        ),
+        ("[baselines]\np50_ms = 3\n", 8, 1, "unknown field"),
+    ];
+    for (tail, line, column, needle) in cases {
+        let (l, c, message) = err(&format!("{MINIMAL}{tail}"));
+        assert_eq!((l, c), (line, column), "{tail}: {message}");
+        assert!(message.contains(needle), "{tail}: {message}");
+    }
+}
