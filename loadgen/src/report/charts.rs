@@ -50,6 +50,12 @@ fn aggregated_history(snapshot: &Snapshot) -> Vec<&HistoryRow> {
         .collect()
 }
 
+/// How many labels a time axis of `span` seconds gets: at most 12, and never more than
+/// one per whole second, since the labels print whole seconds (more would repeat them).
+fn time_labels(span: f64) -> usize {
+    (span.floor() as usize + 1).clamp(2, 12)
+}
+
 /// Seconds from the run's start to a history line.
 fn seconds_since_start(snapshot: &Snapshot, row: &HistoryRow) -> f64 {
     row.timestamp.saturating_sub(unix_seconds(snapshot.start)) as f64
@@ -139,6 +145,7 @@ fn history_span(snapshot: &Snapshot, rows: &[&HistoryRow]) -> f64 {
 /// Requests/s and failures/s over time (Locust's current rates, as the history has them).
 pub fn rps_chart(snapshot: &Snapshot) -> Result<String, String> {
     let rows = aggregated_history(snapshot);
+    let span = history_span(snapshot, &rows);
     let points = |f: fn(&HistoryRow) -> f64| -> Vec<(f64, f64)> {
         rows.iter()
             .map(|r| (seconds_since_start(snapshot, r), f(r)))
@@ -150,8 +157,8 @@ pub fn rps_chart(snapshot: &Snapshot) -> Result<String, String> {
             x_desc: "seconds since start",
             y_desc: "per second",
             height: HEIGHT,
-            x_max: history_span(snapshot, &rows),
-            x_labels: 12,
+            x_max: span,
+            x_labels: time_labels(span),
             x_format: &whole_seconds,
         },
         &[
@@ -173,6 +180,7 @@ pub fn rps_chart(snapshot: &Snapshot) -> Result<String, String> {
 /// the whole run so far, or of the last ten seconds with full history (as Locust).
 pub fn response_time_chart(snapshot: &Snapshot) -> Result<String, String> {
     let rows = aggregated_history(snapshot);
+    let span = history_span(snapshot, &rows);
     // Full history writes request rows too, and then every row's percentiles are current.
     let current = snapshot.history.iter().any(|h| !h.method.is_empty());
     let caption = if current {
@@ -195,8 +203,8 @@ pub fn response_time_chart(snapshot: &Snapshot) -> Result<String, String> {
             x_desc: "seconds since start",
             y_desc: "ms",
             height: HEIGHT,
-            x_max: history_span(snapshot, &rows),
-            x_labels: 12,
+            x_max: span,
+            x_labels: time_labels(span),
             x_format: &whole_seconds,
         },
         &[
@@ -222,14 +230,15 @@ pub fn response_time_chart(snapshot: &Snapshot) -> Result<String, String> {
 /// Users running over time.
 pub fn users_chart(snapshot: &Snapshot) -> Result<String, String> {
     let rows = aggregated_history(snapshot);
+    let span = history_span(snapshot, &rows);
     line_chart(
         &Frame {
             caption: "Users",
             x_desc: "seconds since start",
             y_desc: "users",
             height: HEIGHT,
-            x_max: history_span(snapshot, &rows),
-            x_labels: 12,
+            x_max: span,
+            x_labels: time_labels(span),
             x_format: &whole_seconds,
         },
         &[Series {

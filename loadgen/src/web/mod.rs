@@ -154,11 +154,11 @@ impl WebConfig {
                 classes: cli.classes.clone(),
             },
             base,
-            scenario,
             autostart: cli.autostart,
             autoquit: cli.autoquit,
-            criteria: CriteriaSet::default(),
-            baselines: Baselines::default(),
+            criteria: scenario.criteria.clone(),
+            baselines: scenario.baselines,
+            scenario,
         })
     }
 }
