@@ -11,7 +11,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 use serde_json::{json, Map, Value};
 
-use crate::stats::{unix_seconds_f64, RequestStats, Snapshot, PERCENTILES_TO_REPORT};
+use crate::stats::{unix_seconds_f64, ErrorStats, RequestStats, Snapshot, PERCENTILES_TO_REPORT};
 
 /// Identifies the document's layout, for readers.
 pub const FORMAT: &str = "loadgen-stats/1";
@@ -63,20 +63,7 @@ pub fn to_json(snapshot: &Snapshot, settings: &RunSettings) -> Value {
         .iter()
         .map(|r| row_json(r, now))
         .collect::<Vec<_>>();
-    let errors: Vec<Value> = snapshot
-        .errors
-        .iter()
-        .map(|e| {
-            json!({
-                "method": e.method,
-                "name": e.name,
-                "error": e.error,
-                "occurrences": e.occurrences,
-                "first_seen": unix_seconds_f64(e.first_seen),
-                "last_seen": unix_seconds_f64(e.last_seen),
-            })
-        })
-        .collect();
+    let errors: Vec<Value> = snapshot.errors.iter().map(error_json).collect();
     let history: Vec<&crate::stats::HistoryRow> = snapshot.history.iter().collect();
     json!({
         "format": FORMAT,
@@ -109,6 +96,19 @@ pub fn write_json(
 }
 
 /// One row: Locust's figures (milliseconds, exact), rates and the histogram.
+/// One failures-table entry as Locust's web API and the JSON report write it (times in
+/// unix seconds).
+pub fn error_json(e: &ErrorStats) -> Value {
+    json!({
+        "method": e.method,
+        "name": e.name,
+        "error": e.error,
+        "occurrences": e.occurrences,
+        "first_seen": unix_seconds_f64(e.first_seen),
+        "last_seen": unix_seconds_f64(e.last_seen),
+    })
+}
+
 fn row_json(r: &RequestStats, now: SystemTime) -> Value {
     let mut percentiles = Map::new();
     if let Some(values) = r.percentiles_ms(&PERCENTILES_TO_REPORT) {

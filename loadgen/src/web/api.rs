@@ -20,16 +20,7 @@ pub fn stats_requests(snapshot: &Snapshot, state: RunState, host: &str) -> Value
     let errors: Vec<Value> = snapshot
         .errors
         .iter()
-        .map(|e| {
-            json!({
-                "method": e.method,
-                "name": e.name,
-                "error": e.error,
-                "occurrences": e.occurrences,
-                "first_seen": unix_seconds_f64(e.first_seen),
-                "last_seen": unix_seconds_f64(e.last_seen),
-            })
-        })
+        .map(crate::json::error_json)
         .collect();
     let total = &snapshot.aggregated;
     let mut current = Map::new();
