@@ -81,20 +81,6 @@ const BUILTINS: &[(&str, &str)] = &[
     ("stalling", include_str!("../../profiles/stalling.toml")),
 ];
 
-/// The built-in profile names, in [`BUILTINS`] order (a const so it can be a `'static`
-/// slice).
-const BUILTIN_NAMES: &[&str] = &[
-    "guide",
-    "healthy",
-    "fast",
-    "flaky",
-    "capacity",
-    "pool-exhausted",
-    "rate-limited",
-    "leaking",
-    "stalling",
-];
-
 /// How one route behaves: its latency, its failures, and the CPU it burns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -252,9 +238,9 @@ impl Behaviour {
 }
 
 impl Profile {
-    /// Names of the built-in profiles.
-    pub fn builtin_names() -> &'static [&'static str] {
-        BUILTIN_NAMES
+    /// Names of the built-in profiles, in the order they are listed.
+    pub fn builtin_names() -> Vec<&'static str> {
+        BUILTINS.iter().map(|(name, _)| *name).collect()
     }
 
     /// A built-in profile by name.
@@ -265,7 +251,7 @@ impl Profile {
             .map(|(_, text)| *text)
             .ok_or_else(|| ProfileError::UnknownBuiltin {
                 name: name.to_owned(),
-                builtins: BUILTIN_NAMES.join(", "),
+                builtins: Profile::builtin_names().join(", "),
             })?;
         Profile::from_toml(text, &format!("built-in profile `{name}`"))
     }
@@ -280,13 +266,13 @@ impl Profile {
 
     /// A built-in profile when `name_or_path` names one, else the TOML file at that path.
     pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
-        if BUILTIN_NAMES.contains(&name_or_path) {
+        if BUILTINS.iter().any(|(name, _)| *name == name_or_path) {
             return Profile::builtin(name_or_path);
         }
         let text = std::fs::read_to_string(name_or_path).map_err(|source| ProfileError::Read {
             path: name_or_path.to_owned(),
             source,
-            builtins: BUILTIN_NAMES.join(", "),
+            builtins: Profile::builtin_names().join(", "),
         })?;
         Profile::from_toml(&text, name_or_path)
     }

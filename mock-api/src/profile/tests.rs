@@ -19,7 +19,7 @@ fn builtins() -> Vec<Profile> {
 fn every_builtin_parses_validates_and_covers_every_route() {
     assert_eq!(
         Profile::builtin_names(),
-        &[
+        [
             "guide",
             "healthy",
             "fast",
@@ -31,7 +31,7 @@ fn every_builtin_parses_validates_and_covers_every_route() {
             "stalling"
         ]
     );
-    for (name, p) in Profile::builtin_names().iter().zip(builtins()) {
+    for (name, p) in Profile::builtin_names().into_iter().zip(builtins()) {
         assert_eq!(&p.name, name);
         assert!(!p.description.is_empty(), "{name}: no description");
         p.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
