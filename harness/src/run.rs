@@ -200,7 +200,7 @@ const PROBE_LIMIT: usize = 600_000;
 
 /// Sleeps 1 ms at a time until stopped; returns each sleep's lateness (how late this
 /// runtime fires timers under the run's load).
-async fn lag_probe(stop: CancellationToken) -> Vec<Duration> {
+pub(crate) async fn lag_probe(stop: CancellationToken) -> Vec<Duration> {
     let period = Duration::from_millis(1);
     let mut samples = Vec::new();
     loop {

@@ -235,7 +235,7 @@ pub async fn drive(
         (stall_at, rss, steps)
     };
     let stop_probe = tokio_util::sync::CancellationToken::new();
-    let probe = tokio::spawn(lag_probe(stop_probe.clone()));
+    let probe = tokio::spawn(crate::run::lag_probe(stop_probe.clone()));
     let (outcome, (stall_at, rss_kb, service_per_step)) = tokio::join!(load, act);
     stop_probe.cancel();
     let lag = crate::run::TimerLag::from_samples(probe.await.unwrap_or_default());
@@ -249,21 +249,6 @@ pub async fn drive(
         service_per_step,
         lag,
     })
-}
-
-/// Sleeps 1 ms at a time until stopped and returns each sleep's lateness (at most one
-/// sample per millisecond of the run, so bounded by the run's length).
-async fn lag_probe(stop: tokio_util::sync::CancellationToken) -> Vec<Duration> {
-    let period = Duration::from_millis(1);
-    let mut samples = Vec::new();
-    loop {
-        let before = Instant::now();
-        tokio::select! {
-            () = stop.cancelled() => return samples,
-            () = tokio::time::sleep(period) => {}
-        }
-        samples.push(before.elapsed().saturating_sub(period));
-    }
 }
 
 /// This process's resident set size in kB (`VmRSS` of /proc/self/status), where the
