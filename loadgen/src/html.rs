@@ -11,15 +11,7 @@ use crate::stats::Snapshot;
 
 /// The report page for a finished run.
 pub fn report(snapshot: &Snapshot, scenario: &str) -> String {
-    let settings = RunSettings {
-        scenario: scenario.to_owned(),
-        classes: Vec::new(),
-        users: u64::from(snapshot.user_count),
-        rate: 0.0,
-        duration: None,
-        seed: 0,
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-    };
+    let settings = RunSettings::from_snapshot(snapshot, scenario);
     let j = Judgement::new(
         snapshot,
         &CriteriaSet::default(),

@@ -35,6 +35,22 @@ pub struct RunSettings {
     pub version: String,
 }
 
+impl RunSettings {
+    /// Settings known from a snapshot alone, for a report written after the fact (no
+    /// classes, rate, run time or seed recorded).
+    pub fn from_snapshot(snapshot: &Snapshot, scenario: &str) -> Self {
+        Self {
+            scenario: scenario.to_owned(),
+            classes: Vec::new(),
+            users: u64::from(snapshot.user_count),
+            rate: 0.0,
+            duration: None,
+            seed: 0,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
 /// The report could not be built or written.
 #[derive(Debug, thiserror::Error)]
 pub enum JsonError {

@@ -57,15 +57,7 @@ fn generate_and_read(snapshot: &Snapshot, scenario: &str) -> Result<Reports, Str
         .map_err(|e| e.to_string())?;
     csv.finish(snapshot).map_err(|e| e.to_string())?;
     let json_path = dir.path().join("run.json");
-    let settings = loadgen::json::RunSettings {
-        scenario: scenario.to_owned(),
-        classes: Vec::new(),
-        users: u64::from(snapshot.user_count),
-        rate: 0.0,
-        duration: None,
-        seed: 0,
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-    };
+    let settings = loadgen::json::RunSettings::from_snapshot(snapshot, scenario);
     loadgen::json::write_json(&json_path, snapshot, &settings).map_err(|e| e.to_string())?;
     let html_path = dir.path().join("run.html");
     std::fs::write(&html_path, loadgen::html::report(snapshot, scenario))
