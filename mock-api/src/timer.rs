@@ -2,25 +2,28 @@
 //!
 //! tokio's timer counts in whole milliseconds and rounds a deadline up to the next tick,
 //! so `sleep(5 ms)` ends 5 to 6+ ms later: a 10-20 % error on the delays this mock is
-//! asked to imitate. A [`PreciseTimer`] splits a sleep in two:
+//! asked to imitate. A [`PreciseTimer`] splits a sleep in three:
 //!
 //! 1. the coarse part on tokio's timer, until [`COARSE_SLACK`] before the deadline (cheap,
 //!    and a sleep dropped during it costs nothing more; shorter sleeps skip it);
-//! 2. the last stretch on ONE dedicated thread that owns a min-heap of
-//!    `(deadline, oneshot sender)`. It sleeps on a condition variable until
-//!    [`SPIN_WINDOW`] before the earliest deadline (with its timer slack cut from the
-//!    default 50 us to 1 us), then yields in a loop for the last stretch and fires every
-//!    entry that is due.
+//! 2. the fine part on ONE dedicated thread that owns a min-heap of
+//!    `(deadline, oneshot sender)`. It sleeps on a condition variable (with its timer
+//!    slack cut from the default 50 us to 1 us) until [`LEAD`] before the earliest
+//!    deadline, then fires, in one batch, every entry due within [`LEAD`] of now;
+//! 3. the last few microseconds on the sleeping task itself: woken up to [`LEAD`] early,
+//!    it spins (checking the clock) until its deadline. Handing a wakeup from the timer
+//!    thread to a runtime worker costs about as much as the lead (a thread switch, an
+//!    eventfd write, the worker reaching the task), so the task usually arrives with
+//!    little or nothing left to spin, and when the worker is busy it arrives late and
+//!    spins not at all. A sleep shorter than the lead is spun out directly.
 //!
-//! One thread serves every request, so there is no busy core per request: the thread
-//! spins only inside the short window before a deadline. The window is small on purpose:
-//! at 10,000 deadlines a second they are 100 us apart, so a wide window would keep the
-//! thread spinning all the time, and on a core it shares with the runtime's worker a
-//! spinning (yielding) thread loses its turn and fires late, where a sleeping one is
-//! woken promptly. A sleep never ends before its
-//! deadline: an entry fires only once `Instant::now() >= deadline`. Dropping the future
-//! cancels it: its receiver goes away and the thread's send finds nobody (the entry
-//! lives at most [`COARSE_SLACK`] longer in the heap).
+//! One thread serves every request and never spins itself, so there is no busy core per
+//! request: the only spinning is each task's own remainder, at most [`LEAD`] per request
+//! (the batch fires deadlines in order within one lead, so one batch spins at most one
+//! lead in all). A sleep never ends before its deadline: the final check is always
+//! `Instant::now() >= deadline`, on the task. Dropping the future cancels it: its
+//! receiver goes away and the thread's send finds nobody (the entry lives at most
+//! [`COARSE_SLACK`] longer in the heap).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -35,10 +38,11 @@ use tokio::sync::oneshot;
 /// 10,000 requests/s on one core); the heap then holds at most 50 ms of deadlines.
 pub const COARSE_SLACK: Duration = Duration::from_millis(50);
 
-/// How long before the earliest deadline the timer thread stops sleeping and yields in
-/// a loop (it absorbs the jitter of waking a sleeping thread; see the module docs for
-/// why it is not wider).
-pub const SPIN_WINDOW: Duration = Duration::from_micros(25);
+/// How early the timer thread wakes a sleeping task; the task spins out the rest. About
+/// what handing a wakeup to a runtime worker costs on a virtual machine (tens of
+/// microseconds), so the wake-up latency and the lead cancel out, and it bounds the CPU a
+/// request can spend spinning.
+pub const LEAD: Duration = Duration::from_micros(50);
 
 /// Why a precise sleep could not be registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -83,6 +87,17 @@ struct Heap {
     stopped: bool,
 }
 
+impl Heap {
+    /// Moves every entry due by `horizon` into `due`, earliest first.
+    fn take_due(&mut self, horizon: Instant, due: &mut Vec<oneshot::Sender<()>>) {
+        while self.entries.peek().is_some_and(|e| e.0.deadline <= horizon) {
+            if let Some(Reverse(e)) = self.entries.pop() {
+                due.push(e.tx);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     heap: Mutex<Heap>,
@@ -106,23 +121,25 @@ pub struct PreciseTimer {
 #[derive(Debug, Clone)]
 pub struct TimerHandle {
     shared: Option<Arc<Shared>>,
+    lead: Duration,
 }
 
 impl PreciseTimer {
-    /// Starts the timer thread (named `precise-timer`). If the OS refuses a thread, the
-    /// timer still works, on tokio's coarse timer alone (logged once).
+    /// Starts the timer thread (named `precise-timer`) with the default [`LEAD`]. If the
+    /// OS refuses a thread, the timer still works, on tokio's coarse timer alone (logged
+    /// once).
     pub fn start() -> Self {
-        Self::with_spin_window(SPIN_WINDOW)
+        Self::with_lead(LEAD)
     }
 
-    /// [`Self::start`] with another spin window (0: sleep to each deadline, never spin),
-    /// to measure the trade-off between precision and the timer thread's CPU.
-    pub fn with_spin_window(spin: Duration) -> Self {
+    /// [`Self::start`] with another lead (0: the thread fires each entry at its deadline
+    /// and nothing spins), to measure the trade-off between precision and spinning.
+    pub fn with_lead(lead: Duration) -> Self {
         let shared = Arc::new(Shared::default());
         let worker = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("precise-timer".to_owned())
-            .spawn(move || run(&worker, spin));
+            .spawn(move || run(&worker, lead));
         let shared = match spawned {
             Ok(_) => Some(shared),
             Err(e) => {
@@ -131,7 +148,7 @@ impl PreciseTimer {
             }
         };
         Self {
-            handle: TimerHandle { shared },
+            handle: TimerHandle { shared, lead },
         }
     }
 
@@ -162,18 +179,20 @@ impl TimerHandle {
         if let Some(h) = handover.filter(|h| *h > Instant::now()) {
             tokio::time::sleep_until(h.into()).await;
         }
-        if Instant::now() >= deadline {
-            return;
-        }
-        // The thread sends only once the deadline has passed; a receive error means it
-        // stopped (dropping its senders), and then tokio's timer finishes the wait.
-        if let Ok(rx) = self.register(deadline) {
-            if rx.await.is_ok() {
+        if !self.within_lead(deadline) {
+            // The thread sends at most one lead early; a receive error means it stopped
+            // (dropping its senders), and then tokio's timer finishes the wait.
+            let fired = match self.register(deadline) {
+                Ok(rx) => rx.await.is_ok(),
+                Err(_) => false,
+            };
+            if !fired {
+                // Stopped or no thread: the coarse timer still never ends early.
+                tokio::time::sleep_until(deadline.into()).await;
                 return;
             }
         }
-        // Stopped or no thread: the coarse timer still never ends early.
-        tokio::time::sleep_until(deadline.into()).await;
+        spin_until(deadline);
     }
 
     /// Sleeps for `d` from now (see [`Self::sleep_until`]).
@@ -185,7 +204,19 @@ impl TimerHandle {
         }
     }
 
-    /// Hands `deadline` to the timer thread; the receiver completes once it has passed.
+    /// How early this timer's thread fires (see [`LEAD`]).
+    pub fn lead(&self) -> Duration {
+        self.lead
+    }
+
+    /// Whether `deadline` is at most one lead away: close enough to spin out here rather
+    /// than pay a round trip through the timer thread.
+    fn within_lead(&self, deadline: Instant) -> bool {
+        deadline.saturating_duration_since(Instant::now()) <= self.lead
+    }
+
+    /// Hands `deadline` to the timer thread; the receiver completes once `deadline` is at
+    /// most one lead away (never earlier), and the caller finishes the wait itself.
     /// This is the hot path of every delayed request: a short-held lock and a heap push.
     pub fn register(&self, deadline: Instant) -> Result<oneshot::Receiver<()>, TimerError> {
         let shared = self.shared.as_ref().ok_or(TimerError::NoThread)?;
@@ -212,8 +243,20 @@ impl TimerHandle {
     }
 }
 
-/// The timer thread: fire what is due, then sleep or yield until the next deadline.
-fn run(shared: &Shared, spin: Duration) {
+/// Spins until `deadline`. Callers only come here at most one lead before it (the
+/// thread never fires earlier, and shorter sleeps skip the thread), so the loop is
+/// bounded by the lead; the clock is read between spins, so it never ends early.
+fn spin_until(deadline: Instant) {
+    while Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+}
+
+/// The timer thread: fire (one lead early) what is due, then sleep until the next
+/// deadline is one lead away. It never spins: a yielding loop on a core shared with the
+/// runtime's worker was measured to lose its turn and fire late, and it cost the thread
+/// several percent of a core at 10,000 deadlines a second.
+fn run(shared: &Shared, lead: Duration) {
     tighten_timer_slack();
     let mut due = Vec::new();
     loop {
@@ -223,11 +266,7 @@ fn run(shared: &Shared, spin: Duration) {
                 break true;
             }
             let now = Instant::now();
-            while heap.entries.peek().is_some_and(|e| e.0.deadline <= now) {
-                if let Some(Reverse(e)) = heap.entries.pop() {
-                    due.push(e.tx);
-                }
-            }
+            heap.take_due(now + lead, &mut due);
             if !due.is_empty() {
                 break false;
             }
@@ -238,19 +277,13 @@ fn run(shared: &Shared, spin: Duration) {
                     .unwrap_or_else(PoisonError::into_inner);
                 continue;
             };
-            let left = next.saturating_duration_since(now);
-            if left > spin {
-                heap = shared
-                    .changed
-                    .wait_timeout(heap, left - spin)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            } else {
-                // The last stretch: let others register and run, then look again.
-                drop(heap);
-                std::thread::yield_now();
-                heap = shared.lock();
-            }
+            // `next` is more than one lead away (else it was taken above).
+            let wake_in = next.saturating_duration_since(now).saturating_sub(lead);
+            heap = shared
+                .changed
+                .wait_timeout(heap, wake_in)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         };
         if stopping {
             // Senders dropped unsent: sleepers fall back to tokio's timer, never early.
@@ -258,7 +291,8 @@ fn run(shared: &Shared, spin: Duration) {
             return;
         }
         drop(heap);
-        // Fire outside the lock so registrations are never held up by wakeups.
+        // Fire outside the lock so registrations are never held up by wakeups; earliest
+        // first, so the first woken task is the first due.
         for tx in due.drain(..) {
             let _ = tx.send(());
         }
@@ -268,7 +302,7 @@ fn run(shared: &Shared, spin: Duration) {
 /// The kernel lets a sleeping thread wake up to its "timer slack" late (50 us by default)
 /// to batch wakeups; this thread's whole purpose is waking on time, so it asks for 1 us.
 /// Linux only, through procfs (a thread may set its own slack without privileges);
-/// elsewhere, or if refused, the spin window absorbs the default slack.
+/// elsewhere, or if refused, the default slack makes it fire later, never earlier.
 fn tighten_timer_slack() {
     // `/proc/thread-self` is `<pid>/task/<tid>`, which has no timerslack_ns file; the
     // thread's own `/proc/<tid>` entry has one.
@@ -299,16 +333,77 @@ mod tests {
 
     #[test]
     fn never_ends_before_its_deadline() {
-        let timer = PreciseTimer::start();
+        // The default lead, none (the thread fires at the deadline) and a wide one (the
+        // task is woken milliseconds early and must spin out the rest).
+        for lead in [LEAD, Duration::ZERO, Duration::from_millis(3)] {
+            let timer = PreciseTimer::with_lead(lead);
+            let h = timer.handle();
+            assert_eq!(h.lead(), lead);
+            rt().block_on(async {
+                // Every path: spun out (within the lead), through the thread, and
+                // coarse first (longer than COARSE_SLACK).
+                for us in [0_u64, 10, 50, 700, 1_500, 4_000, 7_000, 60_000] {
+                    let deadline = Instant::now() + Duration::from_micros(us);
+                    h.sleep_until(deadline).await;
+                    assert!(
+                        Instant::now() >= deadline,
+                        "{us} us sleep ended early (lead {lead:?})"
+                    );
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn the_thread_fires_at_most_one_lead_early() {
+        let lead = Duration::from_millis(20);
+        let timer = PreciseTimer::with_lead(lead);
         let h = timer.handle();
         rt().block_on(async {
-            // Both paths: straight to the thread (short) and coarse first (long).
-            for us in [0_u64, 50, 700, 1_500, 4_000, 7_000, 60_000] {
-                let deadline = Instant::now() + Duration::from_micros(us);
-                h.sleep_until(deadline).await;
-                assert!(Instant::now() >= deadline, "{us} us sleep ended early");
+            for ms in [25_u64, 40, 70] {
+                let deadline = Instant::now() + Duration::from_millis(ms);
+                let far = h.register(deadline + Duration::from_secs(3600)).unwrap();
+                h.register(deadline).unwrap().await.unwrap();
+                let fired = Instant::now();
+                assert!(
+                    fired + lead >= deadline,
+                    "fired {:?} before a {ms} ms deadline, more than the lead",
+                    deadline - fired
+                );
+                drop(far);
             }
         });
+    }
+
+    #[test]
+    fn a_batch_takes_every_entry_due_within_the_horizon_earliest_first() {
+        let t = Instant::now();
+        let mut heap = Heap::default();
+        let mut receivers = Vec::new();
+        // Registered out of order: 60 us, 0 us, 50 us, 10 us, 51 us.
+        for (seq, us) in [60_u64, 0, 50, 10, 51].into_iter().enumerate() {
+            let (tx, rx) = oneshot::channel();
+            receivers.push(rx);
+            heap.entries.push(Reverse(Entry {
+                deadline: t + Duration::from_micros(us),
+                seq: seq as u64,
+                tx,
+            }));
+        }
+        let mut due = Vec::new();
+        heap.take_due(t + Duration::from_micros(50), &mut due);
+        assert_eq!(due.len(), 3, "0, 10 and 50 us are due by 50 us");
+        let left: Vec<Instant> = heap.entries.iter().map(|e| e.0.deadline).collect();
+        assert!(left.iter().all(|d| *d > t + Duration::from_micros(50)));
+        // Fired in deadline order: 0 us (seq 1), 10 us (seq 3), 50 us (seq 2).
+        for (tx, want) in due.into_iter().zip([1_usize, 3, 2]) {
+            tx.send(()).unwrap();
+            assert_eq!(
+                receivers[want].try_recv(),
+                Ok(()),
+                "entry {want} out of order"
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! resumes a task after its deadline, with N tasks each sleeping a fixed delay in a loop.
 //! No HTTP: this isolates the timer from the server's other work.
 //!
-//! `timer_precision --tasks 1000 --delay-ms 10 --secs 5 [--tokio] [--workers 1]`
+//! `timer_precision --tasks 1000 --delay-ms 10 --secs 5 [--tokio] [--workers 1] [--lead-us 50]`
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -27,9 +27,10 @@ struct Args {
     /// Use tokio::time::sleep_until instead of the precise timer.
     #[arg(long)]
     tokio: bool,
-    /// The precise timer's spin window, us (default: mock-api's).
+    /// How early the precise timer's thread wakes a task, which then spins out the
+    /// rest, us (default: mock-api's; 0: woken at the deadline, no spinning).
     #[arg(long)]
-    spin_us: Option<u64>,
+    lead_us: Option<u64>,
     /// Runtime worker threads (default: available cores).
     #[arg(long)]
     workers: Option<usize>,
@@ -54,8 +55,8 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let timer = match args.spin_us {
-        Some(us) => PreciseTimer::with_spin_window(Duration::from_micros(us)),
+    let timer = match args.lead_us {
+        Some(us) => PreciseTimer::with_lead(Duration::from_micros(us)),
         None => PreciseTimer::start(),
     };
     let delay = Duration::try_from_secs_f64(args.delay_ms / 1000.0).context("--delay-ms")?;
