@@ -8,7 +8,9 @@
 #   3. delay precision: mock-api's own delay-error histogram (actual server time minus the
 #      sampled latency, GET /admin/stats) with 1,000 and 10,000 requests in flight;
 #   4. measurement fidelity: loadgen's and wrk's p50/p99 against a fixed 10 ms profile at
-#      about 1,000 requests/s.
+#      about 1,000 requests/s;
+#   5. scale: 10,000 loadgen users, each with its own connection, against a 1 s profile for
+#      a minute (SCALE_USERS, SCALE_SECS): failures, peak RSS of both and bytes per user.
 # Builds the release binaries first and installs wrk (Debian) and oha (cargo) if missing.
 # Every run is bounded: DURATION seconds each, RUNS repetitions (medians are printed).
 #
@@ -228,24 +230,38 @@ fi
 # --- 5. scale: 10,000 users, each with its own connection -----------------------------------
 if want scale; then
 SCALE_USERS=${SCALE_USERS:-10000}
-SCALE_SECS=${SCALE_SECS:-30}
+SCALE_SECS=${SCALE_SECS:-60}  # a full minute: loadgen's heap grows again after ~32 requests
+[ "$SCALE_SECS" -le 600 ] || { echo "compare.sh: SCALE_SECS is at most 600" >&2; exit 2; }
 log "scale: $SCALE_USERS loadgen users against a 1 s profile for ${SCALE_SECS}s"
 mock --profile benches/fixed-10ms.toml --time-scale 100
 mock_pid=$server_pid
 taskset -c "$TOOL_CPU" "$BIN/loadgen" -f benches/health.toml -H "http://$addr" -u "$SCALE_USERS" \
   -r 2000 -t "${SCALE_SECS}s" --headless --only-summary --json "$work/scale.json" >"$work/scale.out" 2>&1 &
 lg_pid=$!
-sleep "$((SCALE_SECS - 2))"
-mock_kb=$(awk '/VmHWM/ {print $2}' "/proc/$mock_pid/status")
-lg_kb=$(awk '/VmHWM/ {print $2}' "/proc/$lg_pid/status" 2>/dev/null || echo 0)
+# Resident memory of both programs once a second (seconds, loadgen KB, mock-api KB) until
+# loadgen exits, bounded by the run time plus a margin; peaks are read from VmHWM.
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+lg_kb=0; mock_kb=0; curve=""
+for s in $(seq 0 "$((SCALE_SECS + 30))"); do
+  kill -0 "$lg_pid" 2>/dev/null || break
+  h=$(hwm_kb "$lg_pid"); [ "${h:-0}" -gt "$lg_kb" ] && lg_kb=$h
+  mock_kb=$(hwm_kb "$mock_pid")
+  if [ $((s % 10)) -eq 0 ]; then curve+=" ${s}s:$(( $(rss_kb "$lg_pid") / 1024 ))|$(( $(rss_kb "$mock_pid") / 1024 ))"; fi
+  sleep 1
+done
 wait "$lg_pid" || true
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 stop_server
 s_n=$(json "$work/scale.json" "d['aggregated']['num_requests']")
 s_f=$(json "$work/scale.json" "d['aggregated']['num_failures']")
-row "scale: $SCALE_USERS users, failures | requests" "$s_f" "$s_n" "$(verdict "$s_f" 0 '<=')"
+s_r=$(json "$work/scale.json" "d['aggregated']['total_rps']")
+row "scale: $SCALE_USERS users ${SCALE_SECS}s, failures | requests" "$s_f" "$s_n" "$(verdict "$s_f" 0 '<=')"
+row "  requests/s | load average at the end" "$(printf '%.0f' "$s_r")" "$load" ""
 row "  peak RSS MB: mock-api | loadgen (goal < 300 each)" "$((mock_kb / 1024))" "$((lg_kb / 1024))" \
   "$(verdict "$(( (mock_kb > lg_kb ? mock_kb : lg_kb) / 1024 ))" 300 '<=')"
-row "  KB per user: mock-api | loadgen" "$((mock_kb / SCALE_USERS))" "$((lg_kb / SCALE_USERS))" ""
+row "  bytes per user (peak RSS / users): mock-api | loadgen" "$((mock_kb * 1024 / SCALE_USERS))" "$((lg_kb * 1024 / SCALE_USERS))" ""
+row "  RSS MB every 10 s, loadgen|mock-api:$curve" "" "" ""
 fi
 
 # --- the table ----------------------------------------------------------------------------
