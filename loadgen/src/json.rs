@@ -2,6 +2,10 @@
 //! with the exact (unrounded) figures, the errors, the per-second history, the run's
 //! settings, and each row's HdrHistogram serialised (V2 format, base64) so that runs can
 //! be merged exactly later with [`histogram_from_base64`] and `Histogram::add`.
+//!
+//! A run's report also carries its judgement ([`judgement_json`]: the verdict, every
+//! row's baseline bands and the analysis) and, under `plan`, what its load plan reports
+//! (stage marks: [`stages_json`], read back by [`stages_from_report`]).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -11,6 +15,10 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 use serde_json::{json, Map, Value};
 
+use crate::analysis::Analysis;
+use crate::baseline::BaselineReport;
+use crate::criteria::Verdict;
+use crate::executor::StageMark;
 use crate::stats::{unix_seconds_f64, ErrorStats, RequestStats, Snapshot, PERCENTILES_TO_REPORT};
 
 /// Identifies the document's layout, for readers.
@@ -69,6 +77,14 @@ pub enum JsonError {
     /// A serialised histogram could not be read back.
     #[error("cannot read a serialised histogram: {0}")]
     Deserialize(String),
+    /// A report's `plan.stages` entry is not a stage mark.
+    #[error("plan.stages[{index}] in the JSON report: {message}")]
+    Stage {
+        /// The entry's index.
+        index: usize,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// The report as a JSON value.
@@ -93,6 +109,116 @@ pub fn to_json(snapshot: &Snapshot, settings: &RunSettings) -> Value {
         "aggregated": row_json(&snapshot.aggregated, now),
         "errors": errors,
         "history": history,
+    })
+}
+
+/// The stage marks as the report's `plan.stages` holds them: the stage index, its start
+/// in seconds from the test start, and its label.
+pub fn stages_json(stages: &[StageMark]) -> Value {
+    Value::Array(
+        stages
+            .iter()
+            .map(|m| json!({ "stage": m.stage, "at": m.at.as_secs_f64(), "label": m.label }))
+            .collect(),
+    )
+}
+
+/// The stage marks of a JSON report (`plan.stages`), for a report written after the fact;
+/// none when the report has no plan or no stages.
+pub fn stages_from_report(doc: &Value) -> Result<Vec<StageMark>, JsonError> {
+    let Some(entries) = doc.get("plan").and_then(|p| p.get("stages")) else {
+        return Ok(Vec::new());
+    };
+    let entries = entries.as_array().ok_or_else(|| JsonError::Stage {
+        index: 0,
+        message: format!("expected a list of stages, found {entries}"),
+    })?;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(index, e)| {
+            let fail = |message: String| JsonError::Stage { index, message };
+            let stage = e["stage"]
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    fail(format!(
+                        "stage must be a whole number, found {}",
+                        e["stage"]
+                    ))
+                })?;
+            let at = e["at"]
+                .as_f64()
+                .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+                .ok_or_else(|| {
+                    fail(format!(
+                        "at must be seconds from the start (0 or more), found {}",
+                        e["at"]
+                    ))
+                })?;
+            let label = e["label"]
+                .as_str()
+                .ok_or_else(|| fail(format!("label must be text, found {}", e["label"])))?
+                .to_owned();
+            Ok(StageMark { stage, at, label })
+        })
+        .collect()
+}
+
+/// The run's judgement as the report's `verdict`, `bands` and `analysis` hold it: the
+/// outcome (`PASSED`, `FAILED`, `ABORTED`, or `NO CRITERIA`) with each criterion's
+/// result and any abort; per row (Aggregated last) each metric's exact value and band,
+/// with the bounds used; and the analysis' sentences, symptoms and drift.
+pub fn judgement_json(verdict: &Verdict, bands: &BaselineReport, analysis: &Analysis) -> Value {
+    let outcome = match verdict.outcome() {
+        crate::criteria::Outcome::NoCriteria => "NO CRITERIA",
+        other => other.word(),
+    };
+    let criteria: Vec<Value> = verdict
+        .results
+        .iter()
+        .map(|r| {
+            json!({
+                "row": r.row,
+                "criterion": r.criterion.to_string(),
+                "value": r.value,
+                "passed": r.passed,
+                "abort_on_fail": r.abort_on_fail,
+                "breach": (!r.passed).then(|| r.breach()),
+            })
+        })
+        .collect();
+    let rows: Vec<Value> = bands
+        .rows
+        .iter()
+        .map(|row| {
+            let mut cells = Map::new();
+            for c in &row.cells {
+                cells.insert(
+                    c.metric.field().to_owned(),
+                    json!({ "value": c.value, "band": c.band.map(|b| b.name()) }),
+                );
+            }
+            json!({ "method": row.method, "name": row.name, "metrics": cells })
+        })
+        .collect();
+    let mut bounds = Map::new();
+    for m in crate::baseline::Metric::ALL {
+        let b = bands.baselines.bounds(m);
+        bounds.insert(
+            m.field().to_owned(),
+            json!({ "target": b.target, "acceptable": b.acceptable, "poor": b.poor,
+                    "higher_is_better": m.higher_is_better() }),
+        );
+    }
+    json!({
+        "verdict": {
+            "outcome": outcome,
+            "criteria": criteria,
+            "aborted": verdict.aborted.as_ref().map(|a| a.describe()),
+        },
+        "bands": { "bounds": bounds, "rows": rows },
+        "analysis": analysis,
     })
 }
 
@@ -303,6 +429,83 @@ mod tests {
         let bad = dir.path().join("missing-dir").join("run.json");
         let err = write_json(&bad, &reference_snapshot(), &settings()).unwrap_err();
         assert!(err.to_string().contains("missing-dir"), "{err}");
+    }
+
+    #[test]
+    fn stages_round_trip_through_the_report_and_bad_ones_are_refused() {
+        let marks = vec![
+            StageMark {
+                stage: 0,
+                at: std::time::Duration::ZERO,
+                label: "50 users at 5/s".into(),
+            },
+            StageMark {
+                stage: 1,
+                at: std::time::Duration::from_millis(1500),
+                label: "500 users at 100/s".into(),
+            },
+        ];
+        let mut doc = to_json(&reference_snapshot(), &settings());
+        assert!(stages_from_report(&doc).unwrap().is_empty());
+        doc["plan"] = json!({ "stages": stages_json(&marks) });
+        let text = serde_json::to_string(&doc).unwrap();
+        let back = stages_from_report(&serde_json::from_str(&text).unwrap()).unwrap();
+        assert_eq!(back, marks);
+        for bad in [
+            json!([{"stage": 0, "at": -1.0, "label": "x"}]),
+            json!([{"stage": 0, "at": 1.0}]),
+            json!("x"),
+        ] {
+            doc["plan"]["stages"] = bad;
+            let err = stages_from_report(&doc).unwrap_err();
+            assert!(err.to_string().starts_with("plan.stages[0]"), "{err}");
+        }
+    }
+
+    #[test]
+    fn judgement_holds_the_verdict_and_every_rows_bands() {
+        use crate::baseline::{evaluate, Baselines};
+        use crate::criteria::{evaluate as judge, CriteriaSet};
+        let snapshot = reference_snapshot();
+        let set = CriteriaSet::aggregated(&["fail_ratio <= 0.05", "avg <= 1"]).unwrap();
+        let verdict = judge(&snapshot, &set);
+        let bands = evaluate(&snapshot, &Baselines::default());
+        let analysis = crate::analysis::analyse(&snapshot, &Baselines::default());
+        let doc = judgement_json(&verdict, &bands, &analysis);
+        // 49 failures in 521 requests is 9.4%: both criteria fail.
+        assert_eq!(doc["verdict"]["outcome"], "FAILED");
+        assert_eq!(doc["verdict"]["criteria"][0]["passed"], false);
+        assert_eq!(
+            doc["verdict"]["criteria"][0]["value"],
+            snapshot.aggregated.fail_ratio()
+        );
+        assert!(doc["verdict"]["criteria"][1]["breach"].is_string());
+        let rows = doc["bands"]["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), bands.rows.len());
+        let agg = rows.last().unwrap();
+        assert_eq!(agg["name"], "Aggregated");
+        let avg = &agg["metrics"]["avg_ms"];
+        assert_eq!(avg["value"], snapshot.aggregated.avg_response_time_ms());
+        let want = bands
+            .aggregated()
+            .unwrap()
+            .cell(crate::baseline::Metric::AvgMs)
+            .band;
+        assert_eq!(avg["band"], want.unwrap().name());
+        assert_eq!(
+            doc["bands"]["bounds"]["avg_ms"]["poor"],
+            Baselines::default().avg_ms.poor
+        );
+        let none = judgement_json(
+            &judge(&snapshot, &CriteriaSet::default()),
+            &bands,
+            &analysis,
+        );
+        assert_eq!(none["verdict"]["outcome"], "NO CRITERIA");
+        assert_eq!(
+            none["analysis"]["rows"].as_array().unwrap().len(),
+            analysis.rows.len()
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use crate::analysis::{analyse, Analysis};
 use crate::baseline::{self, BaselineReport, Baselines};
 use crate::criteria::{self, Abort, CriteriaSet, Verdict};
+use crate::executor::StageMark;
 use crate::json::RunSettings;
 use crate::report::{self, Inputs};
 use crate::stats::Snapshot;
@@ -69,11 +70,13 @@ impl Judgement {
         crate::summary::end_of_run(snapshot, &self.bands, &self.analysis, &self.verdict, colour)
     }
 
-    /// Writes the reports asked for; returns what could not be written.
+    /// Writes the reports asked for, their time charts marking `stages`; returns what
+    /// could not be written.
     pub fn write_reports(
         &self,
         snapshot: &Snapshot,
         settings: &RunSettings,
+        stages: &[StageMark],
         paths: &ReportPaths,
     ) -> Vec<String> {
         let inputs = Inputs {
@@ -82,6 +85,7 @@ impl Judgement {
             verdict: &self.verdict,
             baselines: &self.bands,
             analysis: &self.analysis,
+            stages,
         };
         let jobs: [(&'static str, &Option<PathBuf>, Render); 3] = [
             ("HTML report", &paths.html, report::html),
@@ -181,7 +185,7 @@ mod tests {
             junit: None,
             summary_md: Some(dir.path().join("r.md")),
         };
-        assert!(j.write_reports(&s, &settings(), &paths).is_empty());
+        assert!(j.write_reports(&s, &settings(), &[], &paths).is_empty());
         let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
         assert!(html.contains("<div class=\"verdict passed\">PASSED</div>"));
         assert!(std::fs::read_to_string(dir.path().join("r.md"))
@@ -193,7 +197,7 @@ mod tests {
             junit: Some(dir.path().join("missing").join("r.xml")),
             ..ReportPaths::default()
         };
-        let errors = j.write_reports(&s, &settings(), &bad);
+        let errors = j.write_reports(&s, &settings(), &[], &bad);
         assert_eq!(errors.len(), 1);
         assert!(
             errors[0].starts_with("cannot write JUnit report"),
@@ -233,7 +237,7 @@ mod tests {
             junit: Some(dir.path().join("r.xml")),
             summary_md: None,
         };
-        assert!(j.write_reports(&s, &settings(), &paths).is_empty());
+        assert!(j.write_reports(&s, &settings(), &[], &paths).is_empty());
         let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
         assert!(html.contains("<div class=\"verdict aborted\">ABORTED</div>"));
         assert!(html.contains("<li>aborted after 60 s: POST /api/trading/execute: failure ratio 10.00% is at or over 5%</li>"));

@@ -77,6 +77,8 @@ pub struct Outputs {
     /// Added to the JSON report under `"plan"` (stage marks, arrival counts, the
     /// uncorrected rows, breakpoint steps), when the plan reports anything.
     plan_json: Option<serde_json::Value>,
+    /// Where each stage started, for the reports' time charts.
+    stages: Vec<crate::executor::StageMark>,
     /// The scenario's criteria and baselines, judged at the end.
     criteria: crate::criteria::CriteriaSet,
     baselines: crate::baseline::Baselines,
@@ -150,6 +152,7 @@ impl Outputs {
             settings,
             plan_text: String::new(),
             plan_json: None,
+            stages: Vec::new(),
             criteria: scenario.criteria.clone(),
             baselines: scenario.baselines,
         })
@@ -184,6 +187,7 @@ impl Outputs {
             text.push_str(&format!("WARNING: {warning}\n\n"));
         }
         self.plan_text = text;
+        self.stages.clone_from(&plan.stages);
         if plan.stages.is_empty()
             && plan.arrival.is_none()
             && plan.breakpoint.is_none()
@@ -191,17 +195,7 @@ impl Outputs {
         {
             return;
         }
-        let stages: Vec<serde_json::Value> = plan
-            .stages
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "stage": m.stage,
-                    "at": m.at.as_secs_f64(),
-                    "label": m.label,
-                })
-            })
-            .collect();
+        let stages = crate::json::stages_json(&plan.stages);
         let uncorrected = uncorrected.map(|u| {
             let doc = crate::json::to_json(u, &self.settings);
             serde_json::json!({ "stats": doc["stats"], "aggregated": doc["aggregated"] })
@@ -255,20 +249,22 @@ impl Outputs {
             );
         }
         if let Some(path) = &self.config.json {
-            let written = match &self.plan_json {
-                None => crate::json::write_json(path, snapshot, &self.settings)
-                    .map_err(|e| e.to_string()),
-                Some(plan) => {
-                    let mut doc = crate::json::to_json(snapshot, &self.settings);
-                    doc["plan"] = plan.clone();
-                    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-                    text.push('\n');
-                    crate::csv::replace_file(path, text.as_bytes())
-                        .map_err(|e| format!("cannot write JSON report {}: {e}", path.display()))
-                }
-            };
-            if let Err(e) = written {
-                errors.push(e);
+            let mut doc = crate::json::to_json(snapshot, &self.settings);
+            let judged = crate::json::judgement_json(
+                &judgement.verdict,
+                &judgement.bands,
+                &judgement.analysis,
+            );
+            if let (Some(doc), serde_json::Value::Object(judged)) = (doc.as_object_mut(), judged) {
+                doc.extend(judged);
+            }
+            if let Some(plan) = &self.plan_json {
+                doc["plan"] = plan.clone();
+            }
+            let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string());
+            text.push('\n');
+            if let Err(e) = crate::csv::replace_file(path, text.as_bytes()) {
+                errors.push(format!("cannot write JSON report {}: {e}", path.display()));
             }
         }
         let paths = crate::judge::ReportPaths {
@@ -276,7 +272,7 @@ impl Outputs {
             junit: self.config.junit.clone(),
             summary_md: self.config.summary_md.clone(),
         };
-        errors.extend(judgement.write_reports(snapshot, &self.settings, &paths));
+        errors.extend(judgement.write_reports(snapshot, &self.settings, &self.stages, &paths));
         (judgement, errors)
     }
 }

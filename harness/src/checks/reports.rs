@@ -27,7 +27,11 @@ type Rows = BTreeMap<(String, String), Row>;
 /// The report checks.
 pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let snapshot = &ctx.ev.outcome.snapshot;
-    match generate_and_read(snapshot, &ctx.ev.spec.scenario.source) {
+    match generate_and_read(
+        snapshot,
+        &ctx.ev.spec.scenario.source,
+        &ctx.ev.outcome.stages,
+    ) {
         Ok(reports) => compare(snapshot, &reports),
         Err(e) => vec![Check::new(
             "reports written and read back",
@@ -50,7 +54,11 @@ struct Reports {
     html_has_console: bool,
 }
 
-fn generate_and_read(snapshot: &Snapshot, scenario: &str) -> Result<Reports, String> {
+fn generate_and_read(
+    snapshot: &Snapshot,
+    scenario: &str,
+    stages: &[loadgen::StageMark],
+) -> Result<Reports, String> {
     let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
     let prefix = dir.path().join("run");
     let mut csv = loadgen::csv::CsvWriter::new(&prefix.to_string_lossy(), false)
@@ -60,8 +68,11 @@ fn generate_and_read(snapshot: &Snapshot, scenario: &str) -> Result<Reports, Str
     let settings = loadgen::json::RunSettings::from_snapshot(snapshot, scenario);
     loadgen::json::write_json(&json_path, snapshot, &settings).map_err(|e| e.to_string())?;
     let html_path = dir.path().join("run.html");
-    std::fs::write(&html_path, loadgen::html::report(snapshot, scenario))
-        .map_err(|e| format!("{}: {e}", html_path.display()))?;
+    std::fs::write(
+        &html_path,
+        loadgen::html::report(snapshot, scenario, stages),
+    )
+    .map_err(|e| format!("{}: {e}", html_path.display()))?;
 
     let read = |p: &std::path::Path| {
         std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))

@@ -2,9 +2,13 @@
 //! failures/s, p50/p95/p99 and users over time (from the snapshot's Aggregated history
 //! rows), and each row's latency percentile spectrum in HdrHistogram's style (x on a
 //! "nines" scale: 0%, 90%, 99%, 99.9%, ...; y the response time).
+//!
+//! A staged run's time charts mark where each stage started: a dashed vertical line at
+//! the stage's start, labelled `stage 2: 500 users at 100/s`.
 
 use plotters::prelude::*;
 
+use crate::executor::StageMark;
 use crate::stats::{unix_seconds, HistoryRow, RequestStats, Snapshot, AGGREGATED_NAME};
 
 /// Chart size in SVG user units (the page scales it to its width).
@@ -21,6 +25,10 @@ const RED_LINE: RGBColor = RGBColor(214, 39, 40);
 const GREEN_LINE: RGBColor = RGBColor(44, 160, 44);
 const ORANGE_LINE: RGBColor = RGBColor(255, 127, 14);
 const GREY_GRID: RGBColor = RGBColor(225, 225, 225);
+/// The stage markers' colour (used by nothing else, so a marker is told by its stroke).
+pub(crate) const STAGE_MARK: RGBColor = RGBColor(110, 84, 148);
+/// Label rows the stage labels cycle through, so that close stages do not overprint.
+const STAGE_LABEL_ROWS: usize = 3;
 
 /// One line of a chart.
 struct Series {
@@ -39,6 +47,26 @@ struct Frame<'a> {
     /// Most labels on the x axis.
     x_labels: usize,
     x_format: &'a dyn Fn(&f64) -> String,
+    /// Vertical markers: (x, label).
+    marks: &'a [(f64, String)],
+}
+
+/// The boundaries a run's time charts mark: every stage's start with its label, when the
+/// run had more than one stage (a plain users/rate or constant-rate run has one stage
+/// and no boundary to show).
+pub fn stage_boundaries(stages: &[StageMark]) -> Vec<(f64, String)> {
+    if stages.len() < 2 {
+        return Vec::new();
+    }
+    stages
+        .iter()
+        .map(|m| {
+            (
+                m.at.as_secs_f64(),
+                format!("stage {}: {}", m.stage + 1, m.label),
+            )
+        })
+        .collect()
 }
 
 /// The Aggregated row's history lines, oldest first.
@@ -115,6 +143,7 @@ fn line_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, String> {
                     PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
                 });
         }
+        draw_marks(&mut chart, frame, x_max, y_max)?;
         // A legend only helps when there is more than one line.
         if series.len() > 1 {
             chart
@@ -131,6 +160,55 @@ fn line_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, String> {
     Ok(svg)
 }
 
+/// The stage markers: a dashed line from the x axis to the top of the plot and its label
+/// near the top, on a white ground so that it reads over the lines. Markers outside the
+/// x range (a stage that started after the last history line) are left out.
+fn draw_marks<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    frame: &Frame<'_>,
+    x_max: f64,
+    y_max: f64,
+) -> Result<(), String> {
+    let style = STAGE_MARK.stroke_width(1);
+    for (n, (x, label)) in frame.marks.iter().enumerate() {
+        if !(0.0..=x_max).contains(x) {
+            continue;
+        }
+        chart
+            .draw_series(DashedLineSeries::new([(*x, 0.0), (*x, y_max)], 6, 4, style))
+            .map_err(|e| e.to_string())?;
+        let (px, top) = chart.backend_coord(&(*x, y_max));
+        let row = i32::try_from(n % STAGE_LABEL_ROWS).unwrap_or(0);
+        let y = top + 4 + 16 * row;
+        // Labels right of their line, unless that runs off the plot's right edge.
+        let width = i32::try_from(label.chars().count()).unwrap_or(0) * 6 + 6;
+        let right_edge = chart.backend_coord(&(x_max, y_max)).0;
+        let left = if px + 3 + width > right_edge {
+            px - 3 - width
+        } else {
+            px + 3
+        };
+        let area = chart.plotting_area().strip_coord_spec();
+        let (ox, oy) = area.get_base_pixel();
+        area.draw(&Rectangle::new(
+            [(left - ox, y - oy), (left - ox + width, y - oy + 14)],
+            WHITE.mix(0.85).filled(),
+        ))
+        .map_err(|e| e.to_string())?;
+        area.draw(&Text::new(
+            label.clone(),
+            (left - ox + 3, y - oy + 1),
+            ("sans-serif", 11).into_font().color(&STAGE_MARK),
+        ))
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 fn whole_seconds(x: &f64) -> String {
     format!("{x:.0}")
 }
@@ -142,8 +220,10 @@ fn history_span(snapshot: &Snapshot, rows: &[&HistoryRow]) -> f64 {
         .max(1.0)
 }
 
-/// Requests/s and failures/s over time (Locust's current rates, as the history has them).
-pub fn rps_chart(snapshot: &Snapshot) -> Result<String, String> {
+/// Requests/s and failures/s over time (Locust's current rates, as the history has them),
+/// with the stage boundaries.
+pub fn rps_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<String, String> {
+    let marks = stage_boundaries(stages);
     let rows = aggregated_history(snapshot);
     let span = history_span(snapshot, &rows);
     let points = |f: fn(&HistoryRow) -> f64| -> Vec<(f64, f64)> {
@@ -160,6 +240,7 @@ pub fn rps_chart(snapshot: &Snapshot) -> Result<String, String> {
             x_max: span,
             x_labels: time_labels(span),
             x_format: &whole_seconds,
+            marks: &marks,
         },
         &[
             Series {
@@ -177,8 +258,10 @@ pub fn rps_chart(snapshot: &Snapshot) -> Result<String, String> {
 }
 
 /// The 50th, 95th and 99th percentiles over time, as `_stats_history.csv` has them: of
-/// the whole run so far, or of the last ten seconds with full history (as Locust).
-pub fn response_time_chart(snapshot: &Snapshot) -> Result<String, String> {
+/// the whole run so far, or of the last ten seconds with full history (as Locust); with
+/// the stage boundaries.
+pub fn response_time_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<String, String> {
+    let marks = stage_boundaries(stages);
     let rows = aggregated_history(snapshot);
     let span = history_span(snapshot, &rows);
     // Full history writes request rows too, and then every row's percentiles are current.
@@ -206,6 +289,7 @@ pub fn response_time_chart(snapshot: &Snapshot) -> Result<String, String> {
             x_max: span,
             x_labels: time_labels(span),
             x_format: &whole_seconds,
+            marks: &marks,
         },
         &[
             Series {
@@ -227,8 +311,9 @@ pub fn response_time_chart(snapshot: &Snapshot) -> Result<String, String> {
     )
 }
 
-/// Users running over time.
-pub fn users_chart(snapshot: &Snapshot) -> Result<String, String> {
+/// Users running over time, with the stage boundaries.
+pub fn users_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<String, String> {
+    let marks = stage_boundaries(stages);
     let rows = aggregated_history(snapshot);
     let span = history_span(snapshot, &rows);
     line_chart(
@@ -240,6 +325,7 @@ pub fn users_chart(snapshot: &Snapshot) -> Result<String, String> {
             x_max: span,
             x_labels: time_labels(span),
             x_format: &whole_seconds,
+            marks: &marks,
         },
         &[Series {
             label: "users",
@@ -293,6 +379,7 @@ pub fn spectrum_chart(row: &RequestStats, label: &str) -> Result<String, String>
             // One label per whole nine: 0%, 90%, 99%, ...
             x_labels: x_max as usize + 1,
             x_format: &nines_label,
+            marks: &[],
         },
         &[Series {
             label: "response time",
@@ -329,6 +416,126 @@ mod tests {
         ];
         for (count, nines) in reach {
             assert_eq!(spectrum_nines(count), nines, "{count}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod stage_tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::report::fixture::guide_snapshot;
+
+    fn mark(stage: usize, seconds: u64, label: &str) -> StageMark {
+        StageMark {
+            stage,
+            at: Duration::from_secs(seconds),
+            label: label.to_owned(),
+        }
+    }
+
+    /// The x pixels of the SVG elements stroked in `colour`, each element's points in
+    /// order (`points="x,y x,y"` of polylines, `x1`/`x2` of lines).
+    fn stroked_xs(svg: &str, colour: RGBColor) -> Vec<Vec<f64>> {
+        let stroke = format!(
+            "stroke=\"#{:02X}{:02X}{:02X}\"",
+            colour.0, colour.1, colour.2
+        );
+        svg.split('<')
+            .filter(|e| e.contains(&stroke))
+            .map(|e| {
+                if let Some(at) = e.find("points=\"") {
+                    let rest = &e[at + 8..];
+                    rest[..rest.find('"').unwrap()]
+                        .split_whitespace()
+                        .map(|p| p.split(',').next().unwrap().parse().unwrap())
+                        .collect()
+                } else {
+                    ["x1=\"", "x2=\""]
+                        .iter()
+                        .filter_map(|k| {
+                            let rest = &e[e.find(k)? + k.len()..];
+                            rest[..rest.find('"')?].parse().ok()
+                        })
+                        .collect()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_staged_run_marks_each_boundary_where_its_second_is_drawn() {
+        let s = guide_snapshot();
+        let stages = [
+            mark(0, 0, "50 users at 5/s"),
+            mark(1, 20, "500 users at 100/s"),
+            mark(2, 35, "50 users at 5/s"),
+        ];
+        let svg = rps_chart(&s, &stages).unwrap();
+        // Every marker segment is vertical; their x positions, one per boundary.
+        let mut xs: Vec<f64> = Vec::new();
+        for element in stroked_xs(&svg, STAGE_MARK) {
+            assert!(element.windows(2).all(|w| w[0] == w[1]), "{element:?}");
+            if !xs.contains(&element[0]) {
+                xs.push(element[0]);
+            }
+        }
+        xs.sort_by(f64::total_cmp);
+        assert_eq!(xs.len(), stages.len(), "{xs:?}");
+        // The requests/s line has one vertex per history second (1, 2, ... 60 s from
+        // the start): a marker sits on the vertex of its second, to the pixel.
+        let line = stroked_xs(&svg, BLUE_LINE)
+            .into_iter()
+            .max_by_key(Vec::len)
+            .unwrap();
+        let rows = aggregated_history(&s);
+        let vertex = |second: f64| {
+            let i = rows
+                .iter()
+                .position(|r| seconds_since_start(&s, r) == second)
+                .unwrap();
+            line[i]
+        };
+        for (x, seconds) in xs.iter().skip(1).zip([20.0, 35.0]) {
+            assert!(
+                (x - vertex(seconds)).abs() <= 1.0,
+                "{x} vs {}",
+                vertex(seconds)
+            );
+        }
+        // The first stage starts at the y axis: left of the first second's vertex by
+        // one second's width.
+        let per_second = vertex(2.0) - vertex(1.0);
+        assert!((xs[0] - (vertex(1.0) - per_second)).abs() <= 1.0, "{xs:?}");
+        for label in [
+            "stage 1: 50 users at 5/s",
+            "stage 2: 500 users at 100/s",
+            "stage 3: 50 users at 5/s",
+        ] {
+            assert_eq!(svg.matches(label).count(), 1, "{label}");
+        }
+        for chart in [response_time_chart(&s, &stages), users_chart(&s, &stages)] {
+            let chart = chart.unwrap();
+            assert!(chart.contains("stage 2: 500 users at 100/s"));
+            assert!(!stroked_xs(&chart, STAGE_MARK).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_run_without_stages_carries_no_marker() {
+        let s = guide_snapshot();
+        // A plain run has one stage (its users and rate): nothing to mark.
+        for stages in [Vec::new(), vec![mark(0, 0, "50 users at 5/s")]] {
+            for chart in [
+                rps_chart(&s, &stages),
+                response_time_chart(&s, &stages),
+                users_chart(&s, &stages),
+            ] {
+                let chart = chart.unwrap();
+                assert!(stroked_xs(&chart, STAGE_MARK).is_empty());
+                assert!(!chart.contains("stage 1"));
+            }
         }
     }
 }

@@ -95,13 +95,14 @@ pub fn html(i: &Inputs<'_>) -> String {
     analysis_section(&mut out, i);
 
     out.push_str("<h2 id=\"charts\">Over time</h2>\n");
-    figure(&mut out, "chart-rps", charts::rps_chart(s));
+    stages_list(&mut out, i);
+    figure(&mut out, "chart-rps", charts::rps_chart(s, i.stages));
     figure(
         &mut out,
         "chart-response-times",
-        charts::response_time_chart(s),
+        charts::response_time_chart(s, i.stages),
     );
-    figure(&mut out, "chart-users", charts::users_chart(s));
+    figure(&mut out, "chart-users", charts::users_chart(s, i.stages));
 
     requests_section(&mut out, i);
     percentiles_section(&mut out, i);
@@ -135,6 +136,31 @@ pub fn html(i: &Inputs<'_>) -> String {
         i.settings.seed
     );
     out
+}
+
+/// The stages the charts mark, with their start times, above the charts.
+fn stages_list(out: &mut String, i: &Inputs<'_>) {
+    let marks = charts::stage_boundaries(i.stages);
+    if marks.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<p class=\"meta\">Dashed lines mark where each stage started:</p>\n<ul id=\"stages\">\n",
+    );
+    for (at, label) in &marks {
+        let _ = writeln!(
+            out,
+            "<li data-at=\"{at}\">{} s: {}</li>",
+            format_seconds(*at),
+            escape(label)
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
+/// Seconds from the start, to the tenth.
+pub(crate) fn format_seconds(at: f64) -> String {
+    format!("{at:.1}")
 }
 
 fn verdict_section(out: &mut String, i: &Inputs<'_>) {

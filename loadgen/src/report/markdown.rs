@@ -84,6 +84,19 @@ pub fn markdown(i: &Inputs<'_>) -> String {
         out.push('\n');
     }
 
+    let stages = super::stage_boundaries(i.stages);
+    if !stages.is_empty() {
+        out.push_str("\n## Stages\n\n| Start (s) | Stage |\n|---:|---|\n");
+        for (at, label) in &stages {
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                super::html::format_seconds(*at),
+                cell(label)
+            );
+        }
+    }
+
     out.push_str("\n## Analysis\n\n");
     out.push_str(&i.analysis.to_text());
 

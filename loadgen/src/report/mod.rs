@@ -21,10 +21,13 @@ use std::time::SystemTime;
 use crate::analysis::Analysis;
 use crate::baseline::BaselineReport;
 use crate::criteria::Verdict;
+use crate::executor::StageMark;
 use crate::json::RunSettings;
 use crate::stats::Snapshot;
 
-pub use charts::{nines_label, response_time_chart, rps_chart, spectrum_nines, users_chart};
+pub use charts::{
+    nines_label, response_time_chart, rps_chart, spectrum_nines, stage_boundaries, users_chart,
+};
 pub use html::html;
 pub use junit::junit;
 pub use markdown::markdown;
@@ -43,6 +46,9 @@ pub struct Inputs<'a> {
     pub baselines: &'a BaselineReport,
     /// The guide-style sentences.
     pub analysis: &'a Analysis,
+    /// Where each stage started (the run's marks, or the JSON report's `plan.stages`);
+    /// empty when the plan had none.
+    pub stages: &'a [StageMark],
 }
 
 /// A report could not be written.

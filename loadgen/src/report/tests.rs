@@ -37,6 +37,7 @@ fn reports(snapshot: &Snapshot, set: &CriteriaSet) -> (String, String, String) {
         verdict: &verdict,
         baselines: &report,
         analysis: &analysis,
+        stages: &[],
     };
     (html(&inputs), junit(&inputs), markdown(&inputs))
 }
@@ -307,4 +308,51 @@ fn markdown_has_verdict_bands_analysis_and_tables() {
         assert!(md.contains(needle), "missing {needle}\n{md}");
     }
     assert_eq!(md.matches("\n## ").count(), 6);
+}
+
+#[test]
+fn html_and_markdown_list_the_stages_with_their_start_times() {
+    let snapshot = guide_snapshot();
+    let verdict = criteria::evaluate(&snapshot, &platform());
+    let report = bands(&snapshot, &Baselines::default());
+    let analysis = analyse(&snapshot, &Baselines::default());
+    let settings = settings();
+    let stages = [
+        crate::executor::StageMark {
+            stage: 0,
+            at: std::time::Duration::ZERO,
+            label: "50 users at 5/s".into(),
+        },
+        crate::executor::StageMark {
+            stage: 1,
+            at: std::time::Duration::from_millis(30_250),
+            label: "500 users at 100/s".into(),
+        },
+    ];
+    let inputs = Inputs {
+        snapshot: &snapshot,
+        settings: &settings,
+        verdict: &verdict,
+        baselines: &report,
+        analysis: &analysis,
+        stages: &stages,
+    };
+    let md = markdown(&inputs);
+    assert!(md.contains(
+        "\n## Stages\n\n| Start (s) | Stage |\n|---:|---|\n| 0.0 | stage 1: 50 users at 5/s |\n| 30.2 | stage 2: 500 users at 100/s |\n"
+    ), "{md}");
+    let page = html(&inputs);
+    assert!(page.contains("<li data-at=\"30.25\">30.2 s: stage 2: 500 users at 100/s</li>"));
+    // One label per time chart.
+    assert_eq!(
+        page.matches("stage 2: 500 users at 100/s\n</text>").count(),
+        3,
+        "{page}"
+    );
+    let plain = Inputs {
+        stages: &[],
+        ..inputs
+    };
+    assert!(!markdown(&plain).contains("## Stages"));
+    assert!(!html(&plain).contains("id=\"stages\""));
 }

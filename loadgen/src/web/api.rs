@@ -8,12 +8,20 @@ use serde_json::{json, Map, Value};
 use super::state::RunState;
 use crate::baseline::BaselineReport;
 use crate::criteria::Verdict;
+use crate::executor::StageMark;
 use crate::scenario::Scenario;
 use crate::stats::{unix_seconds_f64, RequestStats, Snapshot};
 
 /// `GET /stats/requests`: every row then Aggregated, the errors, the current and
-/// whole-run rates, the failure ratio, the current p50/p95, the state and user count.
-pub fn stats_requests(snapshot: &Snapshot, state: RunState, host: &str) -> Value {
+/// whole-run rates, the failure ratio, the current p50/p95, the state and user count, and
+/// where each stage started (`stages`: index, seconds from the start, label; the
+/// charts' markers).
+pub fn stats_requests(
+    snapshot: &Snapshot,
+    state: RunState,
+    host: &str,
+    stages: &[StageMark],
+) -> Value {
     let now = snapshot.taken_at;
     let mut stats: Vec<Value> = snapshot.rows.iter().map(|r| row(r, now)).collect();
     stats.push(row(&snapshot.aggregated, now));
@@ -45,6 +53,7 @@ pub fn stats_requests(snapshot: &Snapshot, state: RunState, host: &str) -> Value
         "user_count": if matches!(state, RunState::Ready | RunState::Stopped) { 0 } else { snapshot.user_count },
         "host": host,
         "start_time": unix_seconds_f64(snapshot.start),
+        "stages": crate::json::stages_json(stages),
     })
 }
 

@@ -120,7 +120,12 @@ async fn reset(State(state): Shared) -> Response {
 
 async fn stats_requests(State(state): Shared) -> Response {
     let snapshot = state.snapshot();
-    let body = api::stats_requests(&snapshot, state.state(), &state.params().host);
+    let body = api::stats_requests(
+        &snapshot,
+        state.state(),
+        &state.params().host,
+        &state.stages(),
+    );
     ([NO_STORE], Json(body)).into_response()
 }
 
@@ -173,12 +178,14 @@ fn judge(state: &WebState) -> (Arc<crate::stats::Snapshot>, Judgement) {
 async fn report(State(state): Shared, query: axum::extract::RawQuery) -> Response {
     let (snapshot, judgement) = judge(&state);
     let settings = state.run_settings();
+    let stages = state.stages();
     let page = crate::report::html(&crate::report::Inputs {
         snapshot: &snapshot,
         settings: &settings,
         verdict: &judgement.verdict,
         baselines: &judgement.bands,
         analysis: &judgement.analysis,
+        stages: &stages,
     });
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -203,7 +210,15 @@ async fn report(State(state): Shared, query: axum::extract::RawQuery) -> Respons
 
 /// loadgen's JSON report (HdrHistograms included) of the run so far.
 async fn stats_json(State(state): Shared) -> Response {
-    let body = crate::json::to_json(&state.snapshot(), &state.run_settings());
+    let (snapshot, judgement) = judge(&state);
+    let mut body = crate::json::to_json(&snapshot, &state.run_settings());
+    if let (Some(doc), serde_json::Value::Object(judged)) = (
+        body.as_object_mut(),
+        crate::json::judgement_json(&judgement.verdict, &judgement.bands, &judgement.analysis),
+    ) {
+        doc.extend(judged);
+    }
+    body["plan"] = json!({ "stages": crate::json::stages_json(&state.stages()) });
     (
         [
             (
@@ -234,10 +249,11 @@ async fn verdict(State(state): Shared) -> Response {
 /// The report's charts of the figures so far, as SVG.
 async fn chart(State(state): Shared, Path(name): Path<String>) -> Response {
     let snapshot = state.snapshot();
+    let stages = state.stages();
     let drawn = match name.as_str() {
-        "rps.svg" => crate::report::rps_chart(&snapshot),
-        "response-times.svg" => crate::report::response_time_chart(&snapshot),
-        "users.svg" => crate::report::users_chart(&snapshot),
+        "rps.svg" => crate::report::rps_chart(&snapshot, &stages),
+        "response-times.svg" => crate::report::response_time_chart(&snapshot, &stages),
+        "users.svg" => crate::report::users_chart(&snapshot, &stages),
         _ => return (StatusCode::NOT_FOUND, "no such chart\n").into_response(),
     };
     match drawn {

@@ -4,14 +4,14 @@
 //! task. The lock is never held across an await.
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::form::SwarmRequest;
 use super::{WebConfig, CONNECT_CHECK_TIMEOUT};
-use crate::executor::{LoadPlan, Retarget};
+use crate::executor::{LoadPlan, Retarget, StageMark};
 use crate::json::RunSettings;
 use crate::scenario::Scenario;
 use crate::stats::Snapshot;
@@ -80,6 +80,8 @@ struct Live {
     retarget: watch::Sender<Option<Retarget>>,
     reset: watch::Sender<u64>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// When the run started, for the stage marks of the form's changes.
+    started: Instant,
 }
 
 #[derive(Debug)]
@@ -95,6 +97,9 @@ struct Inner {
     exit_code: u8,
     /// What went wrong with the last run, if anything.
     error: Option<String>,
+    /// Where each stage of the current (or last) run started: the first swarm, then each
+    /// change of users or rate from the form; the run's own marks once it ends.
+    stages: Vec<StageMark>,
 }
 
 /// What `POST /swarm` did.
@@ -130,6 +135,7 @@ impl WebState {
                 scenario: config.scenario.clone(),
                 exit_code: 0,
                 error: None,
+                stages: Vec::new(),
             }),
             config,
             quit: CancellationToken::new(),
@@ -186,6 +192,11 @@ impl WebState {
         }
     }
 
+    /// Where each stage of the current (or last) run started, from the run's start.
+    pub fn stages(&self) -> Vec<StageMark> {
+        self.lock().stages.clone()
+    }
+
     /// The state, with spawning told from running by the user count.
     pub fn state(&self) -> RunState {
         let inner = self.lock();
@@ -230,8 +241,13 @@ impl WebState {
                             users: request.users,
                             spawn_rate: request.spawn_rate,
                         }));
+                        let at = live.started.elapsed();
                         inner.params.users = request.users;
                         inner.params.spawn_rate = request.spawn_rate;
+                        let stage = inner.stages.len();
+                        inner
+                            .stages
+                            .push(stage_mark(stage, at, request.users, request.spawn_rate));
                         return Ok(SwarmOutcome::Changed);
                     }
                 }
@@ -277,7 +293,14 @@ impl WebState {
                 retarget: retarget_tx,
                 reset: reset_tx,
                 snapshots: snap_rx,
+                started: Instant::now(),
             });
+            inner.stages = vec![stage_mark(
+                0,
+                Duration::ZERO,
+                request.users,
+                request.spawn_rate,
+            )];
             inner.state = RunState::Running;
             inner.params = RunParams {
                 users: request.users,
@@ -310,6 +333,8 @@ impl WebState {
                     inner.error = Some(outcome.output_errors.join("; "));
                 }
                 inner.last = outcome.snapshot;
+                // The run's own marks: when each stage really started.
+                inner.stages = outcome.stages;
             }
             Err(e) => {
                 inner.exit_code = 2;
@@ -352,6 +377,15 @@ impl WebState {
             Some(live) => live.reset.send_modify(|n| *n += 1),
             None => inner.last = Arc::new(Snapshot::empty(SystemTime::now())),
         }
+    }
+}
+
+/// A stage's mark, labelled as the run labels its stages.
+fn stage_mark(stage: usize, at: Duration, users: usize, spawn_rate: f64) -> StageMark {
+    StageMark {
+        stage,
+        at,
+        label: format!("{users} users at {spawn_rate}/s"),
     }
 }
 

@@ -304,10 +304,21 @@ async fn a_run_answers_like_locust_and_obeys_edit_reset_and_stop() {
     // Posting again while running changes the user count.
     let answer = json(&app, "POST", "/swarm", "user_count=2&spawn_rate=100").await;
     assert_eq!(answer["success"], true, "{answer}");
-    wait_for(&app, "two users", |s| {
+    let changed = wait_for(&app, "two users", |s| {
         s["user_count"] == 2 && s["state"] == "running"
     })
     .await;
+    // The change is a new stage: the API lists both, the live charts mark them.
+    let stages = changed["stages"].as_array().unwrap();
+    let labels: Vec<&str> = stages
+        .iter()
+        .map(|m| m["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["4 users at 100/s", "2 users at 100/s"]);
+    assert_eq!(stages[0]["at"], 0.0);
+    assert!(stages[1]["at"].as_f64().unwrap() > 0.0, "{stages:?}");
+    let (_, svg) = call(&app, "GET", "/charts/users.svg", "").await;
+    assert!(svg.contains("stage 2: 2 users at 100/s"), "{svg}");
 
     // A reset zeroes the figures mid-run: the statistics restart from a later instant.
     let before = stats["start_time"].as_f64().unwrap();
@@ -343,6 +354,13 @@ async fn a_run_answers_like_locust_and_obeys_edit_reset_and_stop() {
     );
     let stopped = wait_for(&app, "the stop", |s| s["state"] == "stopped").await;
     assert_eq!(stopped["user_count"], 0);
+    // Once stopped, the run's own marks: the first stage and the change.
+    assert_eq!(
+        stopped["stages"].as_array().map(Vec::len),
+        Some(2),
+        "{stopped}"
+    );
+    assert_eq!(stopped["stages"][1]["label"], "2 users at 100/s");
     let (_, csv_text) = call(&app, "GET", "/stats/requests/csv", "").await;
     assert_eq!(csv_text, crate::csv::stats_csv(&state.snapshot()));
     assert!(csv_text.contains("Aggregated"));
