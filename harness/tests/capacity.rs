@@ -57,17 +57,23 @@ async fn every_capacity_family_passes_and_catches_its_breakage() {
         Verdict::Fail
     );
 
-    // Queueing: Poisson arrivals, the mean wait against Erlang C.
+    // Queueing: Poisson arrivals; the share queued and the mean wait against Erlang C.
     let q = queueing::run(seed).await.expect("queueing run");
     let t = table(queueing::checks(&q));
     assert!(t.all_passed(), "{}", t.render());
-    // The same run judged as if the server had fewer workers than the offered load: it
-    // could not have kept up (utilisation at or above 1), so no Erlang C wait exists to
-    // match the finite wait that was measured.
-    let mut too_few = q.clone();
-    too_few.workers = (queueing::offered_load(&q).floor() as u32).max(1);
-    let t = table(queueing::checks(&too_few));
-    assert_eq!(verdict(&t, "queueing mean wait vs Erlang C"), Verdict::Fail);
+    // A server with one worker fewer than the formula is told queues far more often.
+    let mut one_fewer = q.clone();
+    one_fewer.workers -= 1;
+    let t = table(queueing::checks(&one_fewer));
+    assert_eq!(verdict(&t, "queueing P(wait) vs Erlang C"), Verdict::Fail);
+    // A formula told a service time a tenth longer (or shorter) than the one the workers
+    // held expects more (or less) queueing than was measured. The mean wait's interval
+    // is several times wider than the share queued's (the wait's heavy tail), so the
+    // share queued is the check that must catch these.
+    for k in [1.1, 0.9] {
+        let t = table(queueing::checks(&q.with_service_scaled(k)));
+        assert_eq!(verdict(&t, "queueing P(wait) vs Erlang C"), Verdict::Fail);
+    }
 
     // Spike: the user count follows the guide's 50 / 500 / 50.
     let spike = shapes::run_spike(seed).await.expect("spike run");
