@@ -23,6 +23,7 @@ use crate::conn::{self, Arrival, ConnSlot, PeerAddr, SharedStream};
 use crate::profile::Profile;
 use crate::state::{AppState, StateOptions};
 use crate::stats::StatsSnapshot;
+use crate::store::probe::PROBE_INTERVAL;
 use crate::store::{Store, StoreError, StoreOptions};
 
 /// Everything a server needs to start.
@@ -141,6 +142,19 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServerError> {
             admin_token: config.admin_token,
         },
     );
+    // The database probe /health reports: pinged once before serving, then every
+    // PROBE_INTERVAL until shutdown.
+    state.db_probe.refresh(&state.store).await;
+    {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let stop = state.shutdown.clone();
+            state
+                .db_probe
+                .run(&state.store, PROBE_INTERVAL, &stop)
+                .await;
+        });
+    }
     let app = crate::app::router(state.clone());
     let connections = TaskTracker::new();
     let stop_accepting = CancellationToken::new();

@@ -17,6 +17,7 @@ use crate::live::LiveProfile;
 use crate::metrics::Metrics;
 use crate::profile::{Profile, ROUTES};
 use crate::stats::{ServerStats, StatsSnapshot};
+use crate::store::probe::DbProbe;
 use crate::store::Store;
 use crate::timer::PreciseTimer;
 
@@ -53,6 +54,8 @@ pub struct Inner {
     pub stall: StallSwitch,
     /// The precise timer every delay waits on (one thread per server).
     pub timer: PreciseTimer,
+    /// The database's latest answer to the background probe `GET /health` reports.
+    pub db_probe: DbProbe,
 }
 
 impl Deref for AppState {
@@ -93,6 +96,7 @@ impl AppState {
             uptime: Uptime::new(),
             stall: StallSwitch::default(),
             timer: PreciseTimer::start(),
+            db_probe: DbProbe::default(),
         }))
     }
 

@@ -71,7 +71,7 @@ pub async fn list_clients(State(state): State<AppState>) -> Result<Json<ClientLi
     let clients = state.store.clients().await?;
     Ok(Json(ClientList {
         count: clients.len(),
-        clients,
+        clients: clients.as_ref().clone(),
     }))
 }
 

@@ -6,12 +6,15 @@
 //! timestamps as RFC 3339 text, so one set of queries below serves both backends. Only
 //! the migrations differ, one embedded folder per backend.
 
+pub mod probe;
 mod records;
 mod seed;
 
 pub use records::{Client, Holding, Job, JobStatus, Side, Trade};
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -125,6 +128,43 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     interrupted_at_start: u64,
+    clients_cache: Arc<ClientsCache>,
+}
+
+/// The client list as last read from the database, dropped on every write this store
+/// makes to the clients table. The mock is the only writer of its database, so the
+/// cached list is what a `SELECT` would return.
+///
+/// A read that started before a write must not put the old list back after the write
+/// dropped it: each write bumps `generation`, and a read fills the cache only if the
+/// generation it saw before its `SELECT` is still current.
+#[derive(Debug, Default)]
+struct ClientsCache {
+    generation: AtomicU64,
+    list: Mutex<Option<Arc<Vec<Client>>>>,
+}
+
+impl ClientsCache {
+    fn get(&self) -> Option<Arc<Vec<Client>>> {
+        self.list
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn fill(&self, seen: u64, list: Arc<Vec<Client>>) {
+        let mut slot = self.list.lock().unwrap_or_else(PoisonError::into_inner);
+        // Under the lock: `invalidate` bumps the generation and clears under it too.
+        if self.generation.load(Ordering::Acquire) == seen {
+            *slot = Some(list);
+        }
+    }
+
+    fn invalidate(&self) {
+        let mut slot = self.list.lock().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        *slot = None;
+    }
 }
 
 /// The current time as stored (RFC 3339, milliseconds, UTC).
@@ -202,6 +242,7 @@ impl Store {
             pool,
             backend,
             interrupted_at_start: 0,
+            clients_cache: Arc::default(),
         };
         store.seed(options).await?;
         store.interrupted_at_start = store
@@ -279,11 +320,25 @@ impl Store {
                     .map_err(sql("seeding holdings"))?;
             }
         }
-        tx.commit().await.map_err(sql("committing the seed"))
+        let committed = tx.commit().await.map_err(sql("committing the seed"));
+        self.clients_cache.invalidate();
+        committed
     }
 
-    /// Every client, by id.
-    pub async fn clients(&self) -> Result<Vec<Client>, StoreError> {
+    /// Every client, by id: read from the database once, then served from memory until
+    /// this store next writes to the clients table (see [`ClientsCache`]).
+    pub async fn clients(&self) -> Result<Arc<Vec<Client>>, StoreError> {
+        if let Some(list) = self.clients_cache.get() {
+            return Ok(list);
+        }
+        let seen = self.clients_cache.generation.load(Ordering::Acquire);
+        let list = Arc::new(self.clients_uncached().await?);
+        self.clients_cache.fill(seen, list.clone());
+        Ok(list)
+    }
+
+    /// Every client, by id, read from the database now (bypassing the cache).
+    pub async fn clients_uncached(&self) -> Result<Vec<Client>, StoreError> {
         let rows = sqlx::query("SELECT id, name, email, risk_profile, cash_balance, created_at FROM clients ORDER BY id")
             .fetch_all(&self.pool)
             .await
@@ -404,7 +459,10 @@ impl Store {
         .await
         .map_err(sql("recording a trade"))?;
         let trade = Trade::from_row(&row).map_err(sql("decoding a trade"))?;
-        tx.commit().await.map_err(sql("committing a trade"))?;
+        let committed = tx.commit().await.map_err(sql("committing a trade"));
+        // The cash balance changed (or may have, if the commit's outcome is unknown).
+        self.clients_cache.invalidate();
+        committed?;
         Ok(trade)
     }
 
@@ -518,5 +576,61 @@ impl Store {
             .await
             .and_then(|row| row.try_get("n"))
             .map_err(sql("counting jobs"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open() -> Store {
+        Store::connect("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_trade_is_visible_in_the_next_client_list() {
+        let store = open().await;
+        let before = store.clients().await.unwrap();
+        // Served from memory now: the same list.
+        assert!(Arc::ptr_eq(&before, &store.clients().await.unwrap()));
+        let order = NewTrade {
+            client_id: 2,
+            ticker: "MSFT".to_owned(),
+            quantity: 3,
+            side: Side::Buy,
+            order_type: "market".to_owned(),
+        };
+        store.execute_trade(&order).await.unwrap();
+        let after = store.clients().await.unwrap();
+        assert_eq!(after[..], store.clients_uncached().await.unwrap()[..]);
+        assert!(
+            after[1].cash_balance < before[1].cash_balance,
+            "the buy's cost shows: {} then {}",
+            before[1].cash_balance,
+            after[1].cash_balance
+        );
+        // A refused trade writes nothing but still drops the list; the next read is
+        // the database's again.
+        let refused = NewTrade {
+            quantity: 1_000_000_000,
+            side: Side::Sell,
+            ..order
+        };
+        assert!(store.execute_trade(&refused).await.is_err());
+        assert_eq!(store.clients().await.unwrap()[..], after[..]);
+    }
+
+    #[test]
+    fn a_read_older_than_a_write_does_not_refill_the_cache() {
+        let cache = ClientsCache::default();
+        let seen = cache.generation.load(Ordering::Acquire);
+        cache.invalidate();
+        cache.fill(seen, Arc::new(Vec::new()));
+        assert!(cache.get().is_none(), "a stale list came back");
+        let now = cache.generation.load(Ordering::Acquire);
+        cache.fill(now, Arc::new(Vec::new()));
+        assert!(cache.get().is_some());
     }
 }
