@@ -1,7 +1,8 @@
 //! The behaviour layer: per request, the route's Behaviour from the live profile decides
 //! a latency and maybe a failure; the handler runs (unless the failure replaces it); the
 //! answer waits until arrival + latency (handler and database time count toward it, and
-//! a delay is a timer, never a held thread); then the response goes out, or the failure
+//! a delay is a timer, never a held thread: at most the timer's last 50 us lead is spun
+//! out on the worker, see [`crate::timer`]); then the response goes out, or the failure
 //! is enacted on the wire.
 //!
 //! With a profile's `capacity` (see [`crate::capacity`]) the rate limit is checked at
