@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::breakpoint::StepJudge;
 use crate::executor::{
     sleep_until_opt, ControllerSignals, SpawnStep, StageMark, UserEnv, UserPool,
 };
@@ -41,6 +42,9 @@ pub struct ArrivalPlan {
     pub max_delay: Duration,
     /// Where response times count from.
     pub correction: Correction,
+    /// Each stage jumps to its target at its start and holds it (the steps of an
+    /// open-model breakpoint search) instead of ramping to it.
+    pub steps: bool,
 }
 
 /// One stage of a ramping arrival rate.
@@ -61,6 +65,28 @@ impl ArrivalPlan {
             max_users,
             max_delay,
             correction: Correction::FromIntendedStart,
+            steps: false,
+        }
+    }
+
+    /// An open-model breakpoint search: each rate held for `step_time`, in order.
+    pub fn stepped(
+        rates: &[f64],
+        step_time: Duration,
+        max_users: usize,
+        max_delay: Duration,
+    ) -> Self {
+        Self {
+            start_rate: rates.first().copied().unwrap_or(0.0),
+            stages: rates
+                .iter()
+                .map(|&target| RateStage {
+                    duration: step_time,
+                    target,
+                })
+                .collect(),
+            steps: true,
+            ..Self::constant(0.0, max_users, max_delay)
         }
     }
 
@@ -96,6 +122,9 @@ impl ArrivalPlan {
         let (mut start, mut before, mut from) = (0.0, 0.0, self.start_rate);
         for stage in &self.stages {
             let duration = stage.duration.as_secs_f64();
+            if self.steps {
+                from = stage.target;
+            }
             segments.push(Segment {
                 start,
                 duration,
@@ -192,8 +221,27 @@ pub(crate) async fn drive(
     pool: &mut UserPool,
     halt: &CancellationToken,
     signals: &ControllerSignals,
+    breakpoint: Option<crate::breakpoint::Breakpoint>,
 ) -> ArrivalReport {
     let start = Instant::now();
+    // A breakpoint search judges each stage (a step) when it ends.
+    let mut judge = match (breakpoint, &env.recorder.step) {
+        (Some(rule), Some(hub)) => Some(StepJudge::new(rule, std::sync::Arc::clone(hub))),
+        _ => None,
+    };
+    if let Some(j) = &mut judge {
+        j.begin_step();
+    }
+    let step_ends: Vec<Instant> = plan
+        .stages
+        .iter()
+        .scan(start, |at, s| {
+            *at += s.duration;
+            Some(*at)
+        })
+        .collect();
+    let mut step = 0usize;
+    let mut step_counts = (0u64, 0u64);
     let offset = start.duration_since(env.test_start);
     let label = |rate: f64| format!("{rate} it/s (at most {} users)", plan.max_users);
     pool.stage_marks.push(StageMark {
@@ -221,7 +269,9 @@ pub(crate) async fn drive(
     let mut next = schedule.next().map(|d| start + d);
     let mut pool_full = false;
     loop {
-        if next.is_none() && waiting.is_empty() {
+        // A search judges its last step before it finishes.
+        let step_end = judge.as_ref().and_then(|_| step_ends.get(step).copied());
+        if next.is_none() && waiting.is_empty() && step_end.is_none() {
             signals.finished.cancel();
             break;
         }
@@ -229,6 +279,22 @@ pub(crate) async fn drive(
         tokio::select! {
             biased;
             () = halt.cancelled() => break,
+            () = sleep_until_opt(step_end) => {
+                let Some(j) = &mut judge else { continue };
+                let counts = (
+                    report.scheduled - step_counts.0,
+                    report.dropped - step_counts.1,
+                );
+                step_counts = (report.scheduled, report.dropped);
+                let rate = plan.stages[step].target;
+                let length = plan.stages[step].duration;
+                if !j.end_rate_step(step, rate, length, users.len(), counts) {
+                    tracing::info!("Step {step} ({rate} it/s) failed: breaking point found");
+                    signals.finished.cancel();
+                    break;
+                }
+                step += 1;
+            }
             Some(index) = idle_rx.recv() => free.push(index),
             () = sleep_until_opt(expiry) => {
                 waiting.pop_front();
@@ -290,6 +356,7 @@ pub(crate) async fn drive(
     }
     report.dropped += waiting.len() as u64;
     report.users = users.len();
+    pool.breakpoint = judge.map(StepJudge::into_report);
     tracing::info!(
         "Arrival rate: {} iterations scheduled, {} started, {} dropped, {} users",
         report.scheduled,
@@ -354,6 +421,26 @@ mod tests {
         let starts: Vec<Duration> = plan(0.0, &[(1.0, 0.0), (1.0, 0.0)]).schedule().collect();
         // Only the first iteration at t = 0 (nothing has accrued yet).
         assert_eq!(starts, [Duration::ZERO]);
+    }
+
+    #[test]
+    fn a_stepped_plan_holds_each_rate_for_its_step() {
+        let p = ArrivalPlan::stepped(
+            &[10.0, 20.0, 40.0],
+            Duration::from_secs(1),
+            5,
+            Duration::ZERO,
+        );
+        let starts: Vec<f64> = p.schedule().map(|d| d.as_secs_f64()).collect();
+        // 10, then 20, then 40 iterations: no ramp between the steps.
+        assert_eq!(starts.len(), 70);
+        let in_step = |lo: f64, hi: f64| starts.iter().filter(|t| **t >= lo && **t < hi).count();
+        assert_eq!(
+            (in_step(0.0, 1.0), in_step(1.0, 2.0), in_step(2.0, 3.0)),
+            (10, 20, 40)
+        );
+        assert!((starts[10] - 1.0).abs() < 1e-9 && (starts[11] - 1.05).abs() < 1e-9);
+        assert!(p.scaled(0.5).steps);
     }
 
     #[test]

@@ -102,7 +102,7 @@ pub struct Cli {
     /// How late an iteration may start when no user is free before it is dropped (default 0).
     #[arg(long, value_parser = parse_seconds, requires = "arrival_rate")]
     pub max_delay: Option<Duration>,
-    /// Step the users up (the step shape, or --stages) until a step fails; report the breaking point.
+    /// Step the users up (the step shape, or --stages), or with --arrival-rate the rate, until a step fails; report the breaking point.
     #[arg(long)]
     pub breakpoint: bool,
     /// A step fails when its failure ratio is over this (default 0.05 when no bound is given).
@@ -111,6 +111,12 @@ pub struct Cli {
     /// A step fails when its 95th percentile is over this many milliseconds.
     #[arg(long, value_name = "MS", requires = "breakpoint")]
     pub breakpoint_p95_ms: Option<f64>,
+    /// How --breakpoint --arrival-rate raises the rate each step: xFACTOR or +RATE (default x2).
+    #[arg(long, value_name = "STEP", requires_all = ["breakpoint", "arrival_rate"], conflicts_with = "arrival_stages")]
+    pub rate_step: Option<crate::breakpoint::RateStep>,
+    /// Rate steps of --breakpoint --arrival-rate, each --step-time long (default 6, at most 100).
+    #[arg(long, value_name = "N", requires_all = ["breakpoint", "arrival_rate"])]
+    pub rate_steps: Option<usize>,
     /// Address the web UI listens on; any address but loopback needs --web-auth.
     #[arg(long, default_value = "127.0.0.1")]
     pub web_host: String,
@@ -232,6 +238,8 @@ impl Cli {
             breakpoint: self.breakpoint,
             breakpoint_fail_ratio: self.breakpoint_fail_ratio,
             breakpoint_p95_ms: self.breakpoint_p95_ms,
+            rate_step: self.rate_step,
+            rate_steps: self.rate_steps,
         }
     }
 }
@@ -316,6 +324,67 @@ mod tests {
     fn builtin_names_work_as_files() {
         let (_, scenario) = cli(&["-f", "guide"]).into_run().unwrap();
         assert_eq!(scenario.class_names(), ["GuideUser"]);
+    }
+
+    #[test]
+    fn an_arrival_rate_breakpoint_steps_the_rate() {
+        let (config, _) = cli(&[
+            "--breakpoint",
+            "--arrival-rate",
+            "50",
+            "--rate-step",
+            "+25",
+            "--rate-steps",
+            "3",
+            "--step-time",
+            "10s",
+        ])
+        .into_run()
+        .unwrap();
+        let LoadPlan::Arrival(plan) = config.load else {
+            panic!("not an arrival plan: {:?}", config.load);
+        };
+        assert!(plan.steps && config.breakpoint.is_some());
+        let steps: Vec<(u64, f64)> = plan
+            .stages
+            .iter()
+            .map(|s| (s.duration.as_secs(), s.target))
+            .collect();
+        assert_eq!(steps, [(10, 50.0), (10, 75.0), (10, 100.0)]);
+        // The default: doubling, six steps.
+        let (config, _) = cli(&["--breakpoint", "--arrival-rate", "10"])
+            .into_run()
+            .unwrap();
+        let LoadPlan::Arrival(plan) = config.load else {
+            panic!("not an arrival plan");
+        };
+        assert_eq!(plan.stages.last().map(|s| s.target), Some(320.0));
+        // Ramped stages are not steps; a bad step is refused with what was expected.
+        assert!(matches!(
+            cli(&[
+                "--breakpoint",
+                "--arrival-rate",
+                "10",
+                "--arrival-stages",
+                "1s:20"
+            ])
+            .into_run(),
+            Err(CliError::Plan(
+                crate::shape::PlanError::BreakpointWithArrival
+            ))
+        ));
+        let e = Cli::try_parse_from([
+            "loadgen",
+            "--breakpoint",
+            "--arrival-rate",
+            "1",
+            "--rate-step",
+            "x0.5",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("xFACTOR"), "{e}");
+        assert!(Cli::try_parse_from(["loadgen", "--rate-step", "x2"]).is_err());
     }
 
     #[test]

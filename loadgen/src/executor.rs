@@ -255,7 +255,8 @@ pub async fn control(
         next_index: 0,
     };
     if let LoadPlan::Arrival(arrival) = &plan {
-        let report = crate::arrival::drive(arrival, &env, &mut pool, &halt, &signals).await;
+        let report =
+            crate::arrival::drive(arrival, &env, &mut pool, &halt, &signals, breakpoint).await;
         pool.arrival = Some(report);
         return pool;
     }

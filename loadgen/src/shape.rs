@@ -369,6 +369,10 @@ pub struct PlanFlags {
     pub breakpoint_fail_ratio: Option<f64>,
     /// `--breakpoint-p95-ms`.
     pub breakpoint_p95_ms: Option<f64>,
+    /// `--rate-step` (an open-model breakpoint search; default x2).
+    pub rate_step: Option<crate::breakpoint::RateStep>,
+    /// `--rate-steps` (default 6, as the step shape).
+    pub rate_steps: Option<usize>,
 }
 
 /// Load-plan flags that do not make a plan.
@@ -384,7 +388,7 @@ pub enum PlanError {
     #[error("bad --max-users 0: expected at least 1 user")]
     MaxUsers,
     /// A breakpoint search needs a staged closed-model plan.
-    #[error("--breakpoint steps users up: it cannot be combined with --arrival-rate or the scenario's [arrival]")]
+    #[error("--breakpoint steps users, or with --arrival-rate the rate, up: it cannot be combined with the scenario's [arrival] or --arrival-stages")]
     BreakpointWithArrival,
     /// A bad breakpoint bound.
     #[error("bad breakpoint bound: {0}")]
@@ -419,10 +423,21 @@ pub fn plan_from_flags(
         if max_users == 0 {
             return Err(PlanError::MaxUsers);
         }
-        let mut plan =
-            ArrivalPlan::constant(rate, max_users, flags.max_delay.unwrap_or(Duration::ZERO));
-        plan.stages = flags.arrival_stages.clone().unwrap_or_default();
-        LoadPlan::Arrival(plan)
+        let max_delay = flags.max_delay.unwrap_or(Duration::ZERO);
+        if flags.breakpoint && flags.arrival_stages.is_none() {
+            // The open-model search: the rate stepped up, each step held for the step time.
+            let step = flags
+                .rate_step
+                .unwrap_or(crate::breakpoint::RateStep::Factor(2.0));
+            let rates = crate::breakpoint::rate_steps(rate, step, flags.rate_steps.unwrap_or(6));
+            LoadPlan::Arrival(ArrivalPlan::stepped(
+                &rates, step_time, max_users, max_delay,
+            ))
+        } else {
+            let mut plan = ArrivalPlan::constant(rate, max_users, max_delay);
+            plan.stages = flags.arrival_stages.clone().unwrap_or_default();
+            LoadPlan::Arrival(plan)
+        }
     } else if let Some(stages) = flags.stages.clone().or(shape) {
         LoadPlan::Stages(stages)
     } else if flags.breakpoint && !matches!(scenario, Some(LoadPlan::Stages(_))) {
@@ -438,7 +453,7 @@ pub fn plan_from_flags(
     if !flags.breakpoint {
         return Ok((plan, None));
     }
-    if matches!(plan, LoadPlan::Arrival(_)) {
+    if matches!(&plan, LoadPlan::Arrival(a) if !a.steps) {
         return Err(PlanError::BreakpointWithArrival);
     }
     if let Some(r) = flags.breakpoint_fail_ratio {

@@ -387,10 +387,84 @@ fn bad_load_flags_are_refused() {
         cli(&["--arrival-rate", "5", "--max-users", "0"]).into_run(),
         Err(CliError::Plan(PlanError::MaxUsers))
     ));
+    // A breakpoint search steps the arrival rate; ramped rate stages cannot be steps.
+    let (c, _) = cli(&["--arrival-rate", "5", "--breakpoint"])
+        .into_run()
+        .unwrap();
+    assert!(matches!(&c.load, LoadPlan::Arrival(a) if a.steps && a.stages.len() == 6));
     assert!(matches!(
-        cli(&["--arrival-rate", "5", "--breakpoint"]).into_run(),
+        cli(&[
+            "--arrival-rate",
+            "5",
+            "--arrival-stages",
+            "1s:10",
+            "--breakpoint"
+        ])
+        .into_run(),
         Err(CliError::Plan(PlanError::BreakpointWithArrival))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arrival_rate_breakpoint_fails_on_errors_or_dropped_iterations() {
+    // Three requests at a time are served in 20 ms; more get 503 at once. At 25 and 50
+    // iterations a second about one request is in flight; at 400, eight would be.
+    let addr = capacity(3, Duration::from_millis(20)).await;
+    let mut cfg = config(addr, 0, 1.0, 20.0);
+    cfg.load = LoadPlan::Arrival(ArrivalPlan::stepped(
+        &[25.0, 50.0, 400.0, 800.0],
+        Duration::from_millis(400),
+        50,
+        Duration::ZERO,
+    ));
+    cfg.breakpoint = Some(Breakpoint::bounds(Some(0.05), None).unwrap());
+    cfg.stop_timeout = Duration::from_secs(5);
+    let outcome = run(cfg, one_request("/", "{ constant = 0 }"))
+        .await
+        .unwrap();
+    let report = outcome.breakpoint.unwrap();
+    assert_eq!(report.steps.len(), 3, "{}", report.table());
+    let last = report.last_passed().unwrap();
+    let failed = report.first_failed().unwrap();
+    assert_eq!(
+        (last.rate, failed.rate),
+        (Some(50.0), Some(400.0)),
+        "{}",
+        report.table()
+    );
+    assert_eq!(last.failures, 0);
+    assert!(failed.fail_ratio() > 0.05, "{}", report.table());
+
+    // Responses held 100 ms and a pool of 2 users: 5 iterations a second need half a
+    // user, 100 a second would need 10, so most of that step's iterations are dropped.
+    let addr = holding(Duration::from_millis(100)).await;
+    let mut cfg = config(addr, 0, 1.0, 20.0);
+    cfg.load = LoadPlan::Arrival(ArrivalPlan::stepped(
+        &[5.0, 100.0],
+        Duration::from_millis(600),
+        2,
+        Duration::ZERO,
+    ));
+    cfg.breakpoint = Some(Breakpoint::bounds(Some(0.05), None).unwrap());
+    cfg.stop_timeout = Duration::from_secs(5);
+    let outcome = run(cfg, one_request("/", "{ constant = 0 }"))
+        .await
+        .unwrap();
+    let report = outcome.breakpoint.unwrap();
+    let failed = report.first_failed().expect("the 100/s step fails");
+    assert_eq!(failed.rate, Some(100.0), "{}", report.table());
+    assert!(failed.dropped.unwrap_or(0) > 30, "{}", report.table());
+    assert_eq!(failed.failures, 0, "{}", report.table());
+    assert!(
+        failed.breaches.iter().any(|b| b.contains("dropped")),
+        "{}",
+        report.table()
+    );
+    assert!(
+        report.table().contains("Breaking point: between 5.0 it/s"),
+        "{}",
+        report.table()
+    );
 }
 
 const CLASS: &str = "[classes.U]\n[[classes.U.tasks]]\nname = \"t\"\nrequests = [{ method = \"GET\", path = \"/\" }]\n";
