@@ -16,6 +16,7 @@ use crate::capacity::gate::{stall_end, StallSwitch, Uptime};
 use crate::live::LiveProfile;
 use crate::metrics::Metrics;
 use crate::profile::{Profile, ROUTES};
+use crate::routes::clients::EncodedClients;
 use crate::stats::{ServerStats, StatsSnapshot};
 use crate::store::probe::DbProbe;
 use crate::store::Store;
@@ -56,6 +57,8 @@ pub struct Inner {
     pub timer: PreciseTimer,
     /// The database's latest answer to the background probe `GET /health` reports.
     pub db_probe: DbProbe,
+    /// The JSON of the client list `GET /api/clients` last sent.
+    pub clients_json: EncodedClients,
 }
 
 impl Deref for AppState {
@@ -97,6 +100,7 @@ impl AppState {
             stall: StallSwitch::default(),
             timer: PreciseTimer::start(),
             db_probe: DbProbe::default(),
+            clients_json: EncodedClients::default(),
         }))
     }
 

@@ -1,7 +1,12 @@
 //! Clients and their portfolios: `GET /api/clients`, `GET /api/clients/{client_id}`,
 //! `GET /api/clients/{client_id}/portfolio`.
 
+use std::sync::{Arc, PoisonError};
+
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -64,15 +69,46 @@ pub(crate) async fn require_client(state: &AppState, client_id: i64) -> Result<C
         .ok_or_else(|| ApiError::not_found(format!("client {client_id} not found")))
 }
 
+/// [`ClientList`] borrowing the store's list (same fields, same order, same JSON).
+#[derive(Serialize)]
+struct ClientListRef<'a> {
+    clients: &'a [Client],
+    count: usize,
+}
+
+/// The JSON of a client list, kept with the list it encodes: the store hands out the
+/// same `Arc` until a write to the clients table drops it, so an identical `Arc` means
+/// identical bytes.
+#[derive(Debug, Default)]
+pub struct EncodedClients(std::sync::Mutex<Option<(Arc<Vec<Client>>, Bytes)>>);
+
+impl EncodedClients {
+    /// The JSON of `list`, encoded once per list the store hands out.
+    pub fn of(&self, list: &Arc<Vec<Client>>) -> Result<Bytes, serde_json::Error> {
+        if let Some((cached, body)) = &*self.0.lock().unwrap_or_else(PoisonError::into_inner) {
+            if Arc::ptr_eq(cached, list) {
+                return Ok(body.clone());
+            }
+        }
+        let body = Bytes::from(serde_json::to_vec(&ClientListRef {
+            clients: list,
+            count: list.len(),
+        })?);
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((list.clone(), body.clone()));
+        Ok(body)
+    }
+}
+
 /// Lists every client.
 #[utoipa::path(get, path = "/api/clients", tag = "clients",
     responses((status = 200, description = "All clients", body = ClientList)))]
-pub async fn list_clients(State(state): State<AppState>) -> Result<Json<ClientList>, ApiError> {
+pub async fn list_clients(State(state): State<AppState>) -> Result<Response, ApiError> {
     let clients = state.store.clients().await?;
-    Ok(Json(ClientList {
-        count: clients.len(),
-        clients: clients.as_ref().clone(),
-    }))
+    let body = state
+        .clients_json
+        .of(&clients)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// One client.
@@ -131,4 +167,39 @@ pub async fn get_portfolio(
         total_value: market::round2(invested + client.cash_balance),
         as_of: today.to_string(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewTrade, Side, Store, StoreOptions};
+
+    #[tokio::test]
+    async fn the_encoded_list_is_the_list_and_follows_a_write() {
+        let store = Store::connect("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let encoded = EncodedClients::default();
+        let list = store.clients().await.unwrap();
+        let expected = serde_json::to_vec(&ClientList {
+            clients: list.as_ref().clone(),
+            count: list.len(),
+        })
+        .unwrap();
+        assert_eq!(encoded.of(&list).unwrap(), expected);
+        let order = NewTrade {
+            client_id: 1,
+            ticker: "AAPL".to_owned(),
+            quantity: 1,
+            side: Side::Sell,
+            order_type: "market".to_owned(),
+        };
+        store.execute_trade(&order).await.unwrap();
+        let after = store.clients().await.unwrap();
+        let body = encoded.of(&after).unwrap();
+        assert_ne!(body, expected, "the sale's proceeds show");
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed["clients"][0]["cash_balance"], after[0].cash_balance);
+        assert_eq!(parsed["count"], 10);
+    }
 }
