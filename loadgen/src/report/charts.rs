@@ -143,7 +143,13 @@ fn line_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, String> {
                     PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
                 });
         }
-        draw_marks(&mut chart, frame, x_max, y_max)?;
+        // Labels near the y axis start below the legend (upper left), which would hide them.
+        let legend_height = if series.len() > 1 {
+            22 * i32::try_from(series.len()).unwrap_or(0) + 8
+        } else {
+            0
+        };
+        draw_marks(&mut chart, frame, (x_max, y_max), legend_height)?;
         // A legend only helps when there is more than one line.
         if series.len() > 1 {
             chart
@@ -170,9 +176,12 @@ fn draw_marks<DB: DrawingBackend>(
         Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
     >,
     frame: &Frame<'_>,
-    x_max: f64,
-    y_max: f64,
+    (x_max, y_max): (f64, f64),
+    legend_height: i32,
 ) -> Result<(), String> {
+    /// How far right of the y axis the legend reaches (pixels).
+    const LEGEND_WIDTH: i32 = 130;
+    let left_edge = chart.backend_coord(&(0.0, y_max)).0;
     let style = STAGE_MARK.stroke_width(1);
     for (n, (x, label)) in frame.marks.iter().enumerate() {
         if !(0.0..=x_max).contains(x) {
@@ -183,7 +192,12 @@ fn draw_marks<DB: DrawingBackend>(
             .map_err(|e| e.to_string())?;
         let (px, top) = chart.backend_coord(&(*x, y_max));
         let row = i32::try_from(n % STAGE_LABEL_ROWS).unwrap_or(0);
-        let y = top + 4 + 16 * row;
+        let below_legend = if px - left_edge < LEGEND_WIDTH {
+            legend_height
+        } else {
+            0
+        };
+        let y = top + 4 + 16 * row + below_legend;
         // Labels right of their line, unless that runs off the plot's right edge.
         let width = i32::try_from(label.chars().count()).unwrap_or(0) * 6 + 6;
         let right_edge = chart.backend_coord(&(x_max, y_max)).0;
