@@ -3,11 +3,17 @@
 //! timed from sending until the whole body is read, and any failure becomes a short
 //! error string naming its kind, grouped in the failures table.
 //!
+//! The session speaks HTTP/1.1 itself over its socket (a request is written in one piece,
+//! the response head parsed with httparse, the body counted as it streams through a small
+//! buffer) rather than through a general client. That keeps what each of thousands of
+//! users holds small: one socket, a read buffer of [`READ_BUFFER`] bytes and its task.
+//! A general client's connection holds a request channel (two blocks of 32 request slots,
+//! 18 KB, once 32 requests have gone through it) and 8 KB read and write buffers: 34 KB a
+//! user in all, which put 10,000 users over 300 MB after half a minute.
+//!
 //! The hot path is kept lean because a load generator slower than its target measures
-//! itself: the connection is driven inside the user's own task (no spawned connection
-//! task, so a response wakes one task, not two), the Host header is rendered once, a
-//! fixed path is parsed into a [`Uri`] once ([`Session::prepare_uri`]), and nothing is
-//! formatted on success.
+//! itself: the request is rendered into a reused buffer, a fixed path is parsed into a
+//! [`Uri`] once ([`Session::prepare_uri`]), and nothing is formatted on success.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -18,11 +24,9 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, COOKIE, HOST, LOCATION, SET_COOKIE};
-use http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, TRANSFER_ENCODING};
+use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::target::Target;
@@ -43,18 +47,17 @@ pub struct Exchange {
     pub finished: Instant,
 }
 
-/// The future that runs a connection: it reads responses and writes requests. It is
-/// polled inside the user's own task while a request is in flight (see [`drive`]), so a
-/// request costs no extra task, channel hop or wake-up.
-type Driver = Pin<Box<http1::Connection<TokioIo<TcpStream>, Full<Bytes>>>>;
-
 /// One user's session with the target.
 #[derive(Debug)]
 pub struct Session {
     target: Arc<Target>,
-    sender: Option<SendRequest<Full<Bytes>>>,
-    /// The connection's driver; `None` once the connection ended (or before the first).
-    driver: Option<Driver>,
+    /// The kept-alive connection; `None` before the first request and after a failure or
+    /// a close.
+    conn: Option<TcpStream>,
+    /// Bytes read and not yet consumed: the part of the response being parsed.
+    read_buf: Vec<u8>,
+    /// The request being sent, rendered in one piece (head and body).
+    write_buf: Vec<u8>,
     cookies: BTreeMap<String, String>,
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The Host header, rendered once.
@@ -65,9 +68,17 @@ pub struct Session {
 }
 
 /// A failure before the status could be judged.
+#[derive(Debug)]
 enum Failure {
     Connect(io::Error),
-    Hyper(hyper::Error),
+    /// Writing the request or reading the response failed.
+    Io(io::Error),
+    /// The connection closed before a whole response head arrived.
+    Closed,
+    /// The response is not HTTP/1.x as RFC 9112 frames it.
+    Malformed,
+    /// The connection closed before the whole body arrived.
+    Incomplete,
     Timeout,
     /// The rendered path is not a valid URI (e.g. a space in a choice).
     InvalidUrl(String),
@@ -75,12 +86,53 @@ enum Failure {
     TooManyRedirects,
 }
 
-/// Bytes of a connection's read buffer; a response head must fit in it (heads of this
-/// size are far beyond what servers send: nginx's default limit is 8 KiB too).
-const READ_BUFFER: usize = 8 * 1024;
+/// Bytes of a connection's read buffer between responses: a typical API response (head
+/// and a small JSON body) fits in one read. A longer head grows it up to [`MAX_HEAD`];
+/// a long body streams through [`LARGE_READ`]-byte reads; either way it shrinks back
+/// after the response, so a few large responses do not leave every user's buffer large.
+pub const READ_BUFFER: usize = 2 * 1024;
+
+/// Bytes read at a time while a body longer than [`READ_BUFFER`] streams in.
+const LARGE_READ: usize = 16 * 1024;
+
+/// The longest response head accepted (the sum of nginx's default large header buffers
+/// is 32 KiB; beyond 64 KiB a head is taken as garbage).
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Header lines parsed in one response head.
+const MAX_HEADERS: usize = 100;
+
+/// A write buffer larger than this (after a large request body) is given back.
+const KEPT_WRITE_BUFFER: usize = 16 * 1024;
 
 /// Redirects followed before giving up, as in requests.
 const MAX_REDIRECTS: u32 = 30;
+
+/// How the body of a response is delimited (RFC 9112 section 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// No body: a HEAD request, or a 1xx, 204 or 304 status.
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Everything until the server closes the connection.
+    UntilClose,
+}
+
+/// What the session needs from a response head.
+#[derive(Debug)]
+struct Head {
+    status: StatusCode,
+    /// Bytes of the head, status line to the blank line.
+    len: usize,
+    framing: Framing,
+    /// Whether the connection cannot be kept after this response.
+    close: bool,
+    /// A same-host redirect's path.
+    location: Option<String>,
+}
 
 impl Session {
     /// A session with default headers (a class's `headers`, set on start) and a timeout.
@@ -92,8 +144,9 @@ impl Session {
         let host = HeaderValue::from_str(&target.authority).ok();
         Self {
             target,
-            sender: None,
-            driver: None,
+            conn: None,
+            read_buf: Vec::new(),
+            write_buf: Vec::new(),
             cookies: BTreeMap::new(),
             headers,
             host,
@@ -220,49 +273,25 @@ impl Session {
         // response time covers the whole chain.
         let mut redirects = 0;
         loop {
-            let request = self.build(method.clone(), uri, body.clone(), extra_headers);
+            self.render(&method, &uri, body.as_deref(), extra_headers);
             self.connect().await.map_err(|f| (f, 0))?;
-            let Self {
-                sender,
-                driver,
-                cookies,
-                target,
-                ..
-            } = self;
-            let Some(sender) = sender.as_mut() else {
-                return Err((Failure::Timeout, 0));
-            };
-            // The whole exchange runs in one `drive`, so the driver is polled once per
-            // wake-up, not once per step.
-            let (status, length, location) = drive(driver, async move {
-                let response = sender
-                    .send_request(request)
-                    .await
-                    .map_err(|e| (Failure::Hyper(e), 0))?;
-                let status = response.status();
-                let location = read_head(cookies, target, response.headers());
-                let mut response_body = response.into_body();
-                let mut length = 0u64;
-                while let Some(frame) = response_body.frame().await {
-                    let frame = frame.map_err(|e| (Failure::Hyper(e), length))?;
-                    if let Some(data) = frame.data_ref() {
-                        length += data.len() as u64;
-                    }
-                }
-                Ok((status, length, location))
-            })
-            .await?;
-            let Some(next) = location.filter(|_| status.is_redirection()) else {
-                return Ok((status, length));
+            let head = self.round_trip(&method).await?;
+            let length = self.read_body(&head).await?;
+            self.finish_response(&head);
+            let Some(next) = head.location.filter(|_| head.status.is_redirection()) else {
+                return Ok((head.status, length));
             };
             if redirects == MAX_REDIRECTS {
                 return Err((Failure::TooManyRedirects, length));
             }
             redirects += 1;
             // 303, and 301/302 after a POST, continue as a GET without a body.
-            let to_get = status == StatusCode::SEE_OTHER
+            let to_get = head.status == StatusCode::SEE_OTHER
                 || (method == Method::POST
-                    && matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND));
+                    && matches!(
+                        head.status,
+                        StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND
+                    ));
             if to_get {
                 method = Method::GET;
                 body = None;
@@ -274,85 +303,230 @@ impl Session {
 
     /// Gives up the connection (after a failure, or when it closed).
     fn drop_connection(&mut self) {
-        self.sender = None;
-        // Dropping the driver closes the socket.
-        self.driver = None;
+        // Dropping the stream closes the socket.
+        self.conn = None;
+        self.read_buf.clear();
+        self.read_buf.shrink_to(READ_BUFFER);
     }
 
     /// Makes sure an open connection is ready for a request: the kept-alive one when the
     /// server has not closed it meanwhile, else a new one.
     async fn connect(&mut self) -> Result<(), Failure> {
-        if let Some(sender) = &mut self.sender {
-            // The driver reads a close that arrived while the user waited.
-            let ready = self.driver.is_some()
-                && drive(&mut self.driver, sender.ready()).await.is_ok()
-                && self.driver.is_some();
-            if ready {
-                return Ok(());
+        if let Some(stream) = &self.conn {
+            // A close (or stray bytes) that arrived while the user waited shows as a
+            // readable socket; an idle kept-alive one has nothing to read.
+            let mut probe = [0u8; 1];
+            match stream.try_read(&mut probe) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                _ => self.drop_connection(),
             }
-            self.drop_connection();
         }
         let stream = TcpStream::connect(&self.target.addrs[..])
             .await
             .map_err(Failure::Connect)?;
         // Small requests must not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
-        // A fixed read buffer: hyper's adaptive one doubles after each read that fills
-        // it, and with thousands of users each holding its own connection a few large
-        // responses would leave every buffer large. Bodies stream through it in pieces.
-        let (mut sender, connection) = http1::Builder::new()
-            .read_buf_exact_size(Some(READ_BUFFER))
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(Failure::Hyper)?;
-        self.driver = Some(Box::pin(connection));
-        drive(&mut self.driver, sender.ready())
-            .await
-            .map_err(Failure::Hyper)?;
-        self.sender = Some(sender);
+        self.conn = Some(stream);
+        self.read_buf.clear();
+        self.read_buf.reserve(READ_BUFFER);
         Ok(())
     }
 
-    fn build(
-        &self,
-        method: Method,
-        uri: Uri,
-        body: Option<Bytes>,
+    /// Renders the request into the write buffer: request line, Host, the class's and
+    /// the request's headers (a later one of the same name replaces an earlier one), the
+    /// cookie jar, the body's framing and the body.
+    fn render(
+        &mut self,
+        method: &Method,
+        uri: &Uri,
+        body: Option<&[u8]>,
         extra_headers: &[(HeaderName, HeaderValue)],
-    ) -> Request<Full<Bytes>> {
-        let has_body = body.is_some();
-        let mut request = Request::new(Full::new(body.unwrap_or_default()));
-        *request.method_mut() = method;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        if let Some(host) = &self.host {
-            headers.insert(HOST, host.clone());
+    ) {
+        let w = &mut self.write_buf;
+        if w.capacity() > KEPT_WRITE_BUFFER {
+            *w = Vec::new();
         }
-        for (k, v) in self.headers.iter().chain(extra_headers) {
-            headers.insert(k.clone(), v.clone());
-        }
-        if has_body && !headers.contains_key(CONTENT_TYPE) {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
-        if !self.cookies.is_empty() {
-            let jar = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            if let Ok(v) = HeaderValue::from_str(&jar) {
-                headers.insert(COOKIE, v);
+        w.clear();
+        w.extend_from_slice(method.as_str().as_bytes());
+        w.push(b' ');
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        w.extend_from_slice(if target.is_empty() { "/" } else { target }.as_bytes());
+        w.extend_from_slice(b" HTTP/1.1\r\n");
+        let all = || self.headers.iter().chain(extra_headers);
+        let given = |name: &HeaderName| all().any(|(k, _)| k == name);
+        if !given(&HOST) {
+            if let Some(host) = &self.host {
+                put_header(w, HOST.as_str(), host.as_bytes());
             }
         }
-        request
+        let jar = !self.cookies.is_empty();
+        for (i, (k, v)) in all().enumerate() {
+            // The framing is the session's to write, and the jar replaces a Cookie header.
+            let replaced = all().skip(i + 1).any(|(later, _)| later == k);
+            if replaced || *k == CONTENT_LENGTH || *k == TRANSFER_ENCODING || (jar && *k == COOKIE)
+            {
+                continue;
+            }
+            put_header(w, k.as_str(), v.as_bytes());
+        }
+        if jar {
+            w.extend_from_slice(b"cookie: ");
+            for (n, (k, v)) in self.cookies.iter().enumerate() {
+                if n > 0 {
+                    w.extend_from_slice(b"; ");
+                }
+                w.extend_from_slice(k.as_bytes());
+                w.push(b'=');
+                w.extend_from_slice(v.as_bytes());
+            }
+            w.extend_from_slice(b"\r\n");
+        }
+        if body.is_some() && !given(&CONTENT_TYPE) {
+            put_header(w, CONTENT_TYPE.as_str(), b"application/json");
+        }
+        // A body's length, and an explicit zero for the methods that carry a body, as
+        // requests sends it.
+        let expects_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+        if body.is_some() || expects_body {
+            let len = body.map_or(0, <[u8]>::len);
+            w.extend_from_slice(b"content-length: ");
+            w.extend_from_slice(len.to_string().as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        w.extend_from_slice(b"\r\n");
+        if let Some(body) = body {
+            w.extend_from_slice(body);
+        }
+    }
+
+    /// Sends the rendered request and reads the response head (skipping interim 1xx
+    /// responses); the head's bytes are consumed, the body's first bytes stay buffered.
+    async fn round_trip(&mut self, method: &Method) -> Result<Head, (Failure, u64)> {
+        let Self {
+            conn,
+            read_buf,
+            write_buf,
+            cookies,
+            target,
+            ..
+        } = self;
+        let Some(stream) = conn.as_mut() else {
+            return Err((Failure::Closed, 0));
+        };
+        stream
+            .write_all(write_buf)
+            .await
+            .map_err(|e| (Failure::Io(e), 0))?;
+        loop {
+            match parse_head(read_buf, method, cookies, target) {
+                Ok(Some(head)) => {
+                    read_buf.drain(..head.len);
+                    // 100 Continue and the like come before the real response (101
+                    // Switching Protocols ends HTTP/1.1 on the connection: it is final).
+                    if head.status.is_informational()
+                        && head.status != StatusCode::SWITCHING_PROTOCOLS
+                    {
+                        continue;
+                    }
+                    return Ok(head);
+                }
+                Ok(None) => {}
+                Err(f) => return Err((f, 0)),
+            }
+            if read_buf.len() >= MAX_HEAD {
+                return Err((Failure::Malformed, 0));
+            }
+            if read_buf.len() == read_buf.capacity() {
+                read_buf.reserve(read_buf.len().max(READ_BUFFER));
+            }
+            let n = stream
+                .read_buf(read_buf)
+                .await
+                .map_err(|e| (Failure::Io(e), 0))?;
+            if n == 0 {
+                return Err((Failure::Closed, 0));
+            }
+        }
+    }
+
+    /// Reads the body (counting its bytes, keeping none) and returns its length.
+    async fn read_body(&mut self, head: &Head) -> Result<u64, (Failure, u64)> {
+        let Self { conn, read_buf, .. } = self;
+        let Some(stream) = conn.as_mut() else {
+            return Err((Failure::Closed, 0));
+        };
+        let mut body = Body {
+            stream,
+            buf: read_buf,
+            length: 0,
+        };
+        match head.framing {
+            Framing::Empty => {}
+            Framing::Length(n) => body.skip(n).await?,
+            Framing::UntilClose => loop {
+                let n = body.buf.len();
+                body.consume(n);
+                if body.fill().await? == 0 {
+                    break;
+                }
+            },
+            Framing::Chunked => loop {
+                let size = loop {
+                    match httparse::parse_chunk_size(body.buf) {
+                        Ok(httparse::Status::Complete((used, size))) => {
+                            body.buf.drain(..used);
+                            break size;
+                        }
+                        Ok(httparse::Status::Partial) => body.fill_line().await?,
+                        Err(_) => return Err((Failure::Malformed, body.length)),
+                    }
+                };
+                if size == 0 {
+                    // Trailer lines, up to the blank line that ends the message.
+                    loop {
+                        match body.buf.windows(2).position(|w| w == b"\r\n") {
+                            Some(end) => {
+                                body.buf.drain(..end + 2);
+                                if end == 0 {
+                                    break;
+                                }
+                            }
+                            None => body.fill_line().await?,
+                        }
+                    }
+                    break;
+                }
+                body.skip(size).await?;
+                while body.buf.len() < 2 {
+                    body.fill_line().await?;
+                }
+                if body.buf[..2] != *b"\r\n" {
+                    return Err((Failure::Malformed, body.length));
+                }
+                body.buf.drain(..2);
+            },
+        }
+        Ok(body.length)
+    }
+
+    /// After a whole response: keeps the connection unless the response ends it (or the
+    /// server sent more than was asked for), and gives back a buffer a large response
+    /// grew.
+    fn finish_response(&mut self, head: &Head) {
+        if head.close || !self.read_buf.is_empty() {
+            self.drop_connection();
+        } else if self.read_buf.capacity() > READ_BUFFER {
+            self.read_buf.shrink_to(READ_BUFFER);
+        }
     }
 
     /// Keeps `name=value` of each Set-Cookie (attributes are ignored; Max-Age=0 deletes).
     #[cfg(test)]
     fn store_cookies(&mut self, headers: &http::HeaderMap) {
-        for value in headers.get_all(SET_COOKIE) {
-            store_cookie(&mut self.cookies, value);
+        for value in headers.get_all(http::header::SET_COOKIE) {
+            if let Ok(text) = value.to_str() {
+                store_cookie(&mut self.cookies, text);
+            }
         }
     }
 
@@ -362,22 +536,170 @@ impl Session {
     }
 }
 
-/// Stores the response's cookies and returns a same-host redirect's path, in one pass
-/// over the (few) response headers rather than one hashed lookup per name.
-fn read_head(
-    cookies: &mut BTreeMap<String, String>,
-    target: &Target,
-    headers: &http::HeaderMap,
-) -> Option<String> {
-    let mut location = None;
-    for (name, value) in headers {
-        if name == SET_COOKIE {
-            store_cookie(cookies, value);
-        } else if name == LOCATION {
-            location = value.to_str().ok().and_then(|l| same_host_path(target, l));
+/// `name: value\r\n`.
+fn put_header(w: &mut Vec<u8>, name: &str, value: &[u8]) {
+    w.extend_from_slice(name.as_bytes());
+    w.extend_from_slice(b": ");
+    w.extend_from_slice(value);
+    w.extend_from_slice(b"\r\n");
+}
+
+/// A response body being read: buffered bytes are counted and dropped, more are read
+/// from the socket as needed.
+struct Body<'a> {
+    stream: &'a mut TcpStream,
+    buf: &'a mut Vec<u8>,
+    /// Body bytes counted so far.
+    length: u64,
+}
+
+impl Body<'_> {
+    /// Counts and drops the first `n` buffered bytes.
+    fn consume(&mut self, n: usize) {
+        self.buf.drain(..n);
+        self.length += n as u64;
+    }
+
+    /// Reads more into the buffer; 0 at the end of the stream.
+    async fn fill(&mut self) -> Result<usize, (Failure, u64)> {
+        if self.buf.len() == self.buf.capacity() {
+            let more = if self.buf.capacity() < LARGE_READ {
+                LARGE_READ - self.buf.len()
+            } else {
+                self.buf.len()
+            };
+            self.buf.reserve(more);
+        }
+        self.stream
+            .read_buf(self.buf)
+            .await
+            .map_err(|e| (Failure::Io(e), self.length))
+    }
+
+    /// Reads more of a chunk-size or trailer line, which must be short.
+    async fn fill_line(&mut self) -> Result<(), (Failure, u64)> {
+        if self.buf.len() >= MAX_HEAD {
+            return Err((Failure::Malformed, self.length));
+        }
+        match self.fill().await? {
+            0 => Err((Failure::Incomplete, self.length)),
+            _ => Ok(()),
         }
     }
-    location
+
+    /// Counts and drops the next `n` body bytes.
+    async fn skip(&mut self, n: u64) -> Result<(), (Failure, u64)> {
+        let mut remaining = n;
+        loop {
+            let take = usize::try_from(remaining)
+                .unwrap_or(usize::MAX)
+                .min(self.buf.len());
+            self.consume(take);
+            remaining -= take as u64;
+            if remaining == 0 {
+                return Ok(());
+            }
+            // A long body streams through larger reads.
+            if remaining > self.buf.capacity() as u64 && self.buf.capacity() < LARGE_READ {
+                self.buf.reserve(LARGE_READ);
+            }
+            if self.fill().await? == 0 {
+                return Err((Failure::Incomplete, self.length));
+            }
+        }
+    }
+}
+
+/// Parses a response head at the start of `buf`: `None` while it is incomplete. The
+/// head's cookies go into the jar.
+fn parse_head(
+    buf: &[u8],
+    method: &Method,
+    cookies: &mut BTreeMap<String, String>,
+    target: &Target,
+) -> Result<Option<Head>, Failure> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(Failure::Malformed),
+    };
+    let status = response
+        .code
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .ok_or(Failure::Malformed)?;
+    let mut location = None;
+    let mut length: Option<u64> = None;
+    let mut encoded = false;
+    let mut chunked = false;
+    let mut close = false;
+    let mut keep_alive = false;
+    for h in response.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("set-cookie") {
+            if let Ok(text) = std::str::from_utf8(h.value) {
+                store_cookie(cookies, text);
+            }
+        } else if name.eq_ignore_ascii_case("location") {
+            location = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|l| same_host_path(target, l.trim()));
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or(Failure::Malformed)?;
+            // Repeated lengths must agree (RFC 9110 section 8.6).
+            if length.is_some_and(|l| l != n) {
+                return Err(Failure::Malformed);
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            encoded = true;
+            // Chunked must be the last coding applied.
+            chunked = std::str::from_utf8(h.value).is_ok_and(|v| {
+                v.rsplit(',')
+                    .next()
+                    .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"))
+            });
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in std::str::from_utf8(h.value).unwrap_or("").split(',') {
+                let token = token.trim();
+                close |= token.eq_ignore_ascii_case("close");
+                keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+            }
+        }
+    }
+    let framing = if *method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        Framing::Empty
+    } else if encoded {
+        // Transfer-Encoding overrides Content-Length; without chunked last, the body
+        // runs to the close.
+        if chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        Framing::UntilClose
+    };
+    // HTTP/1.0 closes unless asked to keep alive.
+    let http10 = response.version == Some(0);
+    let close = close || (http10 && !keep_alive) || framing == Framing::UntilClose;
+    Ok(Some(Head {
+        status,
+        len,
+        framing,
+        close,
+        location,
+    }))
 }
 
 /// The path of a redirect's Location when it stays on the target host.
@@ -396,8 +718,7 @@ fn same_host_path(target: &Target, location: &str) -> Option<String> {
 }
 
 /// Keeps `name=value` of one Set-Cookie (attributes are ignored; Max-Age=0 deletes).
-fn store_cookie(cookies: &mut BTreeMap<String, String>, value: &HeaderValue) {
-    let Ok(text) = value.to_str() else { return };
+fn store_cookie(cookies: &mut BTreeMap<String, String>, text: &str) {
     let mut parts = text.split(';');
     let Some((name, val)) = parts.next().and_then(|p| p.split_once('=')) else {
         return;
@@ -446,22 +767,6 @@ async fn within<T>(
     .await
 }
 
-/// Runs `work` to completion while polling the connection's driver in the same task:
-/// the driver first, so that a response it reads completes `work` in the same poll. When
-/// the connection ends, the driver is dropped and `work` sees hyper's error for it.
-async fn drive<T>(driver: &mut Option<Driver>, work: impl Future<Output = T>) -> T {
-    let mut work = std::pin::pin!(work);
-    std::future::poll_fn(|cx| {
-        if let Some(d) = driver {
-            if d.as_mut().poll(cx).is_ready() {
-                *driver = None;
-            }
-        }
-        work.as_mut().poll(cx)
-    })
-    .await
-}
-
 /// Locust's text for a 4xx or 5xx status (requests' `raise_for_status`), naming the
 /// request by its stats name as Locust's failures table does.
 fn status_error(status: StatusCode, name: &str) -> Option<String> {
@@ -490,7 +795,12 @@ impl Failure {
                 io::ErrorKind::ConnectionReset => reset(),
                 kind => format!("ConnectionError: cannot connect ({kind})"),
             },
-            Self::Hyper(e) => describe_hyper(e),
+            Self::Io(e) => describe_io(e),
+            Self::Closed => "RemoteDisconnected: connection closed without response".to_owned(),
+            Self::Malformed => "InvalidResponse: malformed HTTP response".to_owned(),
+            Self::Incomplete => {
+                "ConnectionError: connection closed before the whole body arrived".to_owned()
+            }
             Self::InvalidUrl(uri) => format!("InvalidURL: cannot send {uri:?} as a request target"),
             Self::TooManyRedirects => {
                 format!("TooManyRedirects: exceeded {MAX_REDIRECTS} redirects")
@@ -503,33 +813,16 @@ fn reset() -> String {
     "ConnectionResetError: connection reset by peer".to_owned()
 }
 
-fn describe_hyper(e: &hyper::Error) -> String {
-    // An I/O error underneath says most precisely what happened.
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<io::Error>() {
-            match io.kind() {
-                io::ErrorKind::ConnectionReset => return reset(),
-                io::ErrorKind::BrokenPipe => {
-                    return "BrokenPipeError: connection closed while sending".to_owned()
-                }
-                io::ErrorKind::ConnectionAborted => {
-                    return "ConnectionAbortedError: connection aborted".to_owned()
-                }
-                _ => {}
-            }
+/// An I/O error while sending or reading, in the words of Python's exceptions.
+fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset => reset(),
+        io::ErrorKind::BrokenPipe => "BrokenPipeError: connection closed while sending".to_owned(),
+        io::ErrorKind::ConnectionAborted => "ConnectionAbortedError: connection aborted".to_owned(),
+        io::ErrorKind::UnexpectedEof => {
+            "RemoteDisconnected: connection closed without response".to_owned()
         }
-        source = s.source();
-    }
-    if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
-        "InvalidResponse: malformed HTTP response".to_owned()
-    } else if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
-        "RemoteDisconnected: connection closed without response".to_owned()
-    } else if e.is_body_write_aborted() {
-        "BrokenPipeError: connection closed while sending".to_owned()
-    } else {
-        // Mid-body EOF and the rest: short, with hyper's own words.
-        format!("ConnectionError: {e}")
+        _ => format!("ConnectionError: {e}"),
     }
 }
 
@@ -566,20 +859,28 @@ mod tests {
         let mut s = Session::new(target, Vec::new(), Duration::from_secs(1));
         let mut h = http::HeaderMap::new();
         h.append(
-            SET_COOKIE,
+            http::header::SET_COOKIE,
             HeaderValue::from_static("sid=abc; Path=/; HttpOnly"),
         );
-        h.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
+        h.append(
+            http::header::SET_COOKIE,
+            HeaderValue::from_static("theme=dark"),
+        );
         s.store_cookies(&h);
         assert_eq!(s.cookies().get("sid").map(String::as_str), Some("abc"));
         let mut h = http::HeaderMap::new();
-        h.append(SET_COOKIE, HeaderValue::from_static("sid=; Max-Age=0"));
+        h.append(
+            http::header::SET_COOKIE,
+            HeaderValue::from_static("sid=; Max-Age=0"),
+        );
         s.store_cookies(&h);
         assert_eq!(s.cookies().keys().collect::<Vec<_>>(), ["theme"]);
         let uri = s.prepare_uri("/a").unwrap();
-        let req = s.build(Method::GET, uri, None, &[]);
-        assert_eq!(req.headers()[COOKIE], "theme=dark");
-        assert_eq!(req.headers()[HOST], "127.0.0.1:1");
+        s.render(&Method::GET, &uri, None, &[]);
+        assert_eq!(
+            String::from_utf8_lossy(&s.write_buf),
+            "GET /a HTTP/1.1\r\nhost: 127.0.0.1:1\r\ncookie: theme=dark\r\n\r\n"
+        );
     }
 
     #[tokio::test]
