@@ -40,6 +40,20 @@ async fn every_capacity_family_passes_and_catches_its_breakage() {
     let t = table(breakpoint::checks(&six));
     assert_eq!(verdict(&t, "breakpoint vs saturation point"), Verdict::Fail);
 
+    // Breakpoint, open model: the arrival-rate steps break at the saturation point.
+    let open = breakpoint::run_open(seed)
+        .await
+        .expect("open breakpoint run");
+    let t = table(breakpoint::open_checks(&open));
+    assert!(t.all_passed(), "{}", t.render());
+    let mut six = open.clone();
+    six.trial.server.capacity.workers = 6;
+    let t = table(breakpoint::open_checks(&six));
+    assert_eq!(
+        verdict(&t, "open breakpoint vs saturation point"),
+        Verdict::Fail
+    );
+
     // Coordinated omission: corrected figures follow the stall, uncorrected do not.
     let stalled = omission::run(seed).await.expect("omission run");
     let t = table(omission::checks(&stalled));

@@ -6,9 +6,12 @@
 //! stays flat at c / S (the saturation point) while the queue, and the 95th
 //! percentile, grow with every step. loadgen's breakpoint search (each stage judged on
 //! its own figures) stops at the first step whose p95 breaks the bound, and that step's
-//! throughput is the server's ceiling, measured directly. An open-model search
-//! (arrival-rate steps) would only bracket the point between two rates, to the step's
-//! resolution, and loadgen's breakpoint judge runs on staged user plans only.
+//! throughput is the server's ceiling, measured directly.
+//!
+//! The open model ([`run_open`]) steps the arrival rate by a tenth of the point instead:
+//! it brackets the point between two rates, and past it the bounded pool of users fills
+//! with queued requests, so the first failed step both drops iterations and serves the
+//! server's ceiling, which is compared with the point the same way.
 //!
 //! The analytic point uses the MEASURED mean service time (the mock's worker-holding
 //! time, timer overhead included: a scaled 12.5 ms service is held ~0.5 ms longer),
@@ -184,4 +187,115 @@ pub fn checks(s: &Search) -> Vec<Check> {
         over.is_empty(),
     ));
     out
+}
+
+/// Arrival rates of the open-model search, unscaled: 0.8 to 1.3 times the analytic
+/// saturation point (160/s) in steps of a tenth of it, so a step lands at most 10% past
+/// the point.
+pub const OPEN_RATES: [f64; 6] = [128.0, 144.0, 160.0, 176.0, 192.0, 208.0];
+/// Users the open-model search may hold: 8 in service plus a queue of 56.
+pub const OPEN_USERS: usize = 64;
+
+/// The open model's step bound on p95, unscaled: past saturation the queue grows through
+/// the step (at 192/s the wait reaches 2.4 s by its end), below it the M/M/8 p95 stays
+/// under 0.6 s even at ρ = 0.95, so 1 s fails only steps past the point.
+pub const OPEN_P95_MS: f64 = 1000.0;
+
+/// Runs the open-model search (arrival-rate steps) against `capacity`.
+pub async fn run_open(seed: u64) -> Result<Search, CapacityError> {
+    let f = TIME_SCALE;
+    let profile = super::profile("capacity")?;
+    let mock = start_mock(profile.clone(), f, seed).await?;
+    let mut config = mock.config()?;
+    let plan =
+        loadgen::arrival::ArrivalPlan::stepped(&OPEN_RATES, STEP_TIME, OPEN_USERS, Duration::ZERO);
+    config.load = LoadPlan::Arrival(plan).scaled(f);
+    config.seed = seed;
+    config.stop_timeout = Duration::from_secs(5);
+    config.breakpoint = Some(
+        Breakpoint::bounds(Some(0.05), Some(OPEN_P95_MS * f))
+            .unwrap_or_else(|e| unreachable!("constant criteria parse: {e}")),
+    );
+    let action = Action::ServicePerStep {
+        count: OPEN_RATES.len() as u32,
+        every: STEP_TIME.mul_f64(f),
+    };
+    let trial = drive(mock, config, super::scenario(None), f, action).await?;
+    Ok(Search { trial, profile, f })
+}
+
+/// The open-model search: the first failed rate step is past the saturation point, and
+/// what the server served in it (its successful requests per second) is within 10% of
+/// workers / mean service, as the closed model's breaking step is.
+pub fn open_checks(s: &Search) -> Vec<Check> {
+    let f = s.f;
+    let name = "open breakpoint vs saturation point";
+    let Some(report) = &s.trial.outcome.breakpoint else {
+        return vec![Check::skip(name, "loadgen made no breakpoint report")];
+    };
+    let cap = &s.trial.server.capacity;
+    let workers = f64::from(cap.workers);
+    let fallback = (cap.service_time_ms.count > 0).then_some(cap.service_time_ms.mean);
+    let service_ms = |stage: usize| {
+        s.trial
+            .service_per_step
+            .get(stage)
+            .filter(|(n, _)| *n > 0)
+            .map(|(_, m)| *m)
+            .or(fallback)
+            .map(|m| m / f)
+    };
+    let sat = |stage: usize| service_ms(stage).map_or(f64::NAN, |m| workers / (m / 1000.0));
+    let steps: Vec<String> = report
+        .steps
+        .iter()
+        .map(|st| {
+            format!(
+                "{:.0}/s asked: {:.1}/s served, p95 {}, {} dropped{}",
+                st.rate.unwrap_or(f64::NAN) * f,
+                (st.requests - st.failures) as f64 / st.duration.as_secs_f64().max(1e-9) * f,
+                st.p95_ms.map_or("-".to_owned(), |p| ms(p / f)),
+                st.dropped.unwrap_or(0),
+                if st.passed() { "" } else { " FAIL" }
+            )
+        })
+        .collect();
+    let Some(first) = report.first_failed() else {
+        return vec![Check::new(
+            name,
+            "a rate step fails past the saturation point",
+            format!("no step failed: {}", steps.join("; ")),
+            "a breaking point must be found",
+            false,
+        )];
+    };
+    let saturation = sat(first.stage);
+    let served =
+        (first.requests - first.failures) as f64 / first.duration.as_secs_f64().max(1e-9) * f;
+    let asked = first.rate.unwrap_or(f64::NAN) * f;
+    let last = report.last_passed().and_then(|l| l.rate).map(|r| r * f);
+    let rel_se = 1.0 / (first.requests.max(1) as f64).sqrt();
+    let bracket_ok = asked >= saturation * (1.0 - TOLERANCE)
+        && last.is_none_or(|l| l <= saturation * (1.0 + TOLERANCE));
+    vec![Check::new(
+        name,
+        format!(
+            "{saturation:.1} req/s = {} workers / {} mean service measured during the step",
+            cap.workers,
+            ms(service_ms(first.stage).unwrap_or(f64::NAN))
+        ),
+        format!(
+            "broke between {} and {asked:.0}/s, where {served:.1} req/s were served ({:+.1}%); steps: {}",
+            last.map_or("nothing".to_owned(), |l| format!("{l:.0}/s")),
+            (served / saturation - 1.0) * 100.0,
+            steps.join("; ")
+        ),
+        format!(
+            "served within {:.0}% (the issue's bound; the step's standard error is {:.1}% from its {} requests), and the bracket within it too",
+            TOLERANCE * 100.0,
+            rel_se * 100.0,
+            first.requests
+        ),
+        bracket_ok && (served - saturation).abs() <= TOLERANCE * saturation,
+    )]
 }

@@ -263,6 +263,7 @@ pub fn resident_kb() -> Option<u64> {
 pub async fn run_all(seed: u64) -> Result<CheckTable, CapacityError> {
     let mut table = CheckTable::default();
     table.extend(breakpoint::checks(&breakpoint::run(seed).await?));
+    table.extend(breakpoint::open_checks(&breakpoint::run_open(seed).await?));
     table.extend(omission::checks(&omission::run(seed).await?));
     table.extend(queueing::checks(&queueing::run(seed).await?));
     table.extend(shapes::spike_checks(&shapes::run_spike(seed).await?));
