@@ -906,6 +906,216 @@ mod tests {
         assert!(TokioInstant::now() >= deadline);
     }
 
+    fn head_of(text: &str, method: &Method) -> Result<Option<Head>, Failure> {
+        let target = Target::parse("http://127.0.0.1:1").unwrap();
+        parse_head(text.as_bytes(), method, &mut BTreeMap::new(), &target)
+    }
+
+    #[test]
+    fn response_heads_are_framed_as_rfc_9112_says() {
+        let get = Method::GET;
+        let framing = |text: &str, method: &Method| {
+            let head = head_of(text, method).ok().flatten().expect("a whole head");
+            (head.framing, head.close)
+        };
+        let ok = "HTTP/1.1 200 OK\r\n";
+        assert_eq!(
+            framing(&format!("{ok}Content-Length: 12\r\n\r\n"), &get),
+            (Framing::Length(12), false)
+        );
+        assert_eq!(
+            framing(
+                &format!("{ok}Transfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n"),
+                &get
+            ),
+            (Framing::Chunked, false)
+        );
+        assert_eq!(
+            framing(&format!("{ok}Transfer-Encoding: gzip\r\n\r\n"), &get),
+            (Framing::UntilClose, true)
+        );
+        assert_eq!(
+            framing(&format!("{ok}\r\n"), &get),
+            (Framing::UntilClose, true)
+        );
+        assert_eq!(
+            framing(&format!("{ok}Content-Length: 5\r\n\r\n"), &Method::HEAD),
+            (Framing::Empty, false)
+        );
+        assert_eq!(
+            framing("HTTP/1.1 204 No Content\r\n\r\n", &get),
+            (Framing::Empty, false)
+        );
+        assert_eq!(
+            framing(
+                "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+                &get
+            ),
+            (Framing::Empty, false)
+        );
+        assert_eq!(
+            framing(
+                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n",
+                &get
+            ),
+            (Framing::Length(1), true)
+        );
+        assert_eq!(
+            framing("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", &get),
+            (Framing::Length(1), true)
+        );
+        assert_eq!(
+            framing(
+                "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\n",
+                &get
+            ),
+            (Framing::Length(1), false)
+        );
+        // Incomplete heads wait for more; garbage and disagreeing lengths are refused.
+        assert!(matches!(
+            head_of("HTTP/1.1 200 OK\r\nContent-Le", &get),
+            Ok(None)
+        ));
+        assert!(matches!(
+            head_of("SSH-2.0-OpenSSH\r\n\r\n", &get),
+            Err(Failure::Malformed)
+        ));
+        assert!(matches!(
+            head_of(
+                &format!("{ok}Content-Length: 2\r\nContent-Length: 3\r\n\r\n"),
+                &get
+            ),
+            Err(Failure::Malformed)
+        ));
+        assert!(matches!(
+            head_of(&format!("{ok}Content-Length: -1\r\n\r\n"), &get),
+            Err(Failure::Malformed)
+        ));
+    }
+
+    #[test]
+    fn requests_render_headers_once_with_the_later_value() {
+        let target = Arc::new(Target::parse("http://127.0.0.1:1").unwrap());
+        let defaults = vec![
+            (http::header::ACCEPT, HeaderValue::from_static("text/plain")),
+            (
+                HeaderName::from_static("x-team"),
+                HeaderValue::from_static("a"),
+            ),
+        ];
+        let mut s = Session::new(target, defaults, Duration::from_secs(1));
+        let uri = s.prepare_uri("/orders?x=1").unwrap();
+        let extra = [
+            (
+                http::header::ACCEPT,
+                HeaderValue::from_static("application/json"),
+            ),
+            (CONTENT_LENGTH, HeaderValue::from_static("999")),
+        ];
+        s.render(&Method::POST, &uri, Some(b"{}"), &extra);
+        assert_eq!(
+            String::from_utf8_lossy(&s.write_buf),
+            "POST /orders?x=1 HTTP/1.1\r\nhost: 127.0.0.1:1\r\nx-team: a\r\n\
+             accept: application/json\r\ncontent-type: application/json\r\n\
+             content-length: 2\r\n\r\n{}"
+        );
+        s.render(&Method::PUT, &uri, None, &[]);
+        assert!(String::from_utf8_lossy(&s.write_buf).ends_with("content-length: 0\r\n\r\n"));
+    }
+
+    /// A server on loopback that answers each request with the next of `replies`, closes
+    /// the connection after the last, and counts connections.
+    async fn scripted(
+        replies: Vec<&'static [u8]>,
+    ) -> (Arc<Target>, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&connections);
+        tokio::spawn(async move {
+            let mut replies = replies.into_iter().peekable();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut buf = vec![0u8; 4096];
+                // One read holds one small request here; once the script is done, a
+                // request is read and the connection closed without an answer.
+                while let Ok(1..) = socket.read(&mut buf).await {
+                    let Some(reply) = replies.next() else { break };
+                    // In pieces: the parser must wait for the rest of a head or body.
+                    for piece in reply.chunks(7) {
+                        let _ = socket.write_all(piece).await;
+                        tokio::task::yield_now().await;
+                    }
+                    if replies.peek().is_none() {
+                        break;
+                    }
+                }
+            }
+        });
+        let target = Arc::new(Target::parse(&format!("http://{addr}")).unwrap());
+        (target, connections)
+    }
+
+    #[tokio::test]
+    async fn bodies_are_counted_across_reads_and_connections_kept_alive() {
+        use std::sync::atomic::Ordering;
+        let (target, connections) = scripted(vec![
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+              5\r\nhello\r\n6;x=1\r\n world\r\n0\r\nx-trailer: 1\r\n\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\nabcd",
+            b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=7; Path=/\r\nConnection: close\r\n\r\nuntil the close",
+        ])
+        .await;
+        let mut s = Session::new(target, Vec::new(), Duration::from_secs(5));
+        let chunked = s.request(Method::GET, "/a", "/a", None, &[]).await;
+        assert_eq!((chunked.error, chunked.content_length), (None, 11));
+        let created = s
+            .request(
+                Method::POST,
+                "/b",
+                "/b",
+                Some(Bytes::from_static(b"{}")),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (created.status, created.content_length),
+            (Some(StatusCode::CREATED), 4)
+        );
+        // A redirect is followed on the same connection; the last body runs to the close.
+        let redirected = s.request(Method::GET, "/c", "/c", None, &[]).await;
+        assert_eq!(redirected.error, None);
+        assert_eq!(redirected.content_length, 15);
+        assert_eq!(s.cookies().get("sid").map(String::as_str), Some("7"));
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        // The server closed after that: the next request opens a new connection, which
+        // the server closes without an answer.
+        let closed = s.request(Method::GET, "/d", "/d", None, &[]).await;
+        assert_eq!(
+            closed.error.as_deref(),
+            Some("RemoteDisconnected: connection closed without response")
+        );
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_a_failure_with_the_bytes_read() {
+        let (target, _) = scripted(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this",
+        ])
+        .await;
+        let mut s = Session::new(target, Vec::new(), Duration::from_secs(5));
+        let cut = s.request(Method::GET, "/", "/", None, &[]).await;
+        assert_eq!(cut.content_length, 9);
+        assert_eq!(
+            cut.error.as_deref(),
+            Some("ConnectionError: connection closed before the whole body arrived")
+        );
+    }
+
     #[test]
     fn timeouts_read_well() {
         assert_eq!(format_secs(Duration::from_secs(60)), "60s");
