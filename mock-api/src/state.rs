@@ -151,7 +151,42 @@ impl AppState {
 
     /// The route template string of `method` + `path` as the profile names it.
     pub fn route_key(&self, method: &str, matched_path: &str) -> Option<&'static str> {
-        let key = format!("{method} {matched_path}");
-        self.sequences.get_key_value(key.as_str()).map(|(k, _)| *k)
+        // Compared in place: this runs on every request, and a joined key would be an
+        // allocation each time.
+        ROUTES.iter().copied().find(|r| {
+            r.strip_prefix(method)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .is_some_and(|rest| rest == matched_path)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreOptions;
+
+    #[tokio::test]
+    async fn route_keys_name_the_profile_routes_only() {
+        let store = Store::connect("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let state = AppState::new(
+            store,
+            StateOptions {
+                profile: Profile::builtin("fast").unwrap(),
+                time_scale: 1.0,
+                seed: 0,
+                admin_token: None,
+            },
+        );
+        for route in ROUTES {
+            let (method, path) = route.split_once(' ').unwrap();
+            assert_eq!(state.route_key(method, path), Some(*route));
+        }
+        assert_eq!(state.route_key("POST", "/health"), None);
+        assert_eq!(state.route_key("GET", "/api"), None);
+        assert_eq!(state.route_key("GE", "T /health"), None);
+        assert_eq!(state.route_key("GET", "/health/"), None);
     }
 }
