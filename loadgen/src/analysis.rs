@@ -18,13 +18,110 @@
 //!   in the poor band: high response times (average), high error rate (error rate), low
 //!   throughput (requests/s, judged on Aggregated only: a row's own rate is set by its
 //!   task weight, not by the system's capacity).
+//! - **Latency drift** (a soak's leak): from the history's per-second lines (Aggregated,
+//!   and every row with full history), each second's exact mean response time (the
+//!   cumulative count and mean give each interval's sum), a least-squares line through
+//!   them weighted by their request counts, its scale estimated from the residuals. It
+//!   is reported when the slope exceeds Student's t critical value for the number of
+//!   seconds at one-sided [`DRIFT_ALPHA`] (significant) and the line rises by at least
+//!   [`DRIFT_MATERIAL`] of its starting value and 1 ms over the run (material).
 
 use std::fmt::Write as _;
 
 use crate::baseline::{
     classify_row, format_ms, format_percent, row_label, Band, Baselines, Metric,
 };
-use crate::stats::{RequestStats, Snapshot};
+use crate::stats::{unix_seconds, HistoryRow, RequestStats, Snapshot};
+
+/// One-sided false-alarm probability of the drift test.
+pub const DRIFT_ALPHA: f64 = 1e-3;
+/// The least rise over the run, as a fraction of the starting latency, worth reporting.
+pub const DRIFT_MATERIAL: f64 = 0.2;
+/// Fewest one-second intervals with requests the drift is fitted on.
+pub const DRIFT_MIN_INTERVALS: usize = 6;
+
+/// A latency trend over the run, when significant and material.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Drift {
+    /// Slope of the fitted line, ms per minute.
+    pub ms_per_minute: f64,
+    /// The line at the first interval (ms).
+    pub from_ms: f64,
+    /// The line at the last interval (ms).
+    pub to_ms: f64,
+    /// The slope over its standard error.
+    pub t: f64,
+    /// The critical value it exceeded.
+    pub t_critical: f64,
+    /// Intervals fitted.
+    pub intervals: usize,
+}
+
+/// Fits the mean response time of each interval between `lines` (one row's cumulative
+/// history lines, oldest first) against time; the drift when significant and material.
+pub fn drift(lines: &[&HistoryRow], start: u64) -> Option<Drift> {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    // (seconds from start, mean ms, requests) of each interval with requests.
+    let mut points: Vec<(f64, f64, f64)> = Vec::new();
+    let (mut n0, mut sum0) = (0u64, 0.0);
+    for l in lines {
+        let sum = l.avg_ms * l.num_requests as f64;
+        if l.num_requests > n0 {
+            let dn = (l.num_requests - n0) as f64;
+            let t = l.timestamp.saturating_sub(start) as f64 - 0.5;
+            points.push((t, (sum - sum0) / dn, dn));
+        }
+        n0 = l.num_requests;
+        sum0 = sum;
+    }
+    let k = points.len();
+    if k < DRIFT_MIN_INTERVALS {
+        return None;
+    }
+    let w: f64 = points.iter().map(|p| p.2).sum();
+    let t_bar = points.iter().map(|p| p.2 * p.0).sum::<f64>() / w;
+    let m_bar = points.iter().map(|p| p.2 * p.1).sum::<f64>() / w;
+    let sxx: f64 = points.iter().map(|p| p.2 * (p.0 - t_bar).powi(2)).sum();
+    if sxx <= 0.0 {
+        return None;
+    }
+    let slope = points
+        .iter()
+        .map(|p| p.2 * (p.0 - t_bar) * (p.1 - m_bar))
+        .sum::<f64>()
+        / sxx;
+    let ssr: f64 = points
+        .iter()
+        .map(|p| p.2 * (p.1 - m_bar - slope * (p.0 - t_bar)).powi(2))
+        .sum();
+    let df = (k - 2) as f64;
+    let se = (ssr / df / sxx).sqrt();
+    let t_critical = StudentsT::new(0.0, 1.0, df)
+        .ok()?
+        .inverse_cdf(1.0 - DRIFT_ALPHA);
+    let t = slope / se.max(f64::MIN_POSITIVE);
+    let at = |x: f64| m_bar + slope * (x - t_bar);
+    let (from_ms, to_ms) = (at(points[0].0), at(points[k - 1].0));
+    let rise = to_ms - from_ms;
+    let material = rise >= 1.0 && rise >= DRIFT_MATERIAL * from_ms.max(0.0);
+    (t > t_critical && material).then_some(Drift {
+        ms_per_minute: slope * 60.0,
+        from_ms,
+        to_ms,
+        t,
+        t_critical,
+        intervals: k,
+    })
+}
+
+/// Each row's history lines (Aggregated's always, a request row's with full history).
+fn history_of<'a>(snapshot: &'a Snapshot, row: &RequestStats) -> Vec<&'a HistoryRow> {
+    snapshot
+        .history
+        .iter()
+        .filter(|h| h.method == row.method && h.name == row.name)
+        .collect()
+}
 
 /// A 99th percentile more than this many times the median is a long tail.
 pub const LONG_TAIL_FACTOR: f64 = 3.0;
@@ -51,6 +148,8 @@ pub struct RowAnalysis {
     pub sentences: Vec<String>,
     /// The guide's symptoms this row shows.
     pub symptoms: Vec<Symptom>,
+    /// The latency drift, when significant and material.
+    pub drift: Option<Drift>,
 }
 
 /// The analysis of a run: each row, then Aggregated.
@@ -133,6 +232,25 @@ pub fn analyse(snapshot: &Snapshot, baselines: &Baselines) -> Analysis {
         .map(|r| analyse_row(r, baselines, false))
         .collect();
     rows.push(analyse_row(&snapshot.aggregated, baselines, true));
+    let start = unix_seconds(snapshot.start);
+    for (out, row) in rows.iter_mut().zip(
+        snapshot
+            .rows
+            .iter()
+            .filter(|r| r.num_requests() > 0)
+            .chain(std::iter::once(&snapshot.aggregated)),
+    ) {
+        out.drift = drift(&history_of(snapshot, row), start);
+        if let Some(d) = &out.drift {
+            out.sentences.push(format!(
+                "{} latency drifts up {:.1} ms/min (from {} to {} ms over the run)",
+                out.label,
+                d.ms_per_minute,
+                format_ms(d.from_ms),
+                format_ms(d.to_ms)
+            ));
+        }
+    }
     Analysis { rows }
 }
 
@@ -143,6 +261,7 @@ pub fn analyse_row(row: &RequestStats, baselines: &Baselines, aggregated: bool) 
         label: label.clone(),
         sentences: Vec::new(),
         symptoms: Vec::new(),
+        drift: None,
     };
     if row.num_requests() == 0 {
         out.sentences
@@ -262,6 +381,7 @@ impl Analysis {
 mod tests {
     use super::*;
     use crate::report::fixture::guide_snapshot;
+    use crate::stats::HistoryRow;
 
     fn sentences(analysis: &Analysis, label: &str) -> Vec<String> {
         analysis
@@ -357,6 +477,69 @@ mod tests {
                 assert_eq!((s.causes.len(), s.solutions.len()), (4, 4));
             }
         }
+    }
+
+    /// Cumulative history lines of a 60-second run at 20 requests/s whose per-request
+    /// latency is `base + rise * t / 60` ms plus a deterministic spread of +-40%.
+    fn lines(base: f64, rise: f64) -> Vec<HistoryRow> {
+        let mut state = 12345u64;
+        let (mut n, mut sum) = (0u64, 0.0);
+        (1..=60u64)
+            .map(|second| {
+                for _ in 0..20 {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+                    let level = base + rise * (second as f64 - 0.5) / 60.0;
+                    sum += level * (0.6 + 0.8 * u);
+                    n += 1;
+                }
+                HistoryRow {
+                    timestamp: 1000 + second,
+                    user_count: 10,
+                    method: String::new(),
+                    name: "Aggregated".into(),
+                    current_rps: 20.0,
+                    current_fail_per_sec: 0.0,
+                    percentiles_ms: None,
+                    current_p50_ms: None,
+                    current_p95_ms: None,
+                    num_requests: n,
+                    num_failures: 0,
+                    median_ms: 0.0,
+                    avg_ms: sum / n as f64,
+                    min_ms: 0.0,
+                    max_ms: 0.0,
+                    avg_content_length: 0.0,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn drift_is_reported_when_significant_and_material_only() {
+        let drifting = lines(40.0, 80.0);
+        let refs: Vec<&HistoryRow> = drifting.iter().collect();
+        let d = drift(&refs, 1000).expect("a rise from 40 to 120 ms is a drift");
+        // 80 ms over the minute; the spread moves the fitted line a little.
+        assert!((d.ms_per_minute - 80.0).abs() < 8.0, "{d:?}");
+        assert!(
+            (d.from_ms - 40.0).abs() < 5.0 && (d.to_ms - 120.0).abs() < 5.0,
+            "{d:?}"
+        );
+        assert_eq!(d.intervals, 60);
+        for (base, rise, why) in [
+            (40.0, 0.0, "flat"),
+            (400.0, 40.0, "a 10% rise is not material"),
+            (40.0, -30.0, "falling"),
+        ] {
+            let l = lines(base, rise);
+            let refs: Vec<&HistoryRow> = l.iter().collect();
+            assert_eq!(drift(&refs, 1000), None, "{why}");
+        }
+        // Too few seconds to fit.
+        assert_eq!(drift(&refs[..5], 1000), None);
     }
 
     #[test]
