@@ -2,6 +2,8 @@
 //! route template (never the raw path), requests in flight, injected failures, and the
 //! capacity's workers, queue, refusals, queue wait and stalls.
 
+use std::sync::{OnceLock, PoisonError, RwLock};
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -106,6 +108,67 @@ pub struct Metrics {
     latency_multiplier: Gauge<f64, std::sync::atomic::AtomicU64>,
     stalled: Counter,
     delay_error: Histogram,
+    routes: Vec<RouteHandles>,
+}
+
+/// One profile route's series, looked up once and then shared with the families (a
+/// handle is the same counter or histogram the registry encodes). Every request counts
+/// in these, and finding a family's series costs two label `String`s and a hash each
+/// time; a route's series are still created on its first request only, so the
+/// exposition lists the same series as without the handles.
+#[derive(Debug)]
+struct RouteHandles {
+    method: &'static str,
+    path: &'static str,
+    duration: OnceLock<Histogram>,
+    /// Counters by status, in the order statuses first occurred (a route sees few).
+    requests: RwLock<Vec<(u16, Counter)>>,
+}
+
+impl RouteHandles {
+    fn new(route: &'static str) -> Option<Self> {
+        let (method, path) = route.split_once(' ')?;
+        Some(Self {
+            method,
+            path,
+            duration: OnceLock::new(),
+            requests: RwLock::new(Vec::new()),
+        })
+    }
+
+    fn labels(&self) -> RouteLabels {
+        RouteLabels {
+            method: self.method.to_owned(),
+            route: self.path.to_owned(),
+        }
+    }
+
+    fn counter(&self, status: u16, family: &Family<RequestLabels, Counter>) -> Counter {
+        let found = |list: &[(u16, Counter)]| {
+            list.iter()
+                .find(|(s, _)| *s == status)
+                .map(|(_, c)| c.clone())
+        };
+        if let Some(c) = found(&self.requests.read().unwrap_or_else(PoisonError::into_inner)) {
+            return c;
+        }
+        let mut list = self
+            .requests
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = found(&list) {
+            return c;
+        }
+        let c = family
+            .get_or_create(&RequestLabels {
+                method: self.method.to_owned(),
+                route: self.path.to_owned(),
+                status,
+            })
+            .clone();
+        list.push((status, c.clone()));
+        c
+    }
 }
 
 impl Default for Metrics {
@@ -213,6 +276,10 @@ impl Metrics {
             queue_wait,
             latency_multiplier,
             stalled,
+            routes: crate::profile::ROUTES
+                .iter()
+                .filter_map(|r| RouteHandles::new(r))
+                .collect(),
         }
     }
 
@@ -251,6 +318,19 @@ impl Metrics {
 
     /// Counts an answered request and its duration.
     pub fn observe(&self, method: &str, route: &str, status: Option<u16>, seconds: f64) {
+        if let Some(h) = self
+            .routes
+            .iter()
+            .find(|h| h.path == route && h.method == method)
+        {
+            if let Some(status) = status {
+                h.counter(status, &self.requests).inc();
+            }
+            h.duration
+                .get_or_init(|| self.duration.get_or_create(&h.labels()).clone())
+                .observe(seconds);
+            return;
+        }
         if let Some(status) = status {
             self.requests
                 .get_or_create(&RequestLabels {
@@ -334,5 +414,34 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("http_requests_in_flight 1"), "{text}");
+    }
+
+    #[test]
+    fn route_handles_count_into_the_registry_series() {
+        let m = Metrics::new();
+        for _ in 0..3 {
+            m.observe("GET", "/health", Some(200), 0.0002);
+        }
+        m.observe("GET", "/health", Some(503), 0.02);
+        m.observe("GET", "/health", None, 0.0002);
+        // Not a profile route (no handles): counted through the family as before.
+        m.observe("GET", "/nowhere", Some(404), 0.0001);
+        let text = m.encode();
+        for line in [
+            r#"http_requests_total{method="GET",route="/health",status="200"} 3"#,
+            r#"http_requests_total{method="GET",route="/health",status="503"} 1"#,
+            r#"http_request_duration_seconds_count{method="GET",route="/health"} 5"#,
+            r#"http_request_duration_seconds_bucket{le="0.001",method="GET",route="/health"} 4"#,
+            r#"http_requests_total{method="GET",route="/nowhere",status="404"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
+        // Series appear with their first request only, as without the handles.
+        assert!(!text.contains(r#"route="/api/clients""#), "{text}");
+        assert_eq!(
+            text.matches(r#"_total{method="GET",route="/health""#)
+                .count(),
+            2
+        );
     }
 }
