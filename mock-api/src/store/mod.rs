@@ -611,8 +611,7 @@ mod tests {
             before[1].cash_balance,
             after[1].cash_balance
         );
-        // A refused trade writes nothing but still drops the list; the next read is
-        // the database's again.
+        // A refused trade writes nothing: the list read next is still the database's.
         let refused = NewTrade {
             quantity: 1_000_000_000,
             side: Side::Sell,
