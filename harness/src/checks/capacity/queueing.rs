@@ -21,9 +21,9 @@
 //! a loaded two-core machine the workers were held 49 to 55 ms, and the wait's
 //! elasticity to the load is large (at ρ = 0.75 with 8 workers, 10% more load more than
 //! doubles the mean wait, and raises the share queued from 0.36 to 0.51), so a few per
-//! cent of service overhead is 15-30% of wait. The holding time the readings give agrees
-//! with the mock's service timer to about 1%, so the timer sees the whole holding time
-//! (the hand-over of a freed worker to its waiter adds nothing measurable).
+//! cent of service overhead is 15-30% of wait. The holding time the readings give agreed
+//! with the mock's service timer within 1-3% either way in our runs, so the hand-over of
+//! a freed worker to its waiter adds nothing the readings can resolve.
 //!
 //! Tolerances: successive requests' waits are strongly correlated (a busy period spans
 //! many of them), so the run is cut into batches several relaxation times long (the
