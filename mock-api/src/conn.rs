@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -84,13 +84,30 @@ impl AsyncRead for SharedStream {
     ) -> Poll<io::Result<()>> {
         loop {
             ready!(self.0.poll_read_ready(cx))?;
-            match self.0.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
+            let unfilled = buf.initialize_unfilled();
+            let len = unfilled.len();
+            let mut read = None;
+            // A short read drained the socket: reported to `try_io` as would-block, it
+            // clears the readiness seen before the read (as tokio's own TcpStream does),
+            // so the next poll waits for epoll instead of a read that fails with EAGAIN.
+            let outcome = self.0.try_io(Interest::READABLE, || {
+                let n = self.0.try_read(unfilled)?;
+                read = Some(n);
+                if n > 0 && n < len {
+                    Err(io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(())
+                }
+            });
+            match (read, outcome) {
+                (Some(n), _) => {
                     buf.advance(n);
                     return Poll::Ready(Ok(()));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
+                (None, Err(e)) if e.kind() != io::ErrorKind::WouldBlock => {
+                    return Poll::Ready(Err(e))
+                }
+                (None, _) => continue,
             }
         }
     }
@@ -154,5 +171,30 @@ fn drain(stream: &TcpStream) {
             Ok(n) if n > 0 => continue,
             _ => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A short read clears the socket's readiness; data arriving after it must still
+    /// wake the reader (a readiness cleared too late would lose that wake-up).
+    #[tokio::test]
+    async fn reads_each_write_after_a_short_read_and_then_eof() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut peer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut stream = SharedStream(Arc::new(listener.accept().await.unwrap().0));
+        let mut buf = [0_u8; 64];
+        for chunk in [&b"GET / HTTP/1.1\r\n\r\n"[..], b"second", b"x"] {
+            peer.write_all(chunk).await.unwrap();
+            let n = stream.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], chunk);
+        }
+        drop(peer);
+        assert_eq!(stream.read(&mut buf).await.unwrap(), 0, "EOF");
     }
 }
