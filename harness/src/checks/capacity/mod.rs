@@ -268,6 +268,9 @@ pub async fn run_all(seed: u64) -> Result<CheckTable, CapacityError> {
     table.extend(queueing::checks(&queueing::run(seed).await?));
     table.extend(shapes::spike_checks(&shapes::run_spike(seed).await?));
     table.extend(shapes::soak_checks(&shapes::run_soak(seed).await?));
+    table.extend(shapes::steady_soak_checks(
+        &shapes::run_steady_soak(seed).await?,
+    ));
     Ok(table)
 }
 

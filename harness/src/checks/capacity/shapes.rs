@@ -5,10 +5,11 @@
 //! The soak's leak is aged, not waited for: the mock's uptime (what its degradation
 //! sees) is moved forward in even steps during the run, an hour in all, so the service
 //! time grows from x1 to x3 over a 40 s (unscaled) run, as it would over an hour's soak.
-//! loadgen's analysis has no drift report (it judges a snapshot, not a trend), so the
-//! drift is computed here from loadgen's own task trace: the mean response time of the
-//! last third of the run against the first third, beyond the noise of each window's mean
-//! (estimated from sub-batch means, which also absorb the trend inside a window).
+//! The drift is judged twice: here, from loadgen's own task trace (the mean response time
+//! of the last third of the run against the first third, beyond the noise of each
+//! window's mean, estimated from sub-batch means, which also absorb the trend inside a
+//! window); and by loadgen's analysis, which must report it on the aged soak and must
+//! not on the same soak without ageing (the steady control).
 
 use std::time::Duration;
 
@@ -129,6 +130,15 @@ pub fn spike_checks((t, stages): &(Trial, Vec<loadgen::Stage>)) -> Vec<Check> {
 
 /// Runs the soak: a fixed rate against `leaking`, aged an hour over the run.
 pub async fn run_soak(seed: u64) -> Result<Trial, CapacityError> {
+    soak(seed, true).await
+}
+
+/// The steady control: the same soak, never aged (its service time stays at x1).
+pub async fn run_steady_soak(seed: u64) -> Result<Trial, CapacityError> {
+    soak(seed, false).await
+}
+
+async fn soak(seed: u64, aged: bool) -> Result<Trial, CapacityError> {
     let f = SOAK_SCALE;
     let mock = start_mock(super::profile("leaking")?, f, seed).await?;
     let mut config = mock.config()?;
@@ -142,10 +152,14 @@ pub async fn run_soak(seed: u64) -> Result<Trial, CapacityError> {
     config.seed = seed;
     config.stop_timeout = Duration::from_secs(5);
     config.trace = Some(100_000);
-    let action = Action::Age {
-        steps: AGE_STEPS,
-        over: SOAK_TIME.mul_f64(f),
-        by: AGE_STEP,
+    let action = if aged {
+        Action::Age {
+            steps: AGE_STEPS,
+            over: SOAK_TIME.mul_f64(f),
+            by: AGE_STEP,
+        }
+    } else {
+        Action::None
     };
     Ok(drive(mock, config, super::scenario(None), f, action).await?)
 }
@@ -176,8 +190,63 @@ fn window(events: &[(f64, f64)], from: f64, to: f64) -> Option<(f64, f64, usize)
     Some((m, (var / k).sqrt(), n))
 }
 
+/// What loadgen's analysis says of the run's Aggregated drift.
+fn analysis_drift(t: &Trial) -> (Option<loadgen::analysis::Drift>, String) {
+    let analysis = loadgen::analysis::analyse(
+        &t.outcome.snapshot,
+        &loadgen::baseline::Baselines::default(),
+    );
+    let drift = analysis.rows.last().and_then(|r| r.drift.clone());
+    let shown = match &drift {
+        Some(d) => format!(
+            "drifts up {:.1} ms/min (wall), {} -> {} (t = {:.1} > {:.1}, {} s)",
+            d.ms_per_minute,
+            ms(d.from_ms),
+            ms(d.to_ms),
+            d.t,
+            d.t_critical,
+            d.intervals
+        ),
+        None => "no drift reported".to_owned(),
+    };
+    (drift, shown)
+}
+
+/// loadgen's analysis reports no drift on the steady control.
+pub fn steady_soak_checks(t: &Trial) -> Vec<Check> {
+    let (drift, shown) = analysis_drift(t);
+    vec![Check::new(
+        "loadgen analysis: no drift without a leak",
+        "no drift reported on the same soak, never aged",
+        shown,
+        format!(
+            "slope within Student's t at one-sided {} or a rise under {}% of the start",
+            sci(loadgen::analysis::DRIFT_ALPHA),
+            loadgen::analysis::DRIFT_MATERIAL * 100.0
+        ),
+        drift.is_none(),
+    )]
+}
+
 /// The drift between the first and last thirds, and the memory growth.
 pub fn soak_checks(t: &Trial) -> Vec<Check> {
+    let (drift, shown) = analysis_drift(t);
+    let mut first = vec![Check::new(
+        "loadgen analysis reports the drift on leaking",
+        "Aggregated latency drifts up (the leak: service x1 -> x3 over the run)",
+        shown,
+        format!(
+            "slope beyond Student's t at one-sided {}, rise over {}% of the start",
+            sci(loadgen::analysis::DRIFT_ALPHA),
+            loadgen::analysis::DRIFT_MATERIAL * 100.0
+        ),
+        drift.is_some(),
+    )];
+    first.extend(trace_soak_checks(t));
+    first
+}
+
+fn trace_soak_checks(t: &Trial) -> Vec<Check> {
     let f = SOAK_SCALE;
     let events: Vec<(f64, f64)> = t
         .outcome
