@@ -265,15 +265,16 @@ taskset -c "$TOOL_CPU" "$BIN/loadgen" -f benches/health.toml -H "http://$addr" -
   -r 2000 -t "${SCALE_SECS}s" --headless --only-summary --json "$work/scale.json" >"$work/scale.out" 2>&1 &
 lg_pid=$!
 load_start=$(cut -d' ' -f1 /proc/loadavg)
-mock_kb=0; lg_kb=0; lg_last=0; mock_last=0
+mock_kb=0; lg_kb=0; lg_last=0; mock_last=0; curve=""
 # kb_of PID FIELD: a /proc/PID/status figure in KB (0 once the process is gone).
 kb_of() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-for _ in $(seq $((SCALE_SECS + 30))); do
+for s in $(seq 0 $((SCALE_SECS + 30))); do
   kill -0 "$lg_pid" 2>/dev/null || break
   v=$(kb_of "$lg_pid" VmHWM); [ -n "$v" ] && [ "$v" -gt "$lg_kb" ] && lg_kb=$v
   v=$(kb_of "$lg_pid" VmRSS); [ -n "$v" ] && lg_last=$v
   v=$(kb_of "$mock_pid" VmHWM); [ -n "$v" ] && [ "$v" -gt "$mock_kb" ] && mock_kb=$v
   v=$(kb_of "$mock_pid" VmRSS); [ -n "$v" ] && mock_last=$v
+  if [ $((s % 10)) -eq 0 ]; then curve+=" ${s}s:$((lg_last / 1024))|$((mock_last / 1024))"; fi
   sleep 1
 done
 load_end=$(cut -d' ' -f1 /proc/loadavg)
@@ -288,6 +289,7 @@ row "  peak RSS MB: mock-api | loadgen (goal < 300 each)" "$((mock_kb / 1024))" 
   "$(verdict "$(( (mock_kb > lg_kb ? mock_kb : lg_kb) / 1024 ))" 300 '<=')"
 row "  last RSS MB: mock-api | loadgen" "$((mock_last / 1024))" "$((lg_last / 1024))" ""
 row "  peak bytes per user: mock-api | loadgen" "$((mock_kb * 1024 / SCALE_USERS))" "$((lg_kb * 1024 / SCALE_USERS))" ""
+row "  RSS MB every 10 s, loadgen|mock-api:$curve" "" "" ""
 fi
 
 # --- the table ----------------------------------------------------------------------------
