@@ -141,39 +141,41 @@ row "  CPU us per request: oha" "$(median "${oha_cpu[@]}")" "" ""
 fi
 
 # --- 2. mock-api overhead vs a bare axum server --------------------------------------------
+# Both servers run at once (on SERVER_CPU) and the wrk runs alternate between them, so each
+# pair of runs sees the same load from the machine's other programs; the printed ratio is
+# the median of the pairs' ratios, and CPU time per request the median of the runs'.
 if want overhead; then
-log "overhead: mock-api fast vs bare axum, wrk $CONNS connections"
+log "overhead: mock-api fast vs bare axum, wrk $CONNS connections, runs alternating"
 mock --profile fast
-curl -s "http://$addr/health" >"$work/health.json"
-curl -s "http://$addr/api/clients" >"$work/clients.json"
-# server_cpu_us TICKS_BEFORE REQUESTS: the server's CPU time per request since TICKS_BEFORE.
-server_cpu_us() { awk -v t0="$1" -v t1="$(cpu_ticks "$server_pid")" -v hz="$clk" -v n="$2" \
-  'BEGIN {if (n > 0) printf "%.1f", (t1 - t0) * 1e6 / hz / n; else print "n/a"}'; }
-mock_rps=(); mock_cpu=()
-for path in /health /api/clients; do
-  m=(); t0=$(cpu_ticks "$server_pid"); n=0
-  for i in $(seq "$RUNS"); do
-    run_wrk "m$i" "$CONNS" "http://$addr$path"; m+=("$(wrk_rps "$work/m$i.out")")
-    n=$((n + $(wrk_requests "$work/m$i.out")))
-  done
-  mock_rps+=("$(median "${m[@]}")"); mock_cpu+=("$(server_cpu_us "$t0" "$n")")
-done
-stop_server
+mock_pid=$server_pid; mock_addr=$addr
+trap 'kill "$mock_pid" 2>/dev/null || true; cleanup' EXIT
+curl -s "http://$mock_addr/health" >"$work/health.json"
+curl -s "http://$mock_addr/api/clients" >"$work/clients.json"
 start_server baseline "$BIN/baseline" --health "$work/health.json" --clients "$work/clients.json"
-idx=0
+base_pid=$server_pid; base_addr=$addr
+# cpu_us PID URL NAME: runs wrk as NAME against URL; prints PID's CPU us per request.
+cpu_us() {
+  local t0; t0=$(cpu_ticks "$1")
+  run_wrk "$3" "$CONNS" "$2"
+  awk -v t0="$t0" -v t1="$(cpu_ticks "$1")" -v hz="$clk" -v n="$(wrk_requests "$work/$3.out")" \
+    'BEGIN {if (n > 0) printf "%.1f", (t1 - t0) * 1e6 / hz / n; else print "n/a"}'
+}
 for path in /health /api/clients; do
-  b=(); t0=$(cpu_ticks "$server_pid"); n=0
+  rs=(); mr=(); br=(); mc=(); bc=(); load=$(cut -d' ' -f1 /proc/loadavg)
   for i in $(seq "$RUNS"); do
-    run_wrk "b$i" "$CONNS" "http://$addr$path"; b+=("$(wrk_rps "$work/b$i.out")")
-    n=$((n + $(wrk_requests "$work/b$i.out")))
+    mc+=("$(cpu_us "$mock_pid" "http://$mock_addr$path" "m$i")"); mr+=("$(wrk_rps "$work/m$i.out")")
+    bc+=("$(cpu_us "$base_pid" "http://$base_addr$path" "b$i")"); br+=("$(wrk_rps "$work/b$i.out")")
+    rs+=("$(ratio "${mr[-1]}" "${br[-1]}")")
   done
-  r=$(ratio "${mock_rps[$idx]}" "$(median "${b[@]}")")
+  r=$(median "${rs[@]}")
   row "mock-api fast / bare axum requests/s ($path)" "$r" ">= 0.8" "$(verdict "$r" 0.8 '>=')"
-  row "  requests/s: mock-api | axum" "$(printf '%.0f' "${mock_rps[$idx]}")" "$(median "${b[@]}" | xargs printf '%.0f')" ""
-  row "  server CPU us per request: mock-api | axum" "${mock_cpu[$idx]}" "$(server_cpu_us "$t0" "$n")" ""
-  idx=$((idx + 1))
+  row "  requests/s: mock-api | axum" "$(median "${mr[@]}" | xargs printf '%.0f')" "$(median "${br[@]}" | xargs printf '%.0f')" ""
+  row "  server CPU us per request: mock-api | axum" "$(median "${mc[@]}")" "$(median "${bc[@]}")" ""
+  row "  CPU per request mock-api / axum | load average" "$(ratio "$(median "${mc[@]}")" "$(median "${bc[@]}")")" "$load" ""
 done
 stop_server
+kill "$mock_pid" 2>/dev/null || true; wait "$mock_pid" 2>/dev/null || true
+trap cleanup EXIT
 fi
 
 # --- 3. delay precision -------------------------------------------------------------------
