@@ -190,11 +190,22 @@ if want precision; then
 # PRECISION_CPUS: the server's cores in this section (default SERVER_CPU; "0-1" gives it
 # both, shared with the tool, since the goal is per machine).
 PRECISION_CPUS=${PRECISION_CPUS:-$SERVER_CPU}
+# PRECISION_RT=N (root only): the server's threads run SCHED_FIFO at priority N, ahead of
+# every other program on their core; an experiment that separates the time a response
+# waits for a turn on the core from the time the server spends, not a default.
+PRECISION_RT=${PRECISION_RT:-}
 predict="/api/ml/predict?ticker=AAPL"
+# runq PID: per thread "name wait_ns timeslices" from the scheduler's statistics
+# (schedstat: time spent runnable but waiting on a run queue, and times run).
+runq() { for t in /proc/"$1"/task/*; do echo "$(cat "$t/comm") $(cut -d' ' -f2,3 "$t/schedstat")"; done; }
+# runq_us BEFORE AFTER NAME: mean run-queue wait per time slice of NAME's threads, us.
+runq_us() { paste -d' ' "$1" "$2" | awk -v n="$3" '$1 == n {w += $5 - $2; k += $6 - $3}
+  END {if (k > 0) printf "%.0f", w / k / 1000; else print "n/a"}'; }
 precision() { # LABEL IN_FLIGHT TIME_SCALE GOAL_US TOOL (wrk | open)
   local SERVER_CPU=$PRECISION_CPUS
   mock --profile benches/fixed-10ms.toml --time-scale "$3"
-  ( sleep 3; curl -s -X POST "http://$addr/admin/stats/reset" >/dev/null ) &
+  if [ -n "$PRECISION_RT" ]; then chrt -f -a -p "$PRECISION_RT" "$server_pid" >/dev/null; fi
+  ( sleep 3; curl -s -X POST "http://$addr/admin/stats/reset" >/dev/null; runq "$server_pid" >"$work/q0" ) &
   local resetter=$! t0 load
   load=$(cut -d' ' -f1 /proc/loadavg)
   t0=$(cpu_ticks "$server_pid")
@@ -211,6 +222,7 @@ precision() { # LABEL IN_FLIGHT TIME_SCALE GOAL_US TOOL (wrk | open)
   fi
   wait "$resetter" || true
   curl -s "http://$addr/admin/stats" >"$work/p.json"
+  runq "$server_pid" >"$work/q1"
   local busy
   busy=$(awk -v t0="$t0" -v t1="$(cpu_ticks "$server_pid")" -v hz="$clk" -v d="$((DURATION + 3))" \
     'BEGIN {printf "%.0f%%", (t1 - t0) * 100 / hz / d}')
@@ -222,8 +234,11 @@ precision() { # LABEL IN_FLIGHT TIME_SCALE GOAL_US TOOL (wrk | open)
   row "delay error p99 us, $1" "$p99" "<= $4" "$(verdict "$p99" "$4" '<=')"
   row "  p50 us | responses measured" "$p50" "$n" ""
   row "  server CPU (share of one core) | load average" "$busy" "$load" ""
+  # Each response needs the timer thread and then the worker to get the core in turn.
+  row "  run-queue wait per wakeup us: timer thread | worker" \
+    "$(runq_us "$work/q0" "$work/q1" precise-timer)" "$(runq_us "$work/q0" "$work/q1" tokio-rt-worker)" ""
 }
-log "delay precision (${DURATION}s each, server on CPU $PRECISION_CPUS)"
+log "delay precision (${DURATION}s each, server on CPU $PRECISION_CPUS${PRECISION_RT:+, SCHED_FIFO $PRECISION_RT})"
 precision "1,000 in flight (100 ms, 10k req/s, wrk)" 1000 10 100 wrk
 precision "1,000 in flight (100 ms, 10k req/s, open)" 1000 10 100 open
 precision "10,000 in flight (1 s, 10k req/s, wrk)" 10000 100 200 wrk
