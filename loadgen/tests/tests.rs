@@ -488,7 +488,14 @@ async fn bulk_trades_send_five_valid_json_posts_per_task() {
     assert_eq!(trades.num_failures(), 0, "{:?}", outcome.snapshot.errors);
     let bulk = outcome.tasks_run[&("ACISStressTestUser".to_owned(), "bulk_trades".to_owned())];
     assert!(bulk >= 1);
-    assert_eq!(trades.num_requests(), 5 * bulk);
+    // A task the stop interrupts is not counted but its posts so far are: at most four
+    // of an unfinished task per user come on top of five per finished task.
+    let users = 2;
+    let posts = trades.num_requests();
+    assert!(
+        (5 * bulk..=5 * bulk + 4 * users).contains(&posts),
+        "{posts} posts for {bulk} finished bulk_trades tasks of {users} users"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -407,9 +407,10 @@ fn bad_load_flags_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_arrival_rate_breakpoint_fails_on_errors_or_dropped_iterations() {
-    // Three requests at a time are served in 20 ms; more get 503 at once. At 25 and 50
-    // iterations a second about one request is in flight; at 400, eight would be.
-    let addr = capacity(3, Duration::from_millis(20)).await;
+    // Six requests at a time are served in 20 ms; more get 503 at once. At 25 and 50
+    // iterations a second about one request is in flight (a late scheduler catching up
+    // would have to bunch seven to fail it); at 400, eight would be: a quarter refused.
+    let addr = capacity(6, Duration::from_millis(20)).await;
     let mut cfg = config(addr, 0, 1.0, 20.0);
     cfg.load = LoadPlan::Arrival(ArrivalPlan::stepped(
         &[25.0, 50.0, 400.0, 800.0],
