@@ -101,12 +101,30 @@ pub enum WebError {
         #[source]
         source: std::io::Error,
     },
+    /// A load plan the web UI cannot run (its form starts users at a spawn rate).
+    #[error("{flag} needs --headless: the web UI starts a number of users at a spawn rate, so it would drop the plan {flag} asks for")]
+    HeadlessOnly {
+        /// The flag given.
+        flag: &'static str,
+    },
     /// The scenario could not be loaded.
     #[error("{0}")]
     Scenario(String),
     /// The server failed while serving.
     #[error("the web UI's server failed: {0}")]
     Serve(#[source] std::io::Error),
+}
+
+/// The first flag whose load plan only a headless run carries out, if any.
+fn headless_only_flag(cli: &Cli) -> Option<&'static str> {
+    [
+        (cli.arrival_rate.is_some(), "--arrival-rate"),
+        (cli.stages.is_some(), "--stages"),
+        (cli.shape.is_some(), "--shape"),
+        (cli.breakpoint, "--breakpoint"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
 }
 
 /// The address to bind from `--web-host` and `--web-port`.
@@ -127,6 +145,9 @@ impl WebConfig {
     /// form is prefilled with `-u`, `-r`, `-H`, `-t` and the positional classes, and every
     /// class of the scenario is offered.
     pub fn from_cli(cli: &Cli, mut base: RunConfig) -> Result<Self, WebError> {
+        if let Some(flag) = headless_only_flag(cli) {
+            return Err(WebError::HeadlessOnly { flag });
+        }
         let auth = cli
             .web_auth
             .as_deref()

@@ -381,3 +381,27 @@ async fn a_run_answers_like_locust_and_obeys_edit_reset_and_stop() {
     state.stop_and_wait().await;
     assert_eq!(state.state(), RunState::Stopped);
 }
+
+#[test]
+fn plans_only_a_headless_run_carries_out_are_refused_not_dropped() {
+    use clap::Parser as _;
+    let base = || RunConfig::new(Target::parse("http://127.0.0.1:1").unwrap(), 1, 1.0, None);
+    let cli = |args: &[&str]| {
+        crate::cli::Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()))
+            .unwrap()
+    };
+    for (args, flag) in [
+        (&["--arrival-rate", "5"][..], "--arrival-rate"),
+        (&["--stages", "1s:2:1"][..], "--stages"),
+        (&["--shape", "spike"][..], "--shape"),
+        (&["--breakpoint"][..], "--breakpoint"),
+    ] {
+        let e = WebConfig::from_cli(&cli(args), base()).unwrap_err();
+        assert!(
+            matches!(e, WebError::HeadlessOnly { flag: f } if f == flag),
+            "{args:?}: {e}"
+        );
+        assert!(e.to_string().contains("needs --headless"), "{e}");
+    }
+    assert!(WebConfig::from_cli(&cli(&["-u", "3"]), base()).is_ok());
+}
