@@ -60,16 +60,14 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         .extensions()
         .get::<Arrival>()
         .map_or_else(Instant::now, |a| a.0);
-    let matched = req
+    let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
-    let Some(route) = matched.as_deref().and_then(|m| state.route_key(&method, m)) else {
+        .and_then(|m| state.route_key(req.method().as_str(), m.as_str()));
+    let Some(route) = route else {
         return next.run(req).await;
     };
-    let path = matched.unwrap_or_default();
-    let recorder = Recorder::start(&state, route, method, path, arrival);
+    let recorder = Recorder::start(&state, route, arrival);
 
     let pair = state.profile.current();
     let behaviour = pair.effective.behaviour(route);
@@ -393,9 +391,8 @@ async fn burn_cpu(budget: Duration) {
 #[derive(Debug)]
 struct Recorder {
     state: AppState,
+    /// The route key (`GET /health`): its method and template are what metrics label.
     route: &'static str,
-    method: String,
-    path: String,
     arrival: Instant,
     /// When the response was meant to be written (arrival + latency), if the profile's
     /// delay alone decided it: the delay error is measured against it.
@@ -404,19 +401,11 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn start(
-        state: &AppState,
-        route: &'static str,
-        method: String,
-        path: String,
-        arrival: Instant,
-    ) -> Self {
+    fn start(state: &AppState, route: &'static str, arrival: Instant) -> Self {
         state.metrics.in_flight().inc();
         Self {
             state: state.clone(),
             route,
-            method,
-            path,
             arrival,
             intended: None,
             open: true,
@@ -429,8 +418,11 @@ impl Recorder {
         self
     }
 
-    fn path(&self) -> &str {
-        &self.path
+    /// The route's template (`/health`), as metrics label it.
+    fn path(&self) -> &'static str {
+        self.route
+            .split_once(' ')
+            .map_or(self.route, |(_, path)| path)
     }
 
     /// Records now (for faults with no response body).
@@ -448,7 +440,7 @@ impl Recorder {
             .record(self.route, Outcome { status, failure }, elapsed);
         self.state
             .metrics
-            .observe(&self.method, &self.path, status, elapsed.as_secs_f64());
+            .observe(self.route, status, elapsed.as_secs_f64());
         self.state.metrics.in_flight().dec();
     }
 

@@ -118,6 +118,8 @@ pub struct Metrics {
 /// exposition lists the same series as without the handles.
 #[derive(Debug)]
 struct RouteHandles {
+    /// The route key the behaviour layer found (`GET /health`).
+    key: &'static str,
     method: &'static str,
     path: &'static str,
     duration: OnceLock<Histogram>,
@@ -129,6 +131,7 @@ impl RouteHandles {
     fn new(route: &'static str) -> Option<Self> {
         let (method, path) = route.split_once(' ')?;
         Some(Self {
+            key: route,
             method,
             path,
             duration: OnceLock::new(),
@@ -316,13 +319,9 @@ impl Metrics {
         self.latency_multiplier.set(multiplier);
     }
 
-    /// Counts an answered request and its duration.
-    pub fn observe(&self, method: &str, route: &str, status: Option<u16>, seconds: f64) {
-        if let Some(h) = self
-            .routes
-            .iter()
-            .find(|h| h.path == route && h.method == method)
-        {
+    /// Counts an answered request and its duration, by its route key (`GET /health`).
+    pub fn observe(&self, route_key: &str, status: Option<u16>, seconds: f64) {
+        if let Some(h) = self.routes.iter().find(|h| h.key == route_key) {
             if let Some(status) = status {
                 h.counter(status, &self.requests).inc();
             }
@@ -331,6 +330,7 @@ impl Metrics {
                 .observe(seconds);
             return;
         }
+        let (method, route) = route_key.split_once(' ').unwrap_or(("", route_key));
         if let Some(status) = status {
             self.requests
                 .get_or_create(&RequestLabels {
@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn exposition_names_and_labels() {
         let m = Metrics::new();
-        m.observe("GET", "/api/clients/{client_id}", Some(200), 0.006);
+        m.observe("GET /api/clients/{client_id}", Some(200), 0.006);
         m.injected("/api/clients/{client_id}", "reset");
         m.in_flight().inc();
         let text = m.encode();
@@ -420,12 +420,12 @@ mod tests {
     fn route_handles_count_into_the_registry_series() {
         let m = Metrics::new();
         for _ in 0..3 {
-            m.observe("GET", "/health", Some(200), 0.0002);
+            m.observe("GET /health", Some(200), 0.0002);
         }
-        m.observe("GET", "/health", Some(503), 0.02);
-        m.observe("GET", "/health", None, 0.0002);
+        m.observe("GET /health", Some(503), 0.02);
+        m.observe("GET /health", None, 0.0002);
         // Not a profile route (no handles): counted through the family as before.
-        m.observe("GET", "/nowhere", Some(404), 0.0001);
+        m.observe("GET /nowhere", Some(404), 0.0001);
         let text = m.encode();
         for line in [
             r#"http_requests_total{method="GET",route="/health",status="200"} 3"#,
