@@ -114,7 +114,7 @@ fn dashboards() -> Vec<Dashboard> {
 /// Metric names in mock-api's real exposition, after one of each kind of event.
 fn mock_api_metric_names() -> Vec<String> {
     let metrics = mock_api::metrics::Metrics::new();
-    metrics.observe("GET", "/api/clients", Some(200), 0.01);
+    metrics.observe("GET /api/clients", Some(200), 0.01);
     metrics.injected("/api/clients", "reset");
     metrics
         .encode()
