@@ -54,12 +54,25 @@ pub struct Search {
     pub f: f64,
 }
 
+impl Search {
+    /// The mean service time (unscaled ms) the mock measured during step `stage` (a
+    /// shared machine's load changes the handler's overhead from step to step); its last
+    /// reading when the step has none of its own.
+    fn service_ms(&self, stage: usize) -> Option<f64> {
+        let cap = &self.trial.server.capacity;
+        let fallback = (cap.service_time_ms.count > 0).then_some(cap.service_time_ms.mean);
+        self.trial
+            .service_per_step
+            .get(stage)
+            .filter(|(n, _)| *n > 0)
+            .map(|(_, m)| *m)
+            .or(fallback)
+            .map(|m| m / self.f)
+    }
+}
+
 /// Runs the step search against `capacity`.
 pub async fn run(seed: u64) -> Result<Search, CapacityError> {
-    let f = TIME_SCALE;
-    let profile = super::profile("capacity")?;
-    let mock = start_mock(profile.clone(), f, seed).await?;
-    let mut config = mock.config()?;
     let stages: Vec<Stage> = STEPS
         .iter()
         .map(|&users| Stage {
@@ -68,16 +81,31 @@ pub async fn run(seed: u64) -> Result<Search, CapacityError> {
             spawn_rate: f64::INFINITY,
         })
         .collect();
-    config.load = LoadPlan::Stages(stages).scaled(f);
+    search(LoadPlan::Stages(stages), STEPS.len(), p95_bound_ms(), seed).await
+}
+
+/// Runs `load` (`steps` steps of [`STEP_TIME`], unscaled) against `capacity` as a
+/// breakpoint search whose steps fail on 5% failures or a p95 over `p95_ms`.
+async fn search(
+    load: LoadPlan,
+    steps: usize,
+    p95_ms: f64,
+    seed: u64,
+) -> Result<Search, CapacityError> {
+    let f = TIME_SCALE;
+    let profile = super::profile("capacity")?;
+    let mock = start_mock(profile.clone(), f, seed).await?;
+    let mut config = mock.config()?;
+    config.load = load.scaled(f);
     config.seed = seed;
     config.stop_timeout = Duration::from_secs(5);
     // The bound is on loadgen's (scaled) figures.
     config.breakpoint = Some(
-        Breakpoint::bounds(Some(0.05), Some(p95_bound_ms() * f))
+        Breakpoint::bounds(Some(0.05), Some(p95_ms * f))
             .unwrap_or_else(|e| unreachable!("constant criteria parse: {e}")),
     );
     let action = Action::ServicePerStep {
-        count: STEPS.len() as u32,
+        count: steps as u32,
         every: STEP_TIME.mul_f64(f),
     };
     let trial = drive(mock, config, super::scenario(None), f, action).await?;
@@ -98,19 +126,7 @@ pub fn checks(s: &Search) -> Vec<Check> {
         .profile
         .route_saturation_rps("GET /api/clients")
         .unwrap_or(f64::NAN);
-    // The mean service time of each step, as the mock measured it during that step (a
-    // shared machine's load changes the handler's overhead from step to step); the
-    // last reading when a step has none of its own.
-    let fallback = (cap.service_time_ms.count > 0).then_some(cap.service_time_ms.mean);
-    let service_ms = |stage: usize| {
-        s.trial
-            .service_per_step
-            .get(stage)
-            .filter(|(n, _)| *n > 0)
-            .map(|(_, m)| *m)
-            .or(fallback)
-            .map(|m| m / f)
-    };
+    let service_ms = |stage: usize| s.service_ms(stage);
     if workers == 0.0 || (0..STEPS.len()).all(|i| service_ms(i).is_none()) {
         return vec![Check::skip(name, "the mock measured no service time")];
     }
@@ -203,25 +219,9 @@ pub const OPEN_P95_MS: f64 = 1000.0;
 
 /// Runs the open-model search (arrival-rate steps) against `capacity`.
 pub async fn run_open(seed: u64) -> Result<Search, CapacityError> {
-    let f = TIME_SCALE;
-    let profile = super::profile("capacity")?;
-    let mock = start_mock(profile.clone(), f, seed).await?;
-    let mut config = mock.config()?;
     let plan =
         loadgen::arrival::ArrivalPlan::stepped(&OPEN_RATES, STEP_TIME, OPEN_USERS, Duration::ZERO);
-    config.load = LoadPlan::Arrival(plan).scaled(f);
-    config.seed = seed;
-    config.stop_timeout = Duration::from_secs(5);
-    config.breakpoint = Some(
-        Breakpoint::bounds(Some(0.05), Some(OPEN_P95_MS * f))
-            .unwrap_or_else(|e| unreachable!("constant criteria parse: {e}")),
-    );
-    let action = Action::ServicePerStep {
-        count: OPEN_RATES.len() as u32,
-        every: STEP_TIME.mul_f64(f),
-    };
-    let trial = drive(mock, config, super::scenario(None), f, action).await?;
-    Ok(Search { trial, profile, f })
+    search(LoadPlan::Arrival(plan), OPEN_RATES.len(), OPEN_P95_MS, seed).await
 }
 
 /// The open-model search: the first failed rate step is past the saturation point, and
@@ -235,16 +235,7 @@ pub fn open_checks(s: &Search) -> Vec<Check> {
     };
     let cap = &s.trial.server.capacity;
     let workers = f64::from(cap.workers);
-    let fallback = (cap.service_time_ms.count > 0).then_some(cap.service_time_ms.mean);
-    let service_ms = |stage: usize| {
-        s.trial
-            .service_per_step
-            .get(stage)
-            .filter(|(n, _)| *n > 0)
-            .map(|(_, m)| *m)
-            .or(fallback)
-            .map(|m| m / f)
-    };
+    let service_ms = |stage: usize| s.service_ms(stage);
     let sat = |stage: usize| service_ms(stage).map_or(f64::NAN, |m| workers / (m / 1000.0));
     let steps: Vec<String> = report
         .steps
