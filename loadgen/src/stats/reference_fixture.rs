@@ -1,16 +1,16 @@
-//! Test fixture: a [`Snapshot`] whose figures equal those of the real Locust 2.47 run in
-//! the shared reference files (`console-final.txt`), rebuilt by recording response
-//! times chosen to give the same counts, failures, averages, extremes, medians and
-//! percentiles, per row and aggregated.
+//! Test fixture: a [`Snapshot`] whose figures equal those of the real Locust 2.47 run
+//! whose files the repository keeps in `loadgen/tests/reference/locust-2.47/`
+//! (`console-final.txt`), rebuilt by recording response times chosen to give the same
+//! counts, failures, averages, extremes, medians and percentiles, per row and aggregated.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Aggregator, RequestKey, Shard, Snapshot, PERCENTILES_TO_REPORT};
 
-/// The directory of the real Locust run's files, beside the project.
+/// The directory of the real Locust run's files, kept in the repository.
 pub(crate) fn reference_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/locust-2.47")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/locust-2.47")
 }
 
 /// A reference file's bytes as text; panics with the path when it is missing.
