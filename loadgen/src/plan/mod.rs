@@ -1,0 +1,11 @@
+//! What to run: the scenario (TOML, compiled once into user classes, tasks and request
+//! templates), the load plan (users and spawn rate, stages and built-in shapes, or an
+//! arrival rate) and the target. Plain data, read by the engine, the verdicts and the
+//! sinks; nothing here runs anything.
+
+pub mod arrival;
+pub mod load;
+pub mod scenario;
+pub mod shape;
+pub mod target;
+pub mod template;
