@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser as _;
 use loadgen::cli::Cli;
-use loadgen::metrics::{MetricsConfig, MetricsServer};
+use loadgen::metrics::MetricsServer;
 use mock_api::profile::Profile;
 use mock_api::server::ServerConfig;
 use stack_tests::dashboard::{self, Dashboard, Substitutions};
@@ -293,7 +293,8 @@ impl LoadgenRun {
     fn start(runtime: &tokio::runtime::Runtime, args: &[&str]) -> Self {
         let cli = Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()))
             .unwrap_or_else(|e| panic!("loadgen flags: {e}"));
-        let metrics = MetricsConfig::from_cli(&cli)
+        let metrics = cli
+            .metrics_config()
             .unwrap_or_else(|e| panic!("{e}"))
             .expect("--metrics-port is given");
         let (mut config, scenario) = cli.into_run().unwrap_or_else(|e| panic!("{e}"));
