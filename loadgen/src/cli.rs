@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::locust_conf::{ConfError, FlagKind};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
@@ -21,35 +22,53 @@ use crate::web::{bind_address, Credentials, RunParams, WebConfig, WebError};
 #[command(
     name = "loadgen",
     version,
+    // A flag given twice keeps its last value, so the command line overrides the
+    // configuration files' flags placed before it.
+    args_override_self = true,
     about = "A load generator that speaks Locust: user classes, flags, tables and CSV, with exact HdrHistogram percentiles"
 )]
 pub struct Cli {
     /// Scenario file (TOML), or a built-in scenario: acis (default), guide.
-    #[arg(short = 'f', long = "locustfile", value_name = "FILE")]
+    #[arg(
+        short = 'f',
+        long = "locustfile",
+        value_name = "FILE",
+        env = "LOCUST_LOCUSTFILE"
+    )]
     pub file: Option<PathBuf>,
     /// Host to load test, loopback only (e.g. http://127.0.0.1:8000).
-    #[arg(short = 'H', long, default_value = "http://127.0.0.1:8000")]
+    #[arg(
+        short = 'H',
+        long,
+        default_value = "http://127.0.0.1:8000",
+        env = "LOCUST_HOST"
+    )]
     pub host: String,
     /// Peak number of concurrent users.
-    #[arg(short = 'u', long, default_value_t = 1)]
+    #[arg(short = 'u', long, default_value_t = 1, env = "LOCUST_USERS")]
     pub users: usize,
     /// Users started per second.
-    #[arg(short = 'r', long = "spawn-rate", default_value_t = 1.0)]
+    #[arg(
+        short = 'r',
+        long = "spawn-rate",
+        default_value_t = 1.0,
+        env = "LOCUST_SPAWN_RATE"
+    )]
     pub spawn_rate: f64,
     /// Stop after this time, e.g. 300s, 20m, 3h, 1h30m (counted from the test start).
-    #[arg(short = 't', long = "run-time", value_parser = parse_timespan)]
+    #[arg(short = 't', long = "run-time", value_parser = parse_timespan, env = "LOCUST_RUN_TIME")]
     pub run_time: Option<Duration>,
     /// Run without the web UI.
-    #[arg(long)]
+    #[arg(long, env = "LOCUST_HEADLESS")]
     pub headless: bool,
     /// Write stats to PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv, PREFIX_exceptions.csv.
-    #[arg(long, value_name = "PREFIX")]
+    #[arg(long, value_name = "PREFIX", env = "LOCUST_CSV")]
     pub csv: Option<PathBuf>,
     /// Write every row to the stats history, not only the aggregated one.
-    #[arg(long)]
+    #[arg(long, env = "LOCUST_CSV_FULL_HISTORY")]
     pub csv_full_history: bool,
     /// Write an HTML report to FILE (one self-contained page with charts).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "LOCUST_HTML")]
     pub html: Option<PathBuf>,
     /// Write JUnit XML to FILE: each of the scenario's criteria a test case.
     #[arg(long, value_name = "FILE")]
@@ -61,19 +80,19 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Print only the final summary, not the table every 2 s.
-    #[arg(long)]
+    #[arg(long, env = "LOCUST_ONLY_SUMMARY")]
     pub only_summary: bool,
     /// Seconds running tasks may take to finish when the run stops (0: stop them at once).
-    #[arg(short = 's', long, value_parser = parse_seconds, default_value = "0")]
+    #[arg(short = 's', long, value_parser = parse_seconds, default_value = "0", env = "LOCUST_STOP_TIMEOUT")]
     pub stop_timeout: Duration,
     /// Exit code when any request failed.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, env = "LOCUST_EXIT_CODE_ON_ERROR")]
     pub exit_code_on_error: u8,
     /// Reset the statistics once spawning has completed.
-    #[arg(long)]
+    #[arg(long, env = "LOCUST_RESET_STATS")]
     pub reset_stats: bool,
     /// Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.
-    #[arg(short = 'L', long, default_value = "INFO")]
+    #[arg(short = 'L', long, default_value = "INFO", env = "LOCUST_LOGLEVEL")]
     pub loglevel: String,
     /// Seed for every user's random choices (default: a random seed, shown in the JSON).
     #[arg(long)]
@@ -121,19 +140,19 @@ pub struct Cli {
     #[arg(long, value_name = "N", requires_all = ["breakpoint", "arrival_rate"])]
     pub rate_steps: Option<usize>,
     /// Address the web UI listens on; any address but loopback needs --web-auth.
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1", env = "LOCUST_WEB_HOST")]
     pub web_host: String,
     /// Port the web UI listens on.
-    #[arg(long, default_value_t = crate::web::DEFAULT_WEB_PORT)]
+    #[arg(long, default_value_t = crate::web::DEFAULT_WEB_PORT, env = "LOCUST_WEB_PORT")]
     pub web_port: u16,
     /// HTTP basic credentials for the web UI, as user:password.
-    #[arg(long, value_name = "USER:PASSWORD")]
+    #[arg(long, value_name = "USER:PASSWORD", env = "LOCUST_WEB_AUTH")]
     pub web_auth: Option<String>,
     /// Start the test at once, without waiting for the web UI's form.
-    #[arg(long)]
+    #[arg(long, env = "LOCUST_AUTOSTART")]
     pub autostart: bool,
     /// Quit this many seconds after the test ends (with --autostart, as in Locust).
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, env = "LOCUST_AUTOQUIT")]
     pub autoquit: Option<Duration>,
     /// Serve live figures for Prometheus at GET /metrics on this port while a headless run goes on (0: any free port, printed).
     #[arg(long, value_name = "PORT")]
@@ -144,8 +163,27 @@ pub struct Cli {
     /// Seconds the endpoint stays up after the run, until Prometheus has read the final figures.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "5")]
     pub metrics_grace: Duration,
+    /// Read more flags from FILE (Locust's format: `users = 50` lines), after ~/.locust.conf, ./locust.conf and ./pyproject.toml's [tool.locust].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write logs to FILE instead of stderr.
+    #[arg(long, value_name = "FILE", env = "LOCUST_LOGFILE")]
+    pub logfile: Option<PathBuf>,
+    /// Run this many task iterations in all, then stop (tasks running then finish first).
+    #[arg(
+        short = 'i',
+        long,
+        value_name = "N",
+        env = "LOCUST_ITERATIONS",
+        conflicts_with = "arrival_rate"
+    )]
+    pub iterations: Option<u64>,
     /// Run only these user classes.
-    #[arg(value_name = "UserClass")]
+    #[arg(
+        value_name = "UserClass",
+        env = "LOCUST_USER_CLASSES",
+        value_delimiter = ' '
+    )]
     pub classes: Vec<String>,
 }
 
@@ -164,6 +202,30 @@ pub enum CliError {
     /// The load-plan flags do not make a plan.
     #[error(transparent)]
     Plan(#[from] crate::plan::shape::PlanError),
+}
+
+/// The flags of this process: Locust's configuration files first, then the command
+/// line (the environment's `LOCUST_*` variables in between, read by clap).
+pub fn args_with_config_files() -> Result<Vec<std::ffi::OsString>, ConfError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let command = <Cli as clap::CommandFactory>::command();
+    let flag_kind = |key: &str| {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(key))?;
+        Some(match arg.get_action() {
+            clap::ArgAction::SetTrue => FlagKind::Switch,
+            _ => FlagKind::Values,
+        })
+    };
+    crate::locust_conf::expand(
+        std::env::args_os().collect(),
+        home.as_deref(),
+        &cwd,
+        flag_kind,
+        |var| std::env::var_os(var).is_some(),
+    )
 }
 
 impl Cli {
@@ -220,6 +282,7 @@ impl Cli {
             retarget: None,
             reset: None,
             breakpoint,
+            iterations: self.iterations,
         };
         Ok((config, scenario))
     }

@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod locust_conf;
 pub mod plan;
 pub(crate) mod run;
 pub mod sinks;

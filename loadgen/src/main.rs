@@ -9,7 +9,14 @@ use loadgen::metrics::{MetricsConfig, MetricsServer};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match loadgen::cli::args_with_config_files() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -21,7 +28,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    init_logging(&cli.loglevel)?;
+    init_logging(&cli.loglevel, cli.logfile.as_deref())?;
     if cli.list {
         print!("{}", cli.scenario()?.listing());
         return Ok(ExitCode::SUCCESS);
@@ -111,8 +118,8 @@ async fn wait_for_signal() -> std::io::Result<()> {
     tokio::signal::ctrl_c().await
 }
 
-/// Logs go to stderr at Locust's level names.
-fn init_logging(level: &str) -> anyhow::Result<()> {
+/// Logs go to stderr (or `--logfile`, appended to) at Locust's level names.
+fn init_logging(level: &str, logfile: Option<&std::path::Path>) -> anyhow::Result<()> {
     let filter = match level.to_ascii_uppercase().as_str() {
         "DEBUG" => "debug",
         "INFO" => "info",
@@ -122,13 +129,26 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
             "bad --loglevel {other:?}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL"
         ),
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
             "loadgen={filter}"
         )))
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_target(false);
+    match logfile {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open --logfile {}", path.display()))?;
+            logs.with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .init();
+        }
+        None => logs
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     Ok(())
 }

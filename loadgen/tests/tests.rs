@@ -693,3 +693,83 @@ async fn a_path_that_is_not_a_valid_uri_fails_without_being_sent() {
         "{errors:?}"
     );
 }
+
+/// The `Aggregated` row's request count in a stats CSV.
+fn aggregated_requests(stats_csv: &str) -> u64 {
+    let row = stats_csv
+        .lines()
+        .find(|l| l.starts_with(",Aggregated,"))
+        .unwrap_or_else(|| panic!("no Aggregated row in:\n{stats_csv}"));
+    row.split(',').nth(2).unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_binary_takes_flags_from_locust_conf_and_the_environment_and_stops_after_iterations() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let addr = runtime.block_on(support::app());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("one.toml"),
+        "[classes.U]\nwait = { constant = 0.01 }\n[[classes.U.tasks]]\nname = \"t\"\nrequests = [{ method = \"GET\", path = \"/close\" }]\n",
+    )
+    .unwrap();
+    // Locust's format; the environment and the command line each add a flag, and the
+    // file's users are overridden by the environment's.
+    std::fs::write(
+        dir.path().join("locust.conf"),
+        "# as Locust reads it\nlocustfile = one.toml\nheadless = true\nusers = 50\nspawn-rate = 100\nrun-time = 60s\niterations = 37\nonly_summary: true\nlogfile = loadgen.log\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .current_dir(dir.path())
+        .env("LOCUST_HOST", format!("http://{addr}"))
+        .env("LOCUST_USERS", "4")
+        .args(["--csv", "run"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // -i 37: exactly 37 tasks of one request each, long before the 60 s run time.
+    let stats = std::fs::read_to_string(dir.path().join("run_stats.csv")).unwrap();
+    assert_eq!(aggregated_requests(&stats), 37, "{stats}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{stderr}");
+    // Logs went to --logfile, not stderr; the summary still went to stderr.
+    let log = std::fs::read_to_string(dir.path().join("loadgen.log")).unwrap();
+    assert!(log.contains("Iteration limit reached"), "{log}");
+    assert!(!stderr.contains("Iteration limit reached"), "{stderr}");
+    assert!(stderr.contains("Aggregated"), "{stderr}");
+    assert!(!log.contains('\u{1b}'), "no colour codes in a log file");
+    // 4 users from the environment, not the file's 50.
+    let history = std::fs::read_to_string(dir.path().join("run_stats_history.csv")).unwrap();
+    let users: Vec<u64> = history
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(1)?.parse().ok())
+        .collect();
+    assert!(users.iter().all(|&u| u <= 4), "{history}");
+}
+
+#[test]
+fn the_binary_refuses_a_bad_configuration_file_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ci.conf"), "users = 5\nmaster = true\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .current_dir(dir.path())
+        .args(["--config", "ci.conf", "--list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ci.conf:2: unknown option \"master\""),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .current_dir(dir.path())
+        .args(["--config", "missing.conf", "--list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.conf"));
+}

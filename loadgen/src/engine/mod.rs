@@ -8,6 +8,7 @@ pub mod arrival;
 pub mod dispatch;
 pub mod executor;
 pub mod fdlimit;
+pub mod iterations;
 pub mod pool;
 pub mod runner;
 pub mod selfmon;

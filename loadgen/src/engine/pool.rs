@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::arrival::ArrivalReport;
 use crate::engine::dispatch::ClassDispatcher;
+use crate::engine::iterations::IterationLimit;
 use crate::engine::user::{run_user, Pace, Recorder, UserContext, UserReport};
 use crate::plan::arrival::Correction;
 use crate::plan::load::{SpawnStep, StageMark};
@@ -75,6 +76,8 @@ pub struct UserEnv {
     pub user_count: Arc<AtomicUsize>,
     /// Whether stopped users may finish their task (a stop timeout was given).
     pub graceful: bool,
+    /// The run's shared budget of task iterations (`-i`), if any.
+    pub iterations: Option<Arc<IterationLimit>>,
 }
 
 /// Signals from the controller to the run loop.
@@ -176,6 +179,7 @@ impl UserPool {
             kill: kill.clone(),
             test_start: env.test_start,
             trace_limit: env.trace_limit,
+            iterations: env.iterations.clone(),
         };
         let handle = tokio::spawn(run_user(ctx));
         self.started_per_class[class_index] += 1;

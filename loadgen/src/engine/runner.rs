@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::arrival::ArrivalReport;
 use crate::engine::executor::{control, sleep_until_opt};
 use crate::engine::fdlimit::FdDecision;
+use crate::engine::iterations::IterationLimit;
 use crate::engine::pool::{ControllerSignals, RetargetReceiver, UserEnv};
 use crate::engine::selfmon::CpuReport;
 use crate::engine::sink::{OpenSinks, OutputConfig, RunEnd, TickSink};
@@ -62,6 +63,8 @@ pub struct RunConfig {
     pub reset: Option<tokio::sync::watch::Receiver<u64>>,
     /// Judge each stage of a staged plan and stop at the first that fails (`--breakpoint`).
     pub breakpoint: Option<Breakpoint>,
+    /// Stop once this many task iterations have run in all (`-i/--iterations`).
+    pub iterations: Option<u64>,
 }
 
 impl RunConfig {
@@ -85,6 +88,7 @@ impl RunConfig {
             retarget: None,
             reset: None,
             breakpoint: None,
+            iterations: None,
         }
     }
 }
@@ -105,6 +109,8 @@ pub enum StopReason {
     PlanFinished,
     /// A criterion with `abort_on_fail` failed (checked every 2 s).
     Aborted,
+    /// `-i/--iterations` task iterations have run.
+    IterationsDone,
 }
 
 /// One task a user ran (kept when `RunConfig::trace` is set).
@@ -229,6 +235,10 @@ pub(crate) async fn run(
             .is_some()
             .then(|| Arc::new(StatsHub::new(config.shards.max(1)))),
     };
+    let iterations = config.iterations.map(|n| Arc::new(IterationLimit::new(n)));
+    let iterations_done = iterations
+        .as_ref()
+        .map_or_else(CancellationToken::new, |l| l.done().clone());
     let env = UserEnv {
         scenario: Arc::clone(&scenario),
         target: Arc::new(config.target.clone()),
@@ -241,6 +251,7 @@ pub(crate) async fn run(
         trace_limit: config.trace.unwrap_or(0),
         user_count: Arc::clone(&user_count),
         graceful: !config.stop_timeout.is_zero(),
+        iterations: iterations.clone(),
     };
     let halt_controller = CancellationToken::new();
     let controller = tokio::spawn(control(
@@ -292,11 +303,15 @@ pub(crate) async fn run(
         () = config.stop.cancelled() => StopReason::Stopped,
         () = signals.finished.cancelled() => StopReason::PlanFinished,
         () = abort_fired.cancelled() => StopReason::Aborted,
+        () = iterations_done.cancelled() => StopReason::IterationsDone,
     };
     match stop_reason {
         StopReason::RunTime => tracing::info!("Run time limit reached, stopping the run"),
         StopReason::Stopped => tracing::info!("Stop requested, stopping the run"),
         StopReason::PlanFinished => tracing::info!("The load plan finished, stopping the run"),
+        StopReason::IterationsDone => {
+            tracing::info!("Iteration limit reached, stopping the run");
+        }
         StopReason::Aborted => {
             tracing::warn!("A criterion with abort_on_fail failed, stopping the run");
         }

@@ -23,6 +23,7 @@ use rand::SeedableRng;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::iterations::IterationLimit;
 use crate::engine::session::{Exchange, Session};
 use crate::plan::arrival::Correction;
 use crate::plan::scenario::{RequestSpec, UserClass};
@@ -58,6 +59,8 @@ pub struct UserContext {
     pub test_start: Instant,
     /// Most task events this user keeps (0: no trace).
     pub trace_limit: usize,
+    /// The run's shared budget of task iterations (`-i`), if any.
+    pub iterations: Option<Arc<IterationLimit>>,
 }
 
 /// One task a user ran, for the harness to check waits and the spawn timeline.
@@ -439,6 +442,9 @@ pub async fn run_user(mut ctx: UserContext) -> UserReport {
     };
     let mut previous = None;
     while let Some(intended) = ctx.pace.next(&mut user, previous, &ctx.stop).await {
+        if ctx.iterations.as_ref().is_some_and(|limit| !limit.take()) {
+            break;
+        }
         let task_index = user.pick_task();
         let started = Instant::now();
         let lag = match ctx.correction {
@@ -450,6 +456,9 @@ pub async fn run_user(mut ctx: UserContext) -> UserReport {
             () = ctx.kill.cancelled() => false,
             () = user.run_task(task_index, lag) => true,
         };
+        if let Some(limit) = &ctx.iterations {
+            limit.finish();
+        }
         let ended = Instant::now();
         if !completed {
             break;
