@@ -23,6 +23,18 @@ pub const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 /// both sides.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The least request timeout in wall time. A busy host can hold a response for a second
+/// or more of wall time; scaled by x0.02 that would read as a 60-s "response" and time
+/// out, a failure of the machine, not of the mock. No profile's latency comes near 60 s
+/// unscaled, so the floor changes no outcome of a correct run (a hang still ends at the
+/// timeout, only later in wall time).
+const MIN_WALL_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The request timeout in wall time: Locust's default scaled, but not below the floor.
+pub fn wall_request_timeout(f: f64) -> Duration {
+    REQUEST_TIMEOUT.mul_f64(f).max(MIN_WALL_REQUEST_TIMEOUT)
+}
+
 /// Task events kept per user: more than any default run produces.
 const TRACE_PER_USER: usize = 100_000;
 
@@ -153,7 +165,7 @@ pub async fn execute_on(spec: &RunSpec, database: Option<&str>) -> Result<Eviden
     server_config.database_url = db.clone();
     server_config.seed = spec.seed;
     server_config.time_scale = f;
-    server_config.shutdown_grace = REQUEST_TIMEOUT.mul_f64(f).max(Duration::from_secs(1));
+    server_config.shutdown_grace = wall_request_timeout(f);
     let server = spawn(server_config).await?;
     let trades_before = count_trades(&db).await?;
 
@@ -167,8 +179,8 @@ pub async fn execute_on(spec: &RunSpec, database: Option<&str>) -> Result<Eviden
     let mut config = RunConfig::new(target, spec.load.users, spec.load.spawn_rate, None);
     config.load = LoadPlan::Stages(stages);
     config.seed = spec.seed;
-    config.request_timeout = REQUEST_TIMEOUT.mul_f64(f);
-    config.stop_timeout = REQUEST_TIMEOUT.mul_f64(f);
+    config.request_timeout = wall_request_timeout(f);
+    config.stop_timeout = wall_request_timeout(f);
     config.trace = Some(TRACE_PER_USER);
 
     let stop_probe = CancellationToken::new();

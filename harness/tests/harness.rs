@@ -150,3 +150,32 @@ async fn every_injected_failure_kind_is_seen_by_loadgen_as_that_kind() {
     }
     assert_passes(&table, "data trades written");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stress_background_and_all_modes_pass_with_their_default_loads() {
+    // The commands `harness stress`, `harness background` and `harness all`, as a user
+    // runs them: each mode's own users, duration and time scale.
+    for (mode, classes) in [
+        (Mode::Stress, &["ACISStressTestUser"][..]),
+        (Mode::Background, &["ACISBackgroundJobUser"][..]),
+        (
+            Mode::All,
+            &["ACISAPIUser", "ACISStressTestUser", "ACISBackgroundJobUser"][..],
+        ),
+    ] {
+        let spec = harness::config::RunSpec::new(mode, None, None, None, 7)
+            .unwrap_or_else(|e| panic!("spec: {e}"));
+        assert_eq!(spec.load, mode.defaults());
+        let ev = run(&spec).await;
+        let table = evaluate(&ev, &spec.expectation());
+        assert!(table.all_passed(), "{}:\n{}", mode.name(), table.render());
+        for class in classes {
+            assert_passes(&table, &format!("class split {class}"));
+            assert_passes(&table, &format!("task mix {class}"));
+        }
+        if mode != Mode::Background {
+            // The background class sends no trade; the others write every successful one.
+            assert_passes(&table, "data trades written");
+        }
+    }
+}

@@ -149,22 +149,46 @@ fn interval(
                 .unwrap_or(f64::INFINITY);
             let half = z * sd / (n as f64).sqrt();
             // Upward: the mean client-over-server overhead (exact sums) and the mean
-            // timer lateness (at most the slack, plus the late share at the largest).
+            // lateness of the mock's responses, which the mock measures itself (each
+            // response's actual minus intended time); without its record, the timer
+            // probe's (at most the slack, plus the late share at the largest).
             let overhead = server.as_ref().map_or(0.0, |h| {
                 ((row.total_response_time_us() as f64 - sum_lower(h)) / n as f64 / 1000.0).max(0.0)
             });
-            let timer = ctx.ev.timer.slack.as_secs_f64() * 1000.0
-                + ctx.ev.timer.max.as_secs_f64() * 1000.0 * ctx.ev.timer.beyond(ctx.alpha);
+            let (late, source) = match mean_delay_error_ms(ctx, route, n) {
+                Some(ms) => (ms, "late (the mock's own delay errors)"),
+                None => (
+                    ctx.ev.timer.slack.as_secs_f64() * 1000.0
+                        + ctx.ev.timer.max.as_secs_f64() * 1000.0 * ctx.ev.timer.beyond(ctx.alpha),
+                    "timer",
+                ),
+            };
             Some((
                 ((mean - half) * f).max(0.0),
-                (mean + half) * f + timer + overhead,
+                (mean + half) * f + late + overhead,
                 format!(
-                    "mean {mean:.0} ms +- {half:.0} ms (z={z:.2}, sd {sd:.0} ms) + {timer:.2} ms timer + {overhead:.2} ms overhead (wall)"
+                    "mean {mean:.0} ms +- {half:.0} ms (z={z:.2}, sd {sd:.0} ms) + {late:.2} ms {source} + {overhead:.2} ms overhead (wall)"
                 ),
             ))
         }
         Metric::Rps => None,
     }
+}
+
+/// The mean lateness the mock measured on a route's responses, in wall ms: an upper
+/// bound (each bucket at its highest value), shared over no more requests than both
+/// sides counted. `None` when the mock timed none.
+fn mean_delay_error_ms(ctx: &Ctx<'_>, route: &str, n: u64) -> Option<f64> {
+    let server = ctx.ev.server.routes.get(route)?;
+    let h = loadgen::json::histogram_from_base64(&server.delay_error_histogram).ok()?;
+    if h.is_empty() {
+        return None;
+    }
+    let sum_upper: f64 = h
+        .iter_recorded()
+        .map(|v| h.highest_equivalent(v.value_iterated_to()) as f64 * v.count_at_value() as f64)
+        .sum();
+    Some(sum_upper / h.len().min(n.max(1)) as f64 / 1000.0)
 }
 
 /// Mean and standard deviation of a distribution from its quantile function, by the
