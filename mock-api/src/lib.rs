@@ -15,6 +15,8 @@
 //! # let _ = stats; Ok(()) }
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod capacity;
 pub mod fault;
 pub mod latency;
