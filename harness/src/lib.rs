@@ -25,6 +25,7 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod erlang;
 pub mod report;
 pub mod run;
 pub mod stat;

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::market::mix64;
+use crate::seeding::mix64;
 use crate::state::AppState;
 use crate::store::{Job, JobStatus, StoreError};
 

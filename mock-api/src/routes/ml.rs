@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Json, Query};
-use crate::market::{self, fnv1a, mix64};
+use crate::market;
 use crate::routes::jobs::JobAccepted;
+use crate::seeding::{fnv1a, mix64};
 use crate::state::AppState;
 use crate::store::JobStatus;
 

@@ -7,7 +7,7 @@ use axum::Extension;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::behaviour::CpuBudget;
+use crate::cpu::{CpuBudget, CpuSpent};
 use crate::error::{ApiError, Json, Path};
 use crate::market;
 use crate::optimize::{self, Optimum};
@@ -39,7 +39,7 @@ pub async fn optimize(
     State(state): State<AppState>,
     Path(client_id): Path<i64>,
     budget: Option<Extension<CpuBudget>>,
-) -> Result<Json<Optimization>, ApiError> {
+) -> Result<(Extension<CpuSpent>, Json<Optimization>), ApiError> {
     require_client(&state, client_id).await?;
     let holdings = state.store.holdings(client_id).await?;
     let today = chrono::Utc::now().date_naive();
@@ -78,12 +78,13 @@ pub async fn optimize(
         tokio::task::spawn_blocking(move || optimize::optimise(&tickers, today, budget, seed))
             .await
             .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(Optimization {
+    let answer = Json(Optimization {
         client_id,
         objective: "max_sharpe",
         current_weights,
         optimal,
-    }))
+    });
+    Ok((Extension(CpuSpent), answer))
 }
 
 /// Starts a rebalancing job for a client; poll the status URL.
