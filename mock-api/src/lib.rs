@@ -35,6 +35,7 @@ pub mod market;
 pub mod metrics;
 pub mod openapi;
 pub mod optimize;
+pub mod route_table;
 pub mod routes;
 pub mod seeding;
 pub mod server;
