@@ -199,17 +199,12 @@ impl EndSink for Outputs {
                 errors.push(e.to_string());
             }
         }
-        let paths = report::ReportPaths {
-            html: self.config.html.clone(),
-            junit: self.config.junit.clone(),
-            summary_md: self.config.summary_md.clone(),
-        };
         errors.extend(report::write_reports(
             judgement,
             snapshot,
             &self.settings,
             &self.stages,
-            &paths,
+            &self.config,
         ));
         errors
     }

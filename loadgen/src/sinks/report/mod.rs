@@ -17,6 +17,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::engine::sink::OutputConfig;
 use crate::plan::load::StageMark;
 #[cfg(doc)]
 use crate::sinks::json::JsonReport;
@@ -51,25 +52,15 @@ pub(crate) struct Inputs<'a> {
     pub stages: &'a [StageMark],
 }
 
-/// Where the reports go (`--html`, `--junit`, `--summary-md`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct ReportPaths {
-    /// The HTML report.
-    pub html: Option<PathBuf>,
-    /// JUnit XML.
-    pub junit: Option<PathBuf>,
-    /// The Markdown summary.
-    pub summary_md: Option<PathBuf>,
-}
-
-/// Writes the reports asked for in `paths` from a run's judgement, their time charts
-/// marking `stages`; returns what could not be written.
+/// Writes the reports `outputs` asks for (`--html`, `--junit`, `--summary-md`) from a
+/// run's judgement, their time charts marking `stages`; returns what could not be
+/// written.
 pub(crate) fn write_reports(
     judgement: &Judgement,
     snapshot: &Snapshot,
     settings: &RunSettings,
     stages: &[StageMark],
-    paths: &ReportPaths,
+    outputs: &OutputConfig,
 ) -> Vec<String> {
     let inputs = Inputs {
         snapshot,
@@ -80,9 +71,9 @@ pub(crate) fn write_reports(
         stages,
     };
     let jobs: [(&'static str, &Option<PathBuf>, Render); 3] = [
-        ("HTML report", &paths.html, html),
-        ("JUnit report", &paths.junit, junit),
-        ("Markdown summary", &paths.summary_md, markdown),
+        ("HTML report", &outputs.html, html),
+        ("JUnit report", &outputs.junit, junit),
+        ("Markdown summary", &outputs.summary_md, markdown),
     ];
     jobs.into_iter()
         .filter_map(|(what, path, render)| {
