@@ -46,7 +46,7 @@ pub(crate) struct Setting {
 
 /// What the flag a key names takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlagKind {
+pub(crate) enum FlagKind {
     /// A switch (`--headless`): `true` sets it, `false` leaves it off.
     Switch,
     /// One or more values (`--users 50`, `--tags a b`).
@@ -57,7 +57,7 @@ pub enum FlagKind {
 /// inserted after the program name, so that the command line's own flags win.
 /// `flag_kind` tells whether a long flag exists and what it takes; `env` looks up an
 /// environment variable (a setting whose `LOCUST_*` variable is set is left to clap).
-pub fn expand(
+pub(crate) fn expand(
     args: Vec<OsString>,
     home: Option<&Path>,
     cwd: &Path,
@@ -131,7 +131,7 @@ pub fn expand(
 }
 
 /// The environment variable Locust reads for a long option (`run-time`: `LOCUST_RUN_TIME`).
-pub fn env_var(key: &str) -> String {
+pub(crate) fn env_var(key: &str) -> String {
     format!("LOCUST_{}", key.to_ascii_uppercase().replace('-', "_"))
 }
 

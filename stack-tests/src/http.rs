@@ -1,34 +1,22 @@
-//! A minimal HTTP/1.0 GET over `std::net::TcpStream`, enough for Prometheus's API and
-//! readiness endpoints. HTTP/1.0 keeps the answer simple: no chunked encoding, the body
-//! ends when the server closes the connection.
+//! GET over HTTP for Prometheus's API and readiness endpoints, through reqwest's blocking
+//! client (the callers are plain test threads). Loopback only, so no TLS.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Why a GET failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    /// Connecting, writing or reading failed.
+    /// Connecting, sending or reading failed.
     #[error("GET http://{addr}{target}: {source}")]
-    Io {
+    Request {
         /// The server.
         addr: SocketAddr,
         /// The request target.
         target: String,
-        /// The I/O error.
+        /// What reqwest reported.
         #[source]
-        source: std::io::Error,
-    },
-    /// The answer is not an HTTP response.
-    #[error("GET http://{addr}{target}: malformed response: {reason}")]
-    Malformed {
-        /// The server.
-        addr: SocketAddr,
-        /// The request target.
-        target: String,
-        /// What was wrong.
-        reason: String,
+        source: reqwest::Error,
     },
 }
 
@@ -41,42 +29,28 @@ pub struct Response {
     pub body: String,
 }
 
-/// Sends `GET target` to `addr` and reads the whole response, each step bounded by
-/// `timeout`.
+/// Sends `GET target` to `addr` and reads the whole response, within `timeout`.
 pub fn get(addr: SocketAddr, target: &str, timeout: Duration) -> Result<Response, HttpError> {
-    let io = |source| HttpError::Io {
+    let fail = |source| HttpError::Request {
         addr,
         target: target.to_owned(),
         source,
     };
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(io)?;
-    stream.set_read_timeout(Some(timeout)).map_err(io)?;
-    stream.set_write_timeout(Some(timeout)).map_err(io)?;
-    let request = format!("GET {target} HTTP/1.0\r\nHost: {addr}\r\nAccept: */*\r\n\r\n");
-    stream.write_all(request.as_bytes()).map_err(io)?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(io)?;
-    parse_response(&raw).map_err(|reason| HttpError::Malformed {
-        addr,
-        target: target.to_owned(),
-        reason,
-    })
-}
-
-fn parse_response(raw: &[u8]) -> Result<Response, String> {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("no end of headers in {} bytes", raw.len()))?;
-    let status_line = head.lines().next().unwrap_or_default();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .no_proxy()
+        .build()
+        .map_err(fail)?;
+    let response = client
+        .get(format!("http://{addr}{target}"))
+        .send()
+        .map_err(fail)?;
+    let status = response.status().as_u16();
+    let body = response.bytes().map_err(fail)?;
     Ok(Response {
         status,
-        body: body.to_owned(),
+        body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
 
@@ -107,10 +81,28 @@ mod tests {
     }
 
     #[test]
-    fn responses_parse_and_garbage_is_refused() {
-        let ok = parse_response(b"HTTP/1.0 200 OK\r\nContent-Type: x\r\n\r\n{\"a\":1}").unwrap();
-        assert_eq!((ok.status, ok.body.as_str()), (200, "{\"a\":1}"));
-        assert!(parse_response(b"HTTP/1.0 200 OK\r\n").is_err());
-        assert!(parse_response(b"hello\r\n\r\n").is_err());
+    fn a_get_reads_status_and_body_and_a_closed_port_is_an_error() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut head = [0u8; 1024];
+            let n = conn.read(&mut head).unwrap();
+            conn.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 7\r\nConnection: close\r\n\r\nnot yet")
+                .unwrap();
+            String::from_utf8_lossy(&head[..n]).into_owned()
+        });
+        let r = get(addr, "/-/ready?x=%20", Duration::from_secs(5)).unwrap();
+        assert_eq!((r.status, r.body.as_str()), (503, "not yet"));
+        assert!(server
+            .join()
+            .unwrap()
+            .starts_with("GET /-/ready?x=%20 HTTP/1.1\r\n"));
+        let e = get(addr, "/", Duration::from_secs(1)).unwrap_err();
+        assert!(
+            e.to_string().starts_with(&format!("GET http://{addr}/: ")),
+            "{e}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 /// The run's remaining task iterations and the tasks still running.
 #[derive(Debug)]
-pub struct IterationLimit {
+pub(crate) struct IterationLimit {
     remaining: AtomicU64,
     in_flight: AtomicU64,
     done: CancellationToken,
@@ -17,7 +17,7 @@ pub struct IterationLimit {
 
 impl IterationLimit {
     /// A budget of `n` task iterations.
-    pub fn new(n: u64) -> Self {
+    pub(crate) fn new(n: u64) -> Self {
         let limit = Self {
             remaining: AtomicU64::new(n),
             in_flight: AtomicU64::new(0),
@@ -31,7 +31,7 @@ impl IterationLimit {
 
     /// Takes one iteration before a task; false when the budget is spent (the user stops).
     /// Every `true` must be followed by one [`IterationLimit::finish`].
-    pub fn take(&self) -> bool {
+    pub(crate) fn take(&self) -> bool {
         // Counted in flight first, so `done` cannot fire between the take and the task.
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let taken = self
@@ -45,7 +45,7 @@ impl IterationLimit {
     }
 
     /// A task taken with [`IterationLimit::take`] ended (completed or killed).
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         let was = self.in_flight.fetch_sub(1, Ordering::SeqCst);
         if was == 1 && self.remaining.load(Ordering::SeqCst) == 0 {
             self.done.cancel();
@@ -53,7 +53,7 @@ impl IterationLimit {
     }
 
     /// Cancelled once the budget is spent and no task taken from it still runs.
-    pub fn done(&self) -> &CancellationToken {
+    pub(crate) fn done(&self) -> &CancellationToken {
         &self.done
     }
 }

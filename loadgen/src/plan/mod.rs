@@ -3,9 +3,9 @@
 //! arrival rate) and the target. Plain data, read by the engine, the verdicts and the
 //! sinks; nothing here runs anything.
 
-pub mod arrival;
-pub mod load;
-pub mod scenario;
-pub mod shape;
-pub mod target;
-pub mod template;
+pub(crate) mod arrival;
+pub(crate) mod load;
+pub(crate) mod scenario;
+pub(crate) mod shape;
+pub(crate) mod target;
+pub(crate) mod template;

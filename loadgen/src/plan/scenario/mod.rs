@@ -15,7 +15,7 @@ use rand::Rng;
 use crate::plan::template::Template;
 
 /// The built-in scenarios, embedded in the binary: (name, TOML text).
-pub const BUILTIN: &[(&str, &str)] = &[
+pub(crate) const BUILTIN: &[(&str, &str)] = &[
     ("acis", include_str!("../../../../scenarios/acis.toml")),
     ("guide", include_str!("../../../../scenarios/guide.toml")),
 ];
@@ -394,7 +394,7 @@ fn describe_requests(requests: &[RequestSpec]) -> String {
 }
 
 /// The built-in scenario names, comma separated.
-pub fn builtin_names() -> String {
+pub(crate) fn builtin_names() -> String {
     BUILTIN
         .iter()
         .map(|(n, _)| *n)

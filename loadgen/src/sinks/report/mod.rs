@@ -17,6 +17,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::engine::sink::OutputConfig;
 use crate::plan::load::StageMark;
 #[cfg(doc)]
 use crate::sinks::json::JsonReport;
@@ -27,17 +28,15 @@ use crate::verdict::baseline::{BaselineReport, Baselines};
 use crate::verdict::criteria::{CriteriaSet, Verdict};
 use crate::verdict::judge::Judgement;
 
-pub use charts::{
-    nines_label, response_time_chart, rps_chart, spectrum_nines, stage_boundaries, users_chart,
-};
-pub use html::html;
-pub use junit::junit;
-pub use markdown::markdown;
+pub(crate) use charts::{response_time_chart, rps_chart, stage_boundaries, users_chart};
+pub(crate) use html::html;
+pub(crate) use junit::junit;
+pub(crate) use markdown::markdown;
 
 /// Everything a report shows; every figure comes from `snapshot` (the verdict, bands and
 /// analysis were computed from it).
 #[derive(Debug, Clone, Copy)]
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     /// The run's final statistics.
     pub snapshot: &'a Snapshot,
     /// The run's settings.
@@ -53,25 +52,15 @@ pub struct Inputs<'a> {
     pub stages: &'a [StageMark],
 }
 
-/// Where the reports go (`--html`, `--junit`, `--summary-md`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReportPaths {
-    /// The HTML report.
-    pub html: Option<PathBuf>,
-    /// JUnit XML.
-    pub junit: Option<PathBuf>,
-    /// The Markdown summary.
-    pub summary_md: Option<PathBuf>,
-}
-
-/// Writes the reports asked for in `paths` from a run's judgement, their time charts
-/// marking `stages`; returns what could not be written.
-pub fn write_reports(
+/// Writes the reports `outputs` asks for (`--html`, `--junit`, `--summary-md`) from a
+/// run's judgement, their time charts marking `stages`; returns what could not be
+/// written.
+pub(crate) fn write_reports(
     judgement: &Judgement,
     snapshot: &Snapshot,
     settings: &RunSettings,
     stages: &[StageMark],
-    paths: &ReportPaths,
+    outputs: &OutputConfig,
 ) -> Vec<String> {
     let inputs = Inputs {
         snapshot,
@@ -82,9 +71,9 @@ pub fn write_reports(
         stages,
     };
     let jobs: [(&'static str, &Option<PathBuf>, Render); 3] = [
-        ("HTML report", &paths.html, html),
-        ("JUnit report", &paths.junit, junit),
-        ("Markdown summary", &paths.summary_md, markdown),
+        ("HTML report", &outputs.html, html),
+        ("JUnit report", &outputs.junit, junit),
+        ("Markdown summary", &outputs.summary_md, markdown),
     ];
     jobs.into_iter()
         .filter_map(|(what, path, render)| {
@@ -102,7 +91,7 @@ type Render = fn(&Inputs<'_>) -> String;
 /// The HTML report for a caller that holds only a snapshot, a scenario name and the
 /// stage marks (the run's, or [`JsonReport::stages`] of its JSON report): judged without
 /// criteria against the guide's baselines. A run writes its report through
-/// [`write_reports`] with the scenario's own.
+/// `write_reports` with the scenario's own.
 pub fn snapshot_html(snapshot: &Snapshot, scenario: &str, stages: &[StageMark]) -> String {
     let settings = RunSettings::from_snapshot(snapshot, scenario);
     let judgement = Judgement::new(
@@ -124,7 +113,7 @@ pub fn snapshot_html(snapshot: &Snapshot, scenario: &str, stages: &[StageMark]) 
 /// A report could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {what} {}: {source}", path.display())]
-pub struct ReportError {
+pub(crate) struct ReportError {
     /// Which report (`HTML report`).
     pub what: &'static str,
     /// Its path.
@@ -135,7 +124,7 @@ pub struct ReportError {
 }
 
 /// Writes a report atomically (temporary file, then rename).
-pub fn write_report(what: &'static str, path: &Path, text: &str) -> Result<(), ReportError> {
+pub(crate) fn write_report(what: &'static str, path: &Path, text: &str) -> Result<(), ReportError> {
     crate::sinks::atomic_file::replace_file(path, text.as_bytes()).map_err(|source| ReportError {
         what,
         path: path.to_path_buf(),

@@ -1,6 +1,7 @@
 use std::time::SystemTime;
 
 use super::*;
+use crate::engine::sink::OutputConfig;
 use crate::sinks::json::JsonReport;
 use crate::stats::fixture::guide_snapshot;
 use crate::stats::{reference_fixture::reference_snapshot, Snapshot};
@@ -375,10 +376,11 @@ fn a_judgement_prints_its_verdict_and_writes_each_report_asked_for() {
     assert!(text.ends_with("Requests/s: 166.67\nPASSED\n"), "{text}");
 
     let dir = tempfile::tempdir().unwrap();
-    let paths = ReportPaths {
+    let paths = OutputConfig {
         html: Some(dir.path().join("r.html")),
         junit: None,
         summary_md: Some(dir.path().join("r.md")),
+        ..OutputConfig::default()
     };
     assert!(write_reports(&j, &s, &settings(), &[], &paths).is_empty());
     let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
@@ -388,9 +390,9 @@ fn a_judgement_prints_its_verdict_and_writes_each_report_asked_for() {
         .starts_with("# loadgen: guide - PASSED"));
     assert!(!dir.path().join("r.xml").exists());
 
-    let bad = ReportPaths {
+    let bad = OutputConfig {
         junit: Some(dir.path().join("missing").join("r.xml")),
-        ..ReportPaths::default()
+        ..OutputConfig::default()
     };
     let errors = write_reports(&j, &s, &settings(), &[], &bad);
     assert_eq!(errors.len(), 1);
@@ -413,10 +415,11 @@ fn an_aborted_run_prints_and_reports_the_abort() {
     assert!(console_text(&j, &s)
         .contains("ABORTED\n  - aborted after 60 s: POST /api/trading/execute: failure ratio 10.00% is at or over 5%\n"));
     let dir = tempfile::tempdir().unwrap();
-    let paths = ReportPaths {
+    let paths = OutputConfig {
         html: Some(dir.path().join("r.html")),
         junit: Some(dir.path().join("r.xml")),
         summary_md: None,
+        ..OutputConfig::default()
     };
     assert!(write_reports(&j, &s, &settings(), &[], &paths).is_empty());
     let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
