@@ -23,6 +23,7 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod locust;
 pub mod report;
 pub mod run;
 pub mod stat;
