@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use loadgen::plan::locustfile::{import, Import, ImportOptions, LocustfileError};
-use loadgen::Scenario;
+use loadgen::{run, Scenario};
+
+use crate::support;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/locustfiles")
@@ -85,6 +87,7 @@ fn every_corpus_file_imports_to_its_expected_scenario() {
         ("quitting.py", "quitting.toml", none.clone()),
         ("dates_and_ids.py", "dates_and_ids.toml", none.clone()),
         ("unsupported.py", "unsupported.toml", none.clone()),
+        ("mock_mix.py", "mock_mix.toml", none.clone()),
     ];
     for (py, toml, options) in cases {
         let got = imported(py, &options);
@@ -97,8 +100,9 @@ type WarningCase<'a> = (&'a str, &'a [(usize, Option<&'a str>, &'a str)]);
 
 #[test]
 fn warnings_name_the_line_the_class_and_what_was_skipped() {
-    let cases: [WarningCase<'_>; 4] = [
+    let cases: [WarningCase<'_>; 5] = [
         ("nested_tasksets.py", &[]),
+        ("mock_mix.py", &[]),
         ("catch_response.py", &[]),
         (
             "sequential.py",
@@ -292,4 +296,56 @@ fn the_binary_imports_to_a_file_and_refuses_in_strict_mode() {
         stdout.contains("cart") && !stdout.contains("browse"),
         "{stdout}"
     );
+}
+
+/// The scenario additions the import relies on, run: `on_start` once per user before
+/// its tasks, and checks that turn a response into a success or a failure with the
+/// locustfile's message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_start_runs_once_per_user_and_checks_decide_failures() {
+    let addr = support::app().await;
+    let scenario = Scenario::from_toml(
+        "checks.toml",
+        r#"[classes.U]
+wait = { constant = 0.05 }
+on_start = [{ method = "GET", path = "/login" }]
+[[classes.U.tasks]]
+name = "checked"
+requests = [
+  { method = "GET", path = "/me" },
+  { method = "GET", path = "/status/404", checks = [{ status_in = [404], success = true }] },
+  { method = "GET", path = "/json", checks = [{ json_lacks = "/token", failure = "no token" }] },
+  { method = "GET", path = "/json", name = "state", checks = [{ json_differs = { "/state" = "closed" }, failure = "not closed" }] },
+  { method = "GET", path = "/", checks = [{ json_lacks = "/token", failure = "no token" }] },
+]
+"#,
+    )
+    .unwrap();
+    let outcome = run(support::config(addr, 2, 10.0, 0.5), scenario)
+        .await
+        .unwrap();
+    let s = &outcome.snapshot;
+    let row = |name: &str| {
+        s.row("GET", name)
+            .unwrap_or_else(|| panic!("no row {name}"))
+    };
+    assert_eq!(row("/login").num_requests(), 2, "on_start once per user");
+    assert!(row("/me").num_requests() >= 2);
+    assert_eq!(
+        row("/me").num_failures(),
+        0,
+        "the on_start cookie was not kept"
+    );
+    for ok in ["/status/404", "/json"] {
+        assert_eq!(row(ok).num_failures(), 0, "{ok}");
+    }
+    for (name, message) in [("state", "not closed"), ("/", "no token")] {
+        assert_eq!(row(name).num_failures(), row(name).num_requests(), "{name}");
+        let error = format!("CatchResponseError('{message}')");
+        assert!(
+            s.errors.iter().any(|e| e.name == name && e.error == error),
+            "{name}: {:?}",
+            s.errors
+        );
+    }
 }
