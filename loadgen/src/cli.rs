@@ -8,6 +8,7 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use crate::output::{ConsoleMode, OutputConfig};
+use crate::plan::locustfile::{ImportOptions, LocustfileError};
 use crate::runner::{default_shards, RunConfig};
 use crate::scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
 use crate::target::{Target, TargetError};
@@ -18,12 +19,22 @@ use crate::timespan::{parse_timespan, TimespanError};
 #[command(
     name = "loadgen",
     version,
-    about = "A load generator that speaks Locust: user classes, flags, tables and CSV, with exact HdrHistogram percentiles"
+    about = "A load generator that speaks Locust: user classes, flags, tables and CSV, with exact HdrHistogram percentiles",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
-    /// Scenario file (TOML), or a built-in scenario: acis (default), guide.
+    /// Another job than a run.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Scenario file (TOML), a locustfile (.py, read without running Python), or a built-in scenario: acis (default), guide.
     #[arg(short = 'f', long = "locustfile", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Run only a locustfile's tasks tagged with one of these tags (Locust's --tags).
+    #[arg(short = 'T', long, value_name = "TAG", num_args = 1..)]
+    pub tags: Vec<String>,
+    /// Leave out a locustfile's tasks tagged with one of these tags (Locust's --exclude-tags).
+    #[arg(short = 'E', long, value_name = "TAG", num_args = 1..)]
+    pub exclude_tags: Vec<String>,
     /// Host to load test, loopback only (e.g. http://127.0.0.1:8000).
     #[arg(short = 'H', long, default_value = "http://127.0.0.1:8000")]
     pub host: String,
@@ -146,6 +157,45 @@ pub struct Cli {
     pub classes: Vec<String>,
 }
 
+/// Jobs other than a run.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Write a locustfile's equivalent scenario (TOML), each class and task commented
+    /// with its source line; what cannot be carried over is warned about on stderr.
+    Import(ImportArgs),
+}
+
+/// `loadgen import FILE.py`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// The locustfile.
+    #[arg(value_name = "FILE.py")]
+    pub file: PathBuf,
+    /// Write the scenario here instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Refuse the import (exit code 2) when anything was skipped or approximated.
+    #[arg(long)]
+    pub strict: bool,
+    /// Keep only tasks tagged with one of these tags (Locust's --tags).
+    #[arg(short = 'T', long, value_name = "TAG", num_args = 1..)]
+    pub tags: Vec<String>,
+    /// Leave out tasks tagged with one of these tags (Locust's --exclude-tags).
+    #[arg(short = 'E', long, value_name = "TAG", num_args = 1..)]
+    pub exclude_tags: Vec<String>,
+}
+
+impl ImportArgs {
+    /// The import's options.
+    pub fn options(&self) -> ImportOptions {
+        ImportOptions {
+            tags: self.tags.clone(),
+            exclude_tags: self.exclude_tags.clone(),
+            strict: self.strict,
+        }
+    }
+}
+
 /// Flags that do not make a valid run.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -161,12 +211,44 @@ pub enum CliError {
     /// The load-plan flags do not make a plan.
     #[error(transparent)]
     Plan(#[from] crate::shape::PlanError),
+    /// The locustfile could not be imported.
+    #[error(transparent)]
+    Locustfile(#[from] LocustfileError),
+    /// Tags were given for a scenario that has none.
+    #[error(
+        "--tags and --exclude-tags filter a locustfile's tasks; {0} is not a locustfile (.py)"
+    )]
+    TagsWithoutLocustfile(String),
 }
 
 impl Cli {
     /// The scenario the flags name, with positional classes applied.
     pub fn scenario(&self) -> Result<Scenario, CliError> {
+        let is_locustfile = self
+            .file
+            .as_ref()
+            .is_some_and(|p| p.extension().is_some_and(|e| e == "py"));
+        let has_tags = !(self.tags.is_empty() && self.exclude_tags.is_empty());
+        if has_tags && !is_locustfile {
+            let file = self
+                .file
+                .as_ref()
+                .map_or_else(|| DEFAULT_SCENARIO.to_owned(), |p| p.display().to_string());
+            return Err(CliError::TagsWithoutLocustfile(file));
+        }
         let scenario = match &self.file {
+            Some(path) if is_locustfile => {
+                let options = ImportOptions {
+                    tags: self.tags.clone(),
+                    exclude_tags: self.exclude_tags.clone(),
+                    strict: false,
+                };
+                let import = crate::plan::locustfile::import(path, &options)?;
+                for w in &import.warnings {
+                    tracing::warn!("{w}");
+                }
+                import.scenario
+            }
             Some(path) => Scenario::load(path)?,
             None => Scenario::builtin(DEFAULT_SCENARIO).ok_or_else(|| ScenarioError::Invalid {
                 file: DEFAULT_SCENARIO.to_owned(),

@@ -27,6 +27,7 @@ pub mod executor;
 pub mod fdlimit;
 pub mod html;
 pub mod output;
+pub mod plan;
 pub mod runner;
 pub mod scenario;
 pub mod selfmon;

@@ -59,6 +59,8 @@ pub struct Session {
     /// The request being sent, rendered in one piece (head and body).
     write_buf: Vec<u8>,
     cookies: BTreeMap<String, String>,
+    /// The body of the last response, kept while a request's checks need it.
+    kept_body: Option<Vec<u8>>,
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The Host header, rendered once.
     host: Option<HeaderValue>,
@@ -101,6 +103,10 @@ const MAX_HEAD: usize = 64 * 1024;
 
 /// Header lines parsed in one response head.
 const MAX_HEADERS: usize = 100;
+
+/// Most bytes of a response body kept for checks (a larger body is cut there, and
+/// then reads as JSON that does not parse).
+pub const MAX_KEPT_BODY: usize = 1 << 20;
 
 /// A write buffer larger than this (after a large request body) is given back.
 const KEPT_WRITE_BUFFER: usize = 16 * 1024;
@@ -148,6 +154,7 @@ impl Session {
             read_buf: Vec::new(),
             write_buf: Vec::new(),
             cookies: BTreeMap::new(),
+            kept_body: None,
             headers,
             host,
             timeout,
@@ -307,6 +314,9 @@ impl Session {
         self.conn = None;
         self.read_buf.clear();
         self.read_buf.shrink_to(READ_BUFFER);
+        if let Some(kept) = self.kept_body.as_mut() {
+            kept.clear();
+        }
     }
 
     /// Makes sure an open connection is ready for a request: the kept-alive one when the
@@ -449,16 +459,37 @@ impl Session {
         }
     }
 
-    /// Reads the body (counting its bytes, keeping none) and returns its length.
+    /// Keeps the bodies of the following responses (up to [`MAX_KEPT_BODY`] bytes
+    /// each), for checks that look into them; `false` goes back to counting only.
+    pub fn keep_bodies(&mut self, keep: bool) {
+        self.kept_body = keep.then(Vec::new);
+    }
+
+    /// The body of the last response, when bodies are kept (empty after a failure).
+    pub fn kept_body(&self) -> &[u8] {
+        self.kept_body.as_deref().unwrap_or_default()
+    }
+
+    /// Reads the body (counting its bytes, keeping them only when asked) and returns
+    /// its length.
     async fn read_body(&mut self, head: &Head) -> Result<u64, (Failure, u64)> {
-        let Self { conn, read_buf, .. } = self;
+        let Self {
+            conn,
+            read_buf,
+            kept_body,
+            ..
+        } = self;
         let Some(stream) = conn.as_mut() else {
             return Err((Failure::Closed, 0));
         };
+        if let Some(kept) = kept_body.as_mut() {
+            kept.clear();
+        }
         let mut body = Body {
             stream,
             buf: read_buf,
             length: 0,
+            kept: kept_body.as_mut(),
         };
         match head.framing {
             Framing::Empty => {}
@@ -544,18 +575,24 @@ fn put_header(w: &mut Vec<u8>, name: &str, value: &[u8]) {
     w.extend_from_slice(b"\r\n");
 }
 
-/// A response body being read: buffered bytes are counted and dropped, more are read
-/// from the socket as needed.
+/// A response body being read: buffered bytes are counted and dropped (or kept, when a
+/// check needs them), more are read from the socket as needed.
 struct Body<'a> {
     stream: &'a mut TcpStream,
     buf: &'a mut Vec<u8>,
     /// Body bytes counted so far.
     length: u64,
+    /// Where the body is kept, if it is.
+    kept: Option<&'a mut Vec<u8>>,
 }
 
 impl Body<'_> {
     /// Counts and drops the first `n` buffered bytes.
     fn consume(&mut self, n: usize) {
+        if let Some(kept) = self.kept.as_mut() {
+            let room = MAX_KEPT_BODY.saturating_sub(kept.len()).min(n);
+            kept.extend_from_slice(&self.buf[..room]);
+        }
         self.buf.drain(..n);
         self.length += n as u64;
     }
