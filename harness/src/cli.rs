@@ -215,6 +215,7 @@ fn run_locust(cli: &Cli, args: &LocustArgs) -> Result<ExitCode, CliError> {
     let evidence = runtime.block_on(crate::locust::run::execute(&spec))?;
     let table = crate::locust::checks::evaluate(&evidence, &expectation);
     let mut out = crate::locust::report::header(&evidence, &title);
+    out.push_str(&crate::locust::report::notes(&expectation));
     out.push_str(&crate::locust::report::rows(&evidence));
     out.push_str(&crate::locust::report::checks(&table, &title));
     print!("{out}");

@@ -99,6 +99,9 @@ pub enum LocustError {
     /// The profile cannot be loaded.
     #[error(transparent)]
     Profile(#[from] mock_api::profile::ProfileError),
+    /// loadgen's importer cannot read the locustfile.
+    #[error(transparent)]
+    Import(Box<loadgen::plan::locustfile::LocustfileError>),
 }
 
 /// Unscaled defaults of `harness locust`: the guide's normal load (50 users at 10/s),
@@ -244,10 +247,12 @@ pub type Skip = (Option<String>, String);
 /// file, the classes that could not be read and why, and the profile.
 #[derive(Debug, Clone)]
 pub struct LocustExpectation {
-    /// The classes, tasks and weights (`None`: the file could not be read at all).
+    /// The classes, tasks and weights (`None`: not known).
     pub scenario: Option<Scenario>,
     /// Classes whose tasks could not be read, with the reason.
     pub skips: Vec<Skip>,
+    /// What the importer skipped outside any class (file:line:column: what).
+    pub notes: Vec<String>,
     /// The profile as meant.
     pub profile: Profile,
 }
@@ -255,22 +260,27 @@ pub struct LocustExpectation {
 impl LocustExpectation {
     /// The expectation of `spec`'s file and classes against its profile.
     pub fn of(spec: &LocustSpec) -> Result<Self, LocustError> {
-        let (scenario, skips) = read_classes(&spec.locustfile)?;
-        let scenario = match scenario {
-            Some(s) => Some(
-                s.select(&spec.classes)
-                    .map_err(|e| LocustError::Locustfile {
-                        path: spec.locustfile.display().to_string(),
-                        message: e.to_string(),
-                    })?,
-            ),
-            None => None,
-        };
-        Ok(Self {
-            scenario,
-            skips,
-            profile: spec.profile.clone(),
-        })
+        let mut exp = read_classes(&spec.locustfile, &spec.profile)?;
+        if let Some(s) = exp.scenario.take() {
+            let selected = s
+                .select(&spec.classes)
+                .map_err(|e| LocustError::Locustfile {
+                    path: spec.locustfile.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            exp.scenario = Some(selected);
+        }
+        Ok(exp)
+    }
+
+    /// The expectation of a scenario's classes against `profile`.
+    pub fn of_scenario(scenario: Scenario, profile: &Profile) -> Self {
+        Self {
+            scenario: Some(scenario),
+            skips: Vec::new(),
+            notes: Vec::new(),
+            profile: profile.clone(),
+        }
     }
 
     /// The reason a class's task mix cannot be checked, if any.
@@ -282,24 +292,47 @@ impl LocustExpectation {
     }
 }
 
-/// The classes of a scenario file (TOML) or a built-in scenario's name; a Python
-/// locustfile needs loadgen's locustfile importer.
-fn read_classes(path: &Path) -> Result<(Option<Scenario>, Vec<Skip>), LocustError> {
+/// The classes of a locustfile, read by loadgen's importer (Python parsed, never run),
+/// of a scenario file (TOML) or of a built-in scenario's name. A class the importer
+/// warned about is listed with its first warning: its tasks may not be what Locust
+/// runs; warnings about no class (a module-level hook, say) are kept as notes.
+fn read_classes(path: &Path, profile: &Profile) -> Result<LocustExpectation, LocustError> {
+    let refuse = |message: String| LocustError::Locustfile {
+        path: path.display().to_string(),
+        message,
+    };
     if let Some(s) = Scenario::builtin(&path.to_string_lossy()) {
-        return Ok((Some(s), Vec::new()));
+        return Ok(LocustExpectation::of_scenario(s, profile));
     }
     if path.extension().is_some_and(|e| e == "toml") {
-        let s = Scenario::load(path).map_err(|e| LocustError::Locustfile {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        return Ok((Some(s), Vec::new()));
+        let s = Scenario::load(path).map_err(|e| refuse(e.to_string()))?;
+        return Ok(LocustExpectation::of_scenario(s, profile));
     }
-    Ok((
-        None,
-        vec![(
-            None,
-            "the classes and @task weights of a Python locustfile are read by loadgen's locustfile importer, which this build does not have".to_owned(),
-        )],
-    ))
+    let options = loadgen::plan::locustfile::ImportOptions::default();
+    let import = loadgen::plan::locustfile::import(path, &options)
+        .map_err(|e| LocustError::Import(Box::new(e)))?;
+    let mut skips: Vec<Skip> = Vec::new();
+    let mut notes = Vec::new();
+    for w in &import.warnings {
+        match &w.class {
+            Some(class)
+                if !skips
+                    .iter()
+                    .any(|(c, _)| c.as_deref() == Some(class.as_str())) =>
+            {
+                skips.push((
+                    Some(class.clone()),
+                    format!("the importer could not read all of it: {w}"),
+                ));
+            }
+            Some(_) => {}
+            None => notes.push(w.to_string()),
+        }
+    }
+    Ok(LocustExpectation {
+        scenario: Some(import.scenario),
+        skips,
+        notes,
+        profile: profile.clone(),
+    })
 }

@@ -59,6 +59,22 @@ pub fn header(ev: &LocustEvidence, title: &str) -> String {
     )
 }
 
+/// What loadgen's importer skipped in the locustfile outside any class, if anything.
+pub fn notes(exp: &super::LocustExpectation) -> String {
+    if exp.notes.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "Read from the locustfile without (the tool still runs them):
+",
+    );
+    for note in &exp.notes {
+        let _ = writeln!(out, "  {note}");
+    }
+    out.push('\n');
+    out
+}
+
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("N/A".to_owned(), |v| format!("{v:.0}"))
 }
