@@ -22,6 +22,8 @@
 //! Locust reports each percentile as its bucket value (whole ms under 100, tens under
 //! 1 000, hundreds under 10 000, thousands above), a monotone rounding: the reported
 //! value lies between the bucket of the lower bound and the bucket of the upper.
+//! loadgen reports the value itself (HdrHistogram, three digits, whole ms in its
+//! tables); the accepted range takes in either rounding.
 //!
 //! The average is exact in Locust (a sum of unrounded times): it lies between the
 //! mock's mean of the same requests and that plus the calibration's mean overhead with
@@ -87,6 +89,18 @@ pub fn exceedances(n: u64, m: u64, x: u64, alpha: f64) -> u64 {
         }
     }
     lo
+}
+
+/// HdrHistogram's worst relative precision at three significant digits.
+const HDR_RELATIVE: f64 = 1.0 / 1024.0;
+
+/// What a tool may report for a time in `lower..upper` (ms): Locust rounds it into its
+/// bucket; loadgen reports it exactly, to HdrHistogram's three digits, as whole ms.
+pub fn reported_range(lower: f64, upper: f64) -> (f64, f64) {
+    (
+        bucket(lower).min(lower * (1.0 - HDR_RELATIVE) - 0.5),
+        bucket(upper).max(upper * (1.0 + HDR_RELATIVE) + 0.5),
+    )
 }
 
 /// The overhead bound T (ms) and the number k of the run's n requests that may exceed
@@ -202,14 +216,14 @@ fn percentile(ctx: &Ctx<'_>, row: &Row, h: &Histogram<u64>, p: f64) -> Check {
             ),
         );
     }
-    let (lo, hi) = (bucket(lower), bucket(upper));
+    let (lo, hi) = reported_range(lower, upper);
     let mock = value_at_rank(h, locust_rank(h.len(), p)).map_or(0.0, |(lo, _)| lo as f64 / 1000.0);
     Check::new(
         name,
         format!("{} (mock, same rank)", ms(mock)),
         format!("{} (n={}, mock n={})", ms(v), row.requests, h.len()),
         format!(
-            "{}..{} = Locust buckets of {}..{} ({}; detects a shift of {:+.0}%/{:+.0}%)",
+            "{}..{} = {}..{} as rounded ({}; detects a shift of {:+.0}%/{:+.0}%)",
             ms(lo),
             ms(hi),
             ms(lower),

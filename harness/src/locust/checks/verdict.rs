@@ -9,7 +9,7 @@
 
 use hdrhistogram::Histogram;
 
-use super::latency::{average_bounds, bucket, rank_bounds};
+use super::latency::{average_bounds, rank_bounds, reported_range};
 use super::Ctx;
 use crate::check::{Check, CheckTable, Verdict};
 
@@ -72,10 +72,14 @@ fn ranges(ctx: &Ctx<'_>) -> Vec<Range> {
         ),
         (
             "p95",
-            bucket(low),
-            bucket(high),
+            reported_range(low, high).0,
+            reported_range(low, high).1,
             max_p95,
-            format!("{:.0}..{:.0} ms (limit 5000 ms)", bucket(low), bucket(high)),
+            format!(
+                "{:.0}..{:.0} ms (limit 5000 ms)",
+                reported_range(low, high).0,
+                reported_range(low, high).1
+            ),
         ),
     ]
 }
