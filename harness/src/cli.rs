@@ -295,6 +295,51 @@ mod tests {
     }
 
     #[test]
+    fn locust_flags_make_a_spec_and_guide_is_a_preset() {
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/locustfile.py");
+        let cli = Cli::try_parse_from([
+            "harness",
+            "locust",
+            "-f",
+            file,
+            "ACISAPIUser",
+            "-u",
+            "5",
+            "-r",
+            "2",
+            "-t",
+            "10s",
+            "--profile",
+            "healthy",
+        ])
+        .unwrap();
+        let Command::Locust(args) = &cli.command else {
+            panic!("not the locust command: {cli:?}");
+        };
+        let (spec, title) = locust_spec(&cli, args).unwrap();
+        assert_eq!(title, "locust");
+        assert_eq!(spec.classes, ["ACISAPIUser"]);
+        assert_eq!((spec.users, spec.spawn_rate), (5, 2.0));
+        assert_eq!(
+            (spec.run_time, spec.time_scale),
+            (Duration::from_secs(10), 1.0)
+        );
+        assert_eq!(spec.profile.name, "healthy");
+        assert_eq!(spec.program, std::path::PathBuf::from("locust"));
+        // `guide` without -f is the guide's run; its file is found from the repository's
+        // root, which this test does not run in.
+        let cli = Cli::try_parse_from(["harness", "locust", "guide"]).unwrap();
+        let Command::Locust(args) = &cli.command else {
+            panic!("not the locust command");
+        };
+        let e = locust_spec(&cli, args).unwrap_err().to_string();
+        assert!(
+            e.contains("scenarios/guide_locustfile.py") && e.contains("no such file"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn bad_values_are_refused_before_any_run() {
         assert!(Cli::try_parse_from(["harness", "guide", "--duration", "soon"]).is_err());
         assert!(Cli::try_parse_from(["harness", "nonesuch"]).is_err());
