@@ -131,6 +131,45 @@ fn catch_response_error(message: &str) -> String {
     format!("CatchResponseError({})", python_repr(message))
 }
 
+/// An error as Locust's console names it: a `CatchResponseError` shows its message
+/// alone (the CSV keeps the whole repr), anything else as recorded.
+pub fn console_text(error: &str) -> std::borrow::Cow<'_, str> {
+    let inner = error
+        .strip_prefix("CatchResponseError(")
+        .and_then(|r| r.strip_suffix(')'));
+    let Some(inner) = inner else {
+        return error.into();
+    };
+    let quoted = inner
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .or_else(|| inner.strip_prefix('"').and_then(|r| r.strip_suffix('"')));
+    match quoted {
+        Some(q) => python_unescape(q).into(),
+        None => error.into(),
+    }
+}
+
+/// Undoes [`python_repr`]'s escapes.
+fn python_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 /// A string as Python's `repr` writes it (single quotes unless it holds one and no
 /// double quote).
 pub(crate) fn python_repr(s: &str) -> String {
@@ -314,6 +353,10 @@ mod tests {
 
     #[test]
     fn messages_are_quoted_as_python_repr_quotes_them() {
+        for m in ["plain", "it's", "a'b\"c", "back\\slash\nline"] {
+            assert_eq!(console_text(&catch_response_error(m)), m);
+        }
+        assert_eq!(console_text("HTTPError('500')"), "HTTPError('500')");
         assert_eq!(python_repr("plain"), "'plain'");
         assert_eq!(python_repr("it's"), "\"it's\"");
         assert_eq!(python_repr("a'b\"c"), "'a\\'b\"c'");
