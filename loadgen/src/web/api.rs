@@ -6,11 +6,11 @@ use std::time::SystemTime;
 use serde_json::{json, Map, Value};
 
 use super::state::RunState;
-use crate::baseline::BaselineReport;
-use crate::criteria::Verdict;
-use crate::executor::StageMark;
-use crate::scenario::Scenario;
+use crate::plan::load::StageMark;
+use crate::plan::scenario::Scenario;
 use crate::stats::{unix_seconds_f64, RequestStats, Snapshot};
+use crate::verdict::baseline::BaselineReport;
+use crate::verdict::criteria::Verdict;
 
 /// `GET /stats/requests`: every row then Aggregated, the errors, the current and
 /// whole-run rates, the failure ratio, the current p50/p95, the state and user count, and
@@ -28,7 +28,7 @@ pub fn stats_requests(
     let errors: Vec<Value> = snapshot
         .errors
         .iter()
-        .map(crate::json::error_json)
+        .map(crate::sinks::json::error_json)
         .collect();
     let total = &snapshot.aggregated;
     let mut current = Map::new();
@@ -53,7 +53,7 @@ pub fn stats_requests(
         "user_count": if matches!(state, RunState::Ready | RunState::Stopped) { 0 } else { snapshot.user_count },
         "host": host,
         "start_time": unix_seconds_f64(snapshot.start),
-        "stages": crate::json::stages_json(stages),
+        "stages": crate::sinks::json::stages_json(stages),
     })
 }
 
