@@ -466,6 +466,7 @@ impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
             path: String::new(),
             name: None,
             body: None,
+            form: Vec::new(),
             headers: Vec::new(),
             repeat: 1,
             checks: Vec::new(),
@@ -505,13 +506,30 @@ impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
                     Err(e) => self.skip("headers=", &e),
                 },
                 "catch_response" => {}
-                "data" => {
-                    self.warnings.warn(
-                        k.value.start(),
-                        "skipped the request: data= (a form or raw body) is not read; loadgen scenarios send JSON bodies (json=)",
-                    );
-                    return None;
-                }
+                "data" => match self.scope.value(&k.value) {
+                    Ok(Value::Dict(entries)) => {
+                        for (name, v) in entries {
+                            match template_text(&v) {
+                                Ok(t) => request.form.push((name, t)),
+                                Err(why) => {
+                                    self.warnings.warn(k.value.start(), format!("skipped the request: its data= field {name} holds {why}"));
+                                    return None;
+                                }
+                            }
+                        }
+                    }
+                    Ok(_) => {
+                        self.warnings.warn(
+                            k.value.start(),
+                            "skipped the request: data= that is not a dict (a raw body) is not read; scenarios send JSON (json=) or form fields (data={...})",
+                        );
+                        return None;
+                    }
+                    Err(e) => {
+                        self.skip("the request (data=)", &e);
+                        return None;
+                    }
+                },
                 other => self.warnings.warn(
                     k.value.start(),
                     format!("ignored the keyword {other}= of the request (the request is kept without it)"),

@@ -21,7 +21,8 @@
 //!
 //! A request has `method`, `path` (path and query, a template), an optional stats `name`
 //! (default: the rendered path, as in Locust), an optional JSON `body` (any TOML value;
-//! its strings are templates), optional `headers`, `repeat` (default 1) to send it
+//! its strings are templates) or `form` (fields sent urlencoded, as Locust's `data=`
+//! dict; values are templates), optional `headers`, `repeat` (default 1) to send it
 //! several times in a row with fresh values, and `checks` (see `check`: a locustfile's
 //! `catch_response` verdicts). Templates are described in `template`.
 //!
@@ -96,6 +97,7 @@ struct RawRequest {
     path: Spanned<String>,
     name: Option<String>,
     body: Option<Spanned<toml::Value>>,
+    form: Option<Spanned<BTreeMap<String, String>>>,
     headers: Option<BTreeMap<String, String>>,
     repeat: Option<Spanned<i64>>,
     checks: Option<Spanned<Vec<RawCheck>>>,
@@ -455,7 +457,30 @@ fn compile_request(ctx: &Ctx<'_>, r: RawRequest) -> Result<RequestSpec, Scenario
         }
         None => None,
     };
-    let headers = compile_headers(ctx, r.headers, path_span)?;
+    let mut headers = compile_headers(ctx, r.headers, path_span)?;
+    let body = match (body, r.form) {
+        (Some(_), Some(form)) => {
+            return Err(ctx.span(
+                form.span(),
+                "a request with both body and form: expected one of them (body is JSON, form is urlencoded)",
+            ))
+        }
+        (None, Some(form)) => {
+            let span = form.span();
+            let fields: Vec<(String, String)> = form.into_inner().into_iter().collect();
+            let template = Template::compile_form(&fields).map_err(|(bad, e)| {
+                ctx.span(span, format!("bad form template in {bad:?}: {}", e.message))
+            })?;
+            if !headers.iter().any(|(k, _)| k == http::header::CONTENT_TYPE) {
+                headers.push((
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                ));
+            }
+            Some(template)
+        }
+        (body, None) => body,
+    };
     let repeat = match r.repeat {
         Some(n) => {
             let v = *n.get_ref();
