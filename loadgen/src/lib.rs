@@ -22,7 +22,7 @@ pub mod web;
 // The library's modules at the paths its users know.
 pub use engine::{runner, selfmon};
 pub use plan::{arrival, scenario, shape, target, template};
-pub use sinks::{console, csv, html, json, prometheus as metrics, report, summary};
+pub use sinks::{console, csv, json, prometheus as metrics, report, summary};
 pub use verdict::{analysis, baseline, breakpoint, criteria, judge};
 
 pub use engine::arrival::ArrivalReport;

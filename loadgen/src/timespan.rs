@@ -70,6 +70,18 @@ pub fn parse_seconds(text: &str) -> Result<Duration, TimespanError> {
     }
 }
 
+/// Seconds from JSON back to a duration: a number, 0 or more.
+pub(crate) fn deserialize_seconds<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Duration, D::Error> {
+    let seconds = <f64 as serde::Deserialize>::deserialize(d)?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "expected seconds from the start (0 or more), found {seconds}"
+        ))
+    })
+}
+
 /// A duration as seconds, for JSON readers.
 pub(crate) fn serialize_seconds<S: serde::Serializer>(
     d: &Duration,

@@ -21,7 +21,7 @@ use crate::plan::load::{SpawnStep, StageMark};
 use crate::verdict::breakpoint::StepJudge;
 
 /// What the scheduler did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ArrivalReport {
     /// Iterations whose intended start came before the run stopped.
     pub scheduled: u64,

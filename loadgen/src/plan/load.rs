@@ -107,12 +107,15 @@ fn starts(durations: impl Iterator<Item = Duration>) -> Vec<Duration> {
 }
 
 /// Where a stage started, for the reports' time charts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StageMark {
     /// Stage index.
     pub stage: usize,
     /// When it started, from the test start (seconds in JSON).
-    #[serde(serialize_with = "crate::timespan::serialize_seconds")]
+    #[serde(
+        serialize_with = "crate::timespan::serialize_seconds",
+        deserialize_with = "crate::timespan::deserialize_seconds"
+    )]
     pub at: Duration,
     /// What it asks for (`500 users at 100/s`, `200 it/s`).
     pub label: String,

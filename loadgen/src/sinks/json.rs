@@ -1,25 +1,34 @@
-//! The JSON report (`--json FILE`): everything the tables show, per row and aggregated,
-//! with the exact (unrounded) figures, the errors, the per-second history, the run's
-//! settings, and each row's HdrHistogram serialised (V2 format, base64) so that runs can
-//! be merged exactly later with [`histogram_from_base64`] and `Histogram::add`.
+//! The JSON report (`--json FILE`, and the web UI's `report.json`): one typed document,
+//! [`JsonReport`], that the run writes, the web UI serves and readers (the harness, a
+//! report written after the fact) parse back. It holds everything the tables show, per
+//! row and aggregated, with the exact (unrounded) figures, the errors, the per-second
+//! history, the run's settings, and each row's HdrHistogram serialised (V2 format,
+//! base64) so that runs can be merged exactly later with [`histogram_from_base64`] and
+//! `Histogram::add`.
 //!
-//! A run's report also carries its judgement ([`judgement_json`]: the verdict, every
-//! row's baseline bands and the analysis) and, under `plan`, what its load plan reports
-//! (stage marks: [`stages_json`], read back by [`stages_from_report`]).
+//! A run's report also carries its judgement (the verdict, every row's baseline bands
+//! and the analysis) and, under `plan`, what its load plan reported (stage marks,
+//! arrival counts, uncorrected rows, breakpoint steps, warnings).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
 
+use crate::engine::arrival::ArrivalReport;
 use crate::plan::load::StageMark;
-use crate::stats::{unix_seconds_f64, ErrorStats, RequestStats, Snapshot, PERCENTILES_TO_REPORT};
-use crate::verdict::analysis::Analysis;
-use crate::verdict::baseline::BaselineReport;
-use crate::verdict::criteria::Verdict;
+use crate::sinks::csv::py_float;
+use crate::stats::{
+    unix_seconds_f64, ErrorStats, HistoryRow, RequestStats, Snapshot, PERCENTILES_TO_REPORT,
+};
+use crate::verdict::analysis::Drift;
+use crate::verdict::breakpoint::BreakpointReport;
+use crate::verdict::criteria::Outcome;
+use crate::verdict::judge::Judgement;
 
 /// Identifies the document's layout, for readers.
 pub const FORMAT: &str = "loadgen-stats/1";
@@ -59,7 +68,7 @@ impl RunSettings {
     }
 }
 
-/// The report could not be built or written.
+/// The report could not be built, written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum JsonError {
     /// Writing the file failed.
@@ -77,220 +86,486 @@ pub enum JsonError {
     /// A serialised histogram could not be read back.
     #[error("cannot read a serialised histogram: {0}")]
     Deserialize(String),
-    /// A report's `plan.stages` entry is not a stage mark.
-    #[error("plan.stages[{index}] in the JSON report: {message}")]
-    Stage {
-        /// The entry's index.
-        index: usize,
-        /// What is wrong with it.
+    /// A document is not a JSON report.
+    #[error("{path} in the JSON report: {message}")]
+    Read {
+        /// Where in the document (`plan.stages[0].at`), `.` for the whole.
+        path: String,
+        /// What is wrong there.
         message: String,
     },
 }
 
-/// The report as a JSON value.
-pub fn to_json(snapshot: &Snapshot, settings: &RunSettings) -> Value {
-    let now = snapshot.taken_at;
-    let stats = snapshot
-        .rows
-        .iter()
-        .map(|r| row_json(r, now))
-        .collect::<Vec<_>>();
-    let errors: Vec<Value> = snapshot.errors.iter().map(error_json).collect();
-    let history: Vec<&crate::stats::HistoryRow> = snapshot.history.iter().collect();
-    json!({
-        "format": FORMAT,
-        "settings": settings,
-        "start_time": unix_seconds_f64(snapshot.start),
-        "taken_at": unix_seconds_f64(snapshot.taken_at),
-        "user_count": snapshot.user_count,
-        "histogram_unit": "microseconds",
-        "histogram_significant_digits": 3,
-        "stats": stats,
-        "aggregated": row_json(&snapshot.aggregated, now),
-        "errors": errors,
-        "history": history,
-    })
-}
-
-/// The stage marks as the report's `plan.stages` holds them: the stage index, its start
-/// in seconds from the test start, and its label.
-pub fn stages_json(stages: &[StageMark]) -> Value {
-    Value::Array(
-        stages
-            .iter()
-            .map(|m| json!({ "stage": m.stage, "at": m.at.as_secs_f64(), "label": m.label }))
-            .collect(),
-    )
-}
-
-/// The stage marks of a JSON report (`plan.stages`), for a report written after the fact;
-/// none when the report has no plan or no stages.
-pub fn stages_from_report(doc: &Value) -> Result<Vec<StageMark>, JsonError> {
-    let Some(entries) = doc.get("plan").and_then(|p| p.get("stages")) else {
-        return Ok(Vec::new());
-    };
-    let entries = entries.as_array().ok_or_else(|| JsonError::Stage {
-        index: 0,
-        message: format!("expected a list of stages, found {entries}"),
-    })?;
-    entries
-        .iter()
-        .enumerate()
-        .map(|(index, e)| {
-            let fail = |message: String| JsonError::Stage { index, message };
-            let stage = e["stage"]
-                .as_u64()
-                .and_then(|n| usize::try_from(n).ok())
-                .ok_or_else(|| {
-                    fail(format!(
-                        "stage must be a whole number, found {}",
-                        e["stage"]
-                    ))
-                })?;
-            let at = e["at"]
-                .as_f64()
-                .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
-                .ok_or_else(|| {
-                    fail(format!(
-                        "at must be seconds from the start (0 or more), found {}",
-                        e["at"]
-                    ))
-                })?;
-            let label = e["label"]
-                .as_str()
-                .ok_or_else(|| fail(format!("label must be text, found {}", e["label"])))?
-                .to_owned();
-            Ok(StageMark { stage, at, label })
-        })
-        .collect()
-}
-
-/// The run's judgement as the report's `verdict`, `bands` and `analysis` hold it: the
-/// outcome (`PASSED`, `FAILED`, `ABORTED`, or `NO CRITERIA`) with each criterion's
-/// result and any abort; per row (Aggregated last) each metric's exact value and band,
-/// with the bounds used; and the analysis' sentences, symptoms and drift.
-pub fn judgement_json(verdict: &Verdict, bands: &BaselineReport, analysis: &Analysis) -> Value {
-    let outcome = match verdict.outcome() {
-        crate::verdict::criteria::Outcome::NoCriteria => "NO CRITERIA",
-        other => other.word(),
-    };
-    let criteria: Vec<Value> = verdict
-        .results
-        .iter()
-        .map(|r| {
-            json!({
-                "row": r.row,
-                "criterion": r.criterion.to_string(),
-                "value": r.value,
-                "passed": r.passed,
-                "abort_on_fail": r.abort_on_fail,
-                "breach": (!r.passed).then(|| r.breach()),
-            })
-        })
-        .collect();
-    let rows: Vec<Value> = bands
-        .rows
-        .iter()
-        .map(|row| {
-            let mut cells = Map::new();
-            for c in &row.cells {
-                cells.insert(
-                    c.metric.field().to_owned(),
-                    json!({ "value": c.value, "band": c.band.map(|b| b.name()) }),
-                );
-            }
-            json!({ "method": row.method, "name": row.name, "metrics": cells })
-        })
-        .collect();
-    let mut bounds = Map::new();
-    for m in crate::verdict::baseline::Metric::ALL {
-        let b = bands.baselines.bounds(m);
-        bounds.insert(
-            m.field().to_owned(),
-            json!({ "target": b.target, "acceptable": b.acceptable, "poor": b.poor,
-                    "higher_is_better": m.higher_is_better() }),
-        );
-    }
-    json!({
-        "verdict": {
-            "outcome": outcome,
-            "criteria": criteria,
-            "aborted": verdict.aborted.as_ref().map(|a| a.describe()),
-        },
-        "bands": { "bounds": bounds, "rows": rows },
-        "analysis": analysis,
-    })
-}
-
-/// Writes the report to `path` atomically (temporary file, then rename).
-pub fn write_json(
-    path: &Path,
-    snapshot: &Snapshot,
-    settings: &RunSettings,
-) -> Result<(), JsonError> {
-    let value = to_json(snapshot, settings);
-    let mut text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
-    text.push('\n');
-    crate::sinks::atomic_file::replace_file(path, text.as_bytes()).map_err(|source| {
-        JsonError::Write {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
+/// The JSON report: a run's figures, settings and history, with its judgement and what
+/// its load plan reported when it has them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonReport {
+    /// [`FORMAT`].
+    pub format: String,
+    /// How the run was set up.
+    pub settings: RunSettings,
+    /// The run's start, unix seconds.
+    pub start_time: f64,
+    /// When the figures were taken, unix seconds.
+    pub taken_at: f64,
+    /// Users running then.
+    pub user_count: u32,
+    /// The histograms' unit (`microseconds`).
+    pub histogram_unit: String,
+    /// The histograms' significant digits (3).
+    pub histogram_significant_digits: u8,
+    /// One row per request name, as the tables list them.
+    pub stats: Vec<JsonRow>,
+    /// The Aggregated row.
+    pub aggregated: JsonRow,
+    /// The failures table.
+    pub errors: Vec<JsonErrorRow>,
+    /// One line per row per second, as `_stats_history.csv` has them.
+    pub history: Vec<HistoryRow>,
+    /// The criteria's verdict, when the run was judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<JsonVerdict>,
+    /// Every row's baseline bands, when the run was judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bands: Option<JsonBands>,
+    /// The analysis, when the run was judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<JsonAnalysis>,
+    /// What the load plan reported, when it reported anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<JsonPlan>,
 }
 
 /// One row: Locust's figures (milliseconds, exact), rates and the histogram.
-/// One failures-table entry as Locust's web API and the JSON report write it (times in
-/// unix seconds).
-pub fn error_json(e: &ErrorStats) -> Value {
-    json!({
-        "method": e.method,
-        "name": e.name,
-        "error": e.error,
-        "occurrences": e.occurrences,
-        "first_seen": unix_seconds_f64(e.first_seen),
-        "last_seen": unix_seconds_f64(e.last_seen),
-    })
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonRow {
+    /// Method; empty for Aggregated.
+    pub method: String,
+    /// Stats name, or `Aggregated`.
+    pub name: String,
+    /// Requests.
+    pub num_requests: u64,
+    /// Of which failed.
+    pub num_failures: u64,
+    /// Failures over requests.
+    pub fail_ratio: f64,
+    /// Mean response time, ms.
+    pub avg_response_time: f64,
+    /// Fastest, ms.
+    pub min_response_time: f64,
+    /// Slowest, ms.
+    pub max_response_time: f64,
+    /// Median, ms (Locust's rank).
+    pub median_response_time: f64,
+    /// Locust's reported percentiles, ms, keyed as Python prints them (`0.95`, `1.0`).
+    pub response_time_percentiles: BTreeMap<String, f64>,
+    /// Mean response size, bytes.
+    pub avg_content_length: f64,
+    /// All response bytes.
+    pub total_content_length: u64,
+    /// Requests per second over the run.
+    pub total_rps: f64,
+    /// Failures per second over the run.
+    pub total_fail_per_sec: f64,
+    /// Locust's current requests per second.
+    pub current_rps: f64,
+    /// Locust's current failures per second.
+    pub current_fail_per_sec: f64,
+    /// First request, unix seconds.
+    pub first_request: Option<f64>,
+    /// Last request, unix seconds.
+    pub last_request: Option<f64>,
+    /// The HdrHistogram (microseconds), V2 format, base64.
+    pub histogram: Option<String>,
+    /// Why the histogram is missing, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram_error: Option<String>,
 }
 
-fn row_json(r: &RequestStats, now: SystemTime) -> Value {
-    let mut percentiles = Map::new();
-    if let Some(values) = r.percentiles_ms(&PERCENTILES_TO_REPORT) {
-        for (p, v) in PERCENTILES_TO_REPORT.iter().zip(values) {
-            percentiles.insert(crate::sinks::csv::py_float(*p), json!(v));
+/// One failures-table entry as Locust's web API and the JSON report write it (times in
+/// unix seconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonErrorRow {
+    /// Method.
+    pub method: String,
+    /// Stats name.
+    pub name: String,
+    /// The error, as the failures table words it.
+    pub error: String,
+    /// How often it happened.
+    pub occurrences: u64,
+    /// First seen, unix seconds.
+    pub first_seen: f64,
+    /// Last seen, unix seconds.
+    pub last_seen: f64,
+}
+
+/// The criteria's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonVerdict {
+    /// `PASSED`, `FAILED`, `ABORTED`, or `NO CRITERIA`.
+    pub outcome: String,
+    /// Each criterion's result, in the order written.
+    pub criteria: Vec<JsonCriterion>,
+    /// What stopped the run early, if anything did.
+    pub aborted: Option<String>,
+}
+
+/// One criterion's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonCriterion {
+    /// The row it was judged on.
+    pub row: String,
+    /// The criterion as written (`p(95) <= 5000`).
+    pub criterion: String,
+    /// The value it was judged on.
+    pub value: Option<f64>,
+    /// Whether it held.
+    pub passed: bool,
+    /// Whether it could stop the run.
+    pub abort_on_fail: bool,
+    /// The breach in words, when it failed.
+    pub breach: Option<String>,
+}
+
+/// Every row's baseline bands, with the bounds used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonBands {
+    /// Per metric: the target, acceptable and poor bounds.
+    pub bounds: BTreeMap<String, JsonBounds>,
+    /// Per row (Aggregated last): each metric's exact value and band.
+    pub rows: Vec<JsonBandRow>,
+}
+
+/// One metric's bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct JsonBounds {
+    /// Within this: on target.
+    pub target: f64,
+    /// Within this: acceptable.
+    pub acceptable: f64,
+    /// Beyond this: poor.
+    pub poor: f64,
+    /// Whether larger values are better (throughput).
+    pub higher_is_better: bool,
+}
+
+/// One row's bands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonBandRow {
+    /// Method; empty for Aggregated.
+    pub method: String,
+    /// Stats name, or `Aggregated`.
+    pub name: String,
+    /// Per metric: its value and band.
+    pub metrics: BTreeMap<String, JsonBandCell>,
+}
+
+/// One metric of one row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonBandCell {
+    /// The exact value, when the row has one.
+    pub value: Option<f64>,
+    /// Its band's name, when it has a value.
+    pub band: Option<String>,
+}
+
+/// The analysis: each row, then Aggregated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonAnalysis {
+    /// One entry per row with requests, then Aggregated.
+    pub rows: Vec<JsonRowAnalysis>,
+}
+
+/// What the analysis says about one row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonRowAnalysis {
+    /// `GET /api/clients`, or `Aggregated`.
+    pub label: String,
+    /// Plain sentences.
+    pub sentences: Vec<String>,
+    /// The guide's symptoms this row shows.
+    pub symptoms: Vec<JsonSymptom>,
+    /// The latency drift, when significant and material.
+    pub drift: Option<Drift>,
+}
+
+/// One of the guide's "Common Issues" a row shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonSymptom {
+    /// The guide's title.
+    pub title: String,
+    /// What showed it, with the numbers.
+    pub evidence: String,
+    /// The guide's possible causes.
+    pub causes: Vec<String>,
+    /// The guide's first solutions.
+    pub solutions: Vec<String>,
+}
+
+/// What the load plan reported.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct JsonPlan {
+    /// Where each stage started.
+    #[serde(default)]
+    pub stages: Vec<StageMark>,
+    /// The arrival-rate scheduler's counts.
+    #[serde(default)]
+    pub arrival: Option<ArrivalReport>,
+    /// The rows measured from the actual send, when the run corrected for coordinated
+    /// omission.
+    #[serde(default)]
+    pub uncorrected: Option<JsonRows>,
+    /// The breakpoint search's steps.
+    #[serde(default)]
+    pub breakpoint: Option<BreakpointReport>,
+    /// Warnings about the figures' reliability.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// A set of rows without the rest of a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonRows {
+    /// One row per request name.
+    pub stats: Vec<JsonRow>,
+    /// The Aggregated row.
+    pub aggregated: JsonRow,
+}
+
+impl JsonReport {
+    /// The report of `snapshot`, without judgement or plan.
+    pub fn new(snapshot: &Snapshot, settings: &RunSettings) -> Self {
+        let JsonRows { stats, aggregated } = JsonRows::new(snapshot);
+        Self {
+            format: FORMAT.to_owned(),
+            settings: settings.clone(),
+            start_time: unix_seconds_f64(snapshot.start),
+            taken_at: unix_seconds_f64(snapshot.taken_at),
+            user_count: snapshot.user_count,
+            histogram_unit: "microseconds".to_owned(),
+            histogram_significant_digits: 3,
+            stats,
+            aggregated,
+            errors: snapshot.errors.iter().map(JsonErrorRow::new).collect(),
+            history: snapshot.history.iter().cloned().collect(),
+            verdict: None,
+            bands: None,
+            analysis: None,
+            plan: None,
         }
     }
-    // Serialising into memory cannot fail for u64 counts; should it ever, the row keeps
-    // its figures and says why its histogram is missing.
-    let (histogram, histogram_error) = match histogram_to_base64(r.histogram()) {
-        Ok(text) => (Value::String(text), None),
-        Err(e) => (Value::Null, Some(e.to_string())),
-    };
-    let mut row = json!({
-        "method": r.method,
-        "name": r.name,
-        "num_requests": r.num_requests(),
-        "num_failures": r.num_failures(),
-        "fail_ratio": r.fail_ratio(),
-        "avg_response_time": r.avg_response_time_ms(),
-        "min_response_time": r.min_response_time_ms(),
-        "max_response_time": r.max_response_time_ms(),
-        "median_response_time": r.median_response_time_ms(),
-        "response_time_percentiles": percentiles,
-        "avg_content_length": r.avg_content_length(),
-        "total_content_length": r.total_content_length(),
-        "total_rps": r.total_rps(),
-        "total_fail_per_sec": r.total_fail_per_sec(),
-        "current_rps": r.current_rps(now),
-        "current_fail_per_sec": r.current_fail_per_sec(now),
-        "first_request": r.first_request().map(unix_seconds_f64),
-        "last_request": r.last_request().map(unix_seconds_f64),
-        "histogram": histogram,
-    });
-    if let (Some(error), Some(object)) = (histogram_error, row.as_object_mut()) {
-        object.insert("histogram_error".into(), Value::String(error));
+
+    /// The report with the run's judgement.
+    pub fn with_judgement(mut self, judgement: &Judgement) -> Self {
+        self.verdict = Some(JsonVerdict::new(judgement));
+        self.bands = Some(JsonBands::new(judgement));
+        self.analysis = Some(JsonAnalysis::new(judgement));
+        self
     }
-    row
+
+    /// The report with what the load plan reported.
+    pub fn with_plan(mut self, plan: JsonPlan) -> Self {
+        self.plan = Some(plan);
+        self
+    }
+
+    /// The report as pretty-printed JSON, ending in a newline.
+    pub fn to_text(&self) -> String {
+        // Plain data with string keys: serialising it cannot fail.
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Writes the report to `path` atomically (temporary file, then rename).
+    pub fn write(&self, path: &Path) -> Result<(), JsonError> {
+        crate::sinks::atomic_file::replace_file(path, self.to_text().as_bytes()).map_err(|source| {
+            JsonError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
+    }
+
+    /// Reads a report back; the error names where in the document it went wrong.
+    pub fn from_text(text: &str) -> Result<Self, JsonError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| JsonError::Read {
+            path: e.path().to_string(),
+            message: e.into_inner().to_string(),
+        })
+    }
+
+    /// Where each stage started, as the report's plan recorded it (none without a plan).
+    pub fn stages(&self) -> &[StageMark] {
+        self.plan.as_ref().map_or(&[], |p| p.stages.as_slice())
+    }
+}
+
+impl JsonRows {
+    /// The rows of `snapshot`.
+    pub fn new(snapshot: &Snapshot) -> Self {
+        let now = snapshot.taken_at;
+        Self {
+            stats: snapshot.rows.iter().map(|r| JsonRow::new(r, now)).collect(),
+            aggregated: JsonRow::new(&snapshot.aggregated, now),
+        }
+    }
+}
+
+impl JsonRow {
+    /// One row's figures at `now`.
+    pub fn new(r: &RequestStats, now: SystemTime) -> Self {
+        let response_time_percentiles = r
+            .percentiles_ms(&PERCENTILES_TO_REPORT)
+            .map(|values| {
+                PERCENTILES_TO_REPORT
+                    .iter()
+                    .zip(values)
+                    .map(|(p, v)| (py_float(*p), v))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Serialising into memory cannot fail for u64 counts; should it ever, the row keeps
+        // its figures and says why its histogram is missing.
+        let (histogram, histogram_error) = match histogram_to_base64(r.histogram()) {
+            Ok(text) => (Some(text), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Self {
+            method: r.method.clone(),
+            name: r.name.clone(),
+            num_requests: r.num_requests(),
+            num_failures: r.num_failures(),
+            fail_ratio: r.fail_ratio(),
+            avg_response_time: r.avg_response_time_ms(),
+            min_response_time: r.min_response_time_ms(),
+            max_response_time: r.max_response_time_ms(),
+            median_response_time: r.median_response_time_ms(),
+            response_time_percentiles,
+            avg_content_length: r.avg_content_length(),
+            total_content_length: r.total_content_length(),
+            total_rps: r.total_rps(),
+            total_fail_per_sec: r.total_fail_per_sec(),
+            current_rps: r.current_rps(now),
+            current_fail_per_sec: r.current_fail_per_sec(now),
+            first_request: r.first_request().map(unix_seconds_f64),
+            last_request: r.last_request().map(unix_seconds_f64),
+            histogram,
+            histogram_error,
+        }
+    }
+
+    /// The row's histogram, read back.
+    pub fn histogram(&self) -> Result<Histogram<u64>, JsonError> {
+        histogram_from_base64(self.histogram.as_deref().unwrap_or_default())
+    }
+}
+
+impl JsonErrorRow {
+    /// One failures-table entry.
+    pub fn new(e: &ErrorStats) -> Self {
+        Self {
+            method: e.method.clone(),
+            name: e.name.clone(),
+            error: e.error.clone(),
+            occurrences: e.occurrences,
+            first_seen: unix_seconds_f64(e.first_seen),
+            last_seen: unix_seconds_f64(e.last_seen),
+        }
+    }
+}
+
+impl JsonVerdict {
+    fn new(judgement: &Judgement) -> Self {
+        let verdict = &judgement.verdict;
+        let outcome = match verdict.outcome() {
+            Outcome::NoCriteria => "NO CRITERIA",
+            other => other.word(),
+        };
+        Self {
+            outcome: outcome.to_owned(),
+            criteria: verdict
+                .results
+                .iter()
+                .map(|r| JsonCriterion {
+                    row: r.row.clone(),
+                    criterion: r.criterion.to_string(),
+                    value: r.value,
+                    passed: r.passed,
+                    abort_on_fail: r.abort_on_fail,
+                    breach: (!r.passed).then(|| r.breach()),
+                })
+                .collect(),
+            aborted: verdict.aborted.as_ref().map(|a| a.describe()),
+        }
+    }
+}
+
+impl JsonBands {
+    fn new(judgement: &Judgement) -> Self {
+        let bands = &judgement.bands;
+        let bounds = crate::verdict::baseline::Metric::ALL
+            .into_iter()
+            .map(|m| {
+                let b = bands.baselines.bounds(m);
+                let bounds = JsonBounds {
+                    target: b.target,
+                    acceptable: b.acceptable,
+                    poor: b.poor,
+                    higher_is_better: m.higher_is_better(),
+                };
+                (m.field().to_owned(), bounds)
+            })
+            .collect();
+        let rows = bands
+            .rows
+            .iter()
+            .map(|row| JsonBandRow {
+                method: row.method.clone(),
+                name: row.name.clone(),
+                metrics: row
+                    .cells
+                    .iter()
+                    .map(|c| {
+                        let cell = JsonBandCell {
+                            value: c.value,
+                            band: c.band.map(|b| b.name().to_owned()),
+                        };
+                        (c.metric.field().to_owned(), cell)
+                    })
+                    .collect(),
+            })
+            .collect();
+        Self { bounds, rows }
+    }
+}
+
+impl JsonAnalysis {
+    fn new(judgement: &Judgement) -> Self {
+        let rows = judgement
+            .analysis
+            .rows
+            .iter()
+            .map(|r| JsonRowAnalysis {
+                label: r.label.clone(),
+                sentences: r.sentences.clone(),
+                symptoms: r
+                    .symptoms
+                    .iter()
+                    .map(|s| JsonSymptom {
+                        title: s.title.to_owned(),
+                        evidence: s.evidence.clone(),
+                        causes: s.causes.iter().map(|&c| c.to_owned()).collect(),
+                        solutions: s.solutions.iter().map(|&c| c.to_owned()).collect(),
+                    })
+                    .collect(),
+                drift: r.drift.clone(),
+            })
+            .collect();
+        Self { rows }
+    }
 }
 
 /// A histogram in HdrHistogram's V2 serial format (uncompressed), base64-encoded.
@@ -319,6 +594,12 @@ pub fn histogram_from_base64(text: &str) -> Result<Histogram<u64>, JsonError> {
 mod tests {
     use super::*;
     use crate::stats::reference_fixture::reference_snapshot;
+    use serde_json::{json, Value};
+
+    /// The report as the JSON a reader sees.
+    fn to_json(snapshot: &Snapshot, settings: &RunSettings) -> Value {
+        serde_json::to_value(JsonReport::new(snapshot, settings)).unwrap()
+    }
 
     fn settings() -> RunSettings {
         RunSettings {
@@ -421,15 +702,18 @@ mod tests {
     }
 
     #[test]
-    fn write_json_replaces_the_file_and_reads_back() {
+    fn the_report_replaces_the_file_and_reads_back_equal() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.json");
         std::fs::write(&path, "old").unwrap();
-        write_json(&path, &reference_snapshot(), &settings()).unwrap();
-        let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let report = JsonReport::new(&reference_snapshot(), &settings());
+        report.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let back: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back["aggregated"]["num_requests"], 521);
+        assert_eq!(JsonReport::from_text(&text).unwrap(), report);
         let bad = dir.path().join("missing-dir").join("run.json");
-        let err = write_json(&bad, &reference_snapshot(), &settings()).unwrap_err();
+        let err = report.write(&bad).unwrap_err();
         assert!(err.to_string().contains("missing-dir"), "{err}");
     }
 
@@ -447,20 +731,29 @@ mod tests {
                 label: "500 users at 100/s".into(),
             },
         ];
-        let mut doc = to_json(&reference_snapshot(), &settings());
-        assert!(stages_from_report(&doc).unwrap().is_empty());
-        doc["plan"] = json!({ "stages": stages_json(&marks) });
-        let text = serde_json::to_string(&doc).unwrap();
-        let back = stages_from_report(&serde_json::from_str(&text).unwrap()).unwrap();
-        assert_eq!(back, marks);
-        for bad in [
-            json!([{"stage": 0, "at": -1.0, "label": "x"}]),
-            json!([{"stage": 0, "at": 1.0}]),
-            json!("x"),
+        let report = JsonReport::new(&reference_snapshot(), &settings());
+        assert!(JsonReport::from_text(&report.to_text())
+            .unwrap()
+            .stages()
+            .is_empty());
+        let report = report.with_plan(JsonPlan {
+            stages: marks.clone(),
+            ..JsonPlan::default()
+        });
+        let back = JsonReport::from_text(&report.to_text()).unwrap();
+        assert_eq!(back.stages(), marks);
+        let mut doc = serde_json::to_value(&report).unwrap();
+        for (bad, at) in [
+            (
+                json!([{"stage": 0, "at": -1.0, "label": "x"}]),
+                "plan.stages[0].at",
+            ),
+            (json!([{"stage": 0, "at": 1.0}]), "plan.stages[0]"),
+            (json!("x"), "plan.stages"),
         ] {
             doc["plan"]["stages"] = bad;
-            let err = stages_from_report(&doc).unwrap_err();
-            assert!(err.to_string().starts_with("plan.stages[0]"), "{err}");
+            let err = JsonReport::from_text(&doc.to_string()).unwrap_err();
+            assert!(err.to_string().starts_with(at), "{err}");
         }
     }
 
@@ -473,7 +766,15 @@ mod tests {
         let verdict = judge(&snapshot, &set);
         let bands = evaluate(&snapshot, &Baselines::default());
         let analysis = crate::verdict::analysis::analyse(&snapshot, &Baselines::default());
-        let doc = judgement_json(&verdict, &bands, &analysis);
+        let judgement = Judgement {
+            verdict,
+            bands: bands.clone(),
+            analysis: analysis.clone(),
+        };
+        let doc = serde_json::to_value(
+            JsonReport::new(&snapshot, &settings()).with_judgement(&judgement),
+        )
+        .unwrap();
         // 49 failures in 521 requests is 9.4%: both criteria fail.
         assert_eq!(doc["verdict"]["outcome"], "FAILED");
         assert_eq!(doc["verdict"]["criteria"][0]["passed"], false);
@@ -498,11 +799,15 @@ mod tests {
             doc["bands"]["bounds"]["avg_ms"]["poor"],
             Baselines::default().avg_ms.poor
         );
-        let none = judgement_json(
-            &judge(&snapshot, &CriteriaSet::default()),
-            &bands,
-            &analysis,
-        );
+        let judgement = Judgement {
+            verdict: judge(&snapshot, &CriteriaSet::default()),
+            bands,
+            analysis: analysis.clone(),
+        };
+        let none = serde_json::to_value(
+            JsonReport::new(&snapshot, &settings()).with_judgement(&judgement),
+        )
+        .unwrap();
         assert_eq!(none["verdict"]["outcome"], "NO CRITERIA");
         assert_eq!(
             none["analysis"]["rows"].as_array().unwrap().len(),

@@ -9,7 +9,6 @@
 pub mod atomic_file;
 pub mod console;
 pub mod csv;
-pub mod html;
 pub mod json;
 pub mod prometheus;
 pub mod report;
@@ -24,6 +23,7 @@ use crate::engine::sink::{
 use crate::plan::load::{LoadPlan, StageMark};
 use crate::plan::scenario::Scenario;
 use crate::sinks::console::{Progress, Rates};
+use crate::sinks::json::{JsonPlan, JsonReport, JsonRows, RunSettings};
 use crate::stats::Snapshot;
 
 /// The outputs written every second, owned by the aggregator task during the run.
@@ -39,13 +39,13 @@ pub struct Periodic {
 #[derive(Debug)]
 pub struct Outputs {
     config: OutputConfig,
-    settings: crate::sinks::json::RunSettings,
+    settings: RunSettings,
     /// Printed after the final summary: the uncorrected percentiles, the arrival counts
     /// and the breakpoint table (empty for a plain run).
     plan_text: String,
     /// Added to the JSON report under `"plan"` (stage marks, arrival counts, the
     /// uncorrected rows, breakpoint steps), when the plan reports anything.
-    plan_json: Option<serde_json::Value>,
+    plan_json: Option<JsonPlan>,
     /// Where each stage started, for the reports' time charts.
     stages: Vec<StageMark>,
 }
@@ -98,7 +98,7 @@ impl Outputs {
             // An arrival-rate plan: its pool's bound and its starting iteration rate.
             LoadPlan::Arrival(a) => (a.max_users, a.start_rate),
         };
-        let settings = crate::sinks::json::RunSettings {
+        let settings = RunSettings {
             scenario: scenario.source.clone(),
             classes: scenario.class_names(),
             users: users as u64,
@@ -157,18 +157,13 @@ impl Outputs {
         {
             return;
         }
-        let stages = crate::sinks::json::stages_json(&plan.stages);
-        let uncorrected = uncorrected.map(|u| {
-            let doc = crate::sinks::json::to_json(u, &self.settings);
-            serde_json::json!({ "stats": doc["stats"], "aggregated": doc["aggregated"] })
+        self.plan_json = Some(JsonPlan {
+            stages: plan.stages.clone(),
+            arrival: plan.arrival,
+            uncorrected: uncorrected.map(JsonRows::new),
+            breakpoint: plan.breakpoint.clone(),
+            warnings: plan.warnings.clone(),
         });
-        self.plan_json = Some(serde_json::json!({
-            "stages": stages,
-            "arrival": plan.arrival,
-            "uncorrected": uncorrected,
-            "breakpoint": plan.breakpoint,
-            "warnings": plan.warnings,
-        }));
     }
 }
 
@@ -198,22 +193,10 @@ impl EndSink for Outputs {
             );
         }
         if let Some(path) = &self.config.json {
-            let mut doc = crate::sinks::json::to_json(snapshot, &self.settings);
-            let judged = crate::sinks::json::judgement_json(
-                &judgement.verdict,
-                &judgement.bands,
-                &judgement.analysis,
-            );
-            if let (Some(doc), serde_json::Value::Object(judged)) = (doc.as_object_mut(), judged) {
-                doc.extend(judged);
-            }
-            if let Some(plan) = &self.plan_json {
-                doc["plan"] = plan.clone();
-            }
-            let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string());
-            text.push('\n');
-            if let Err(e) = crate::sinks::atomic_file::replace_file(path, text.as_bytes()) {
-                errors.push(format!("cannot write JSON report {}: {e}", path.display()));
+            let mut doc = JsonReport::new(snapshot, &self.settings).with_judgement(judgement);
+            doc.plan.clone_from(&self.plan_json);
+            if let Err(e) = doc.write(path) {
+                errors.push(e.to_string());
             }
         }
         let paths = report::ReportPaths {

@@ -41,7 +41,7 @@ pub const DRIFT_MATERIAL: f64 = 0.2;
 pub const DRIFT_MIN_INTERVALS: usize = 6;
 
 /// A latency trend over the run, when significant and material.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Drift {
     /// Slope of the fitted line, ms per minute.
     pub ms_per_minute: f64,

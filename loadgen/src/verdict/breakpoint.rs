@@ -104,7 +104,7 @@ pub fn rate_steps(start: f64, step: RateStep, count: usize) -> Vec<f64> {
 }
 
 /// One step's figures and verdict.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepResult {
     /// Stage index in the plan.
     pub stage: usize,
@@ -120,7 +120,10 @@ pub struct StepResult {
     /// Users running when it ended.
     pub running: usize,
     /// How long it lasted (seconds in JSON).
-    #[serde(serialize_with = "crate::timespan::serialize_seconds")]
+    #[serde(
+        serialize_with = "crate::timespan::serialize_seconds",
+        deserialize_with = "crate::timespan::deserialize_seconds"
+    )]
     pub duration: Duration,
     /// Requests completed during the step.
     pub requests: u64,
@@ -163,7 +166,7 @@ impl StepResult {
 }
 
 /// Every judged step, in order; the last one failed when a breaking point was found.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BreakpointReport {
     /// The steps judged.
     pub steps: Vec<StepResult>,

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::state::{SwarmOutcome, WebState};
 use super::{api, auth, form, page};
+use crate::sinks::json::{JsonPlan, JsonReport};
 use crate::stats::unix_seconds;
 use crate::verdict::judge::Judgement;
 
@@ -217,18 +218,12 @@ async fn report(State(state): Shared, query: axum::extract::RawQuery) -> Respons
 /// loadgen's JSON report (HdrHistograms included) of the run so far.
 async fn stats_json(State(state): Shared) -> Response {
     let (snapshot, judgement) = judge(&state);
-    let mut body = crate::sinks::json::to_json(&snapshot, &state.run_settings());
-    if let (Some(doc), serde_json::Value::Object(judged)) = (
-        body.as_object_mut(),
-        crate::sinks::json::judgement_json(
-            &judgement.verdict,
-            &judgement.bands,
-            &judgement.analysis,
-        ),
-    ) {
-        doc.extend(judged);
-    }
-    body["plan"] = json!({ "stages": crate::sinks::json::stages_json(&state.stages()) });
+    let body = JsonReport::new(&snapshot, &state.run_settings())
+        .with_judgement(&judgement)
+        .with_plan(JsonPlan {
+            stages: state.stages(),
+            ..JsonPlan::default()
+        });
     (
         [
             (

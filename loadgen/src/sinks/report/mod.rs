@@ -18,11 +18,13 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::plan::load::StageMark;
+#[cfg(doc)]
+use crate::sinks::json::JsonReport;
 use crate::sinks::json::RunSettings;
 use crate::stats::Snapshot;
 use crate::verdict::analysis::Analysis;
-use crate::verdict::baseline::BaselineReport;
-use crate::verdict::criteria::Verdict;
+use crate::verdict::baseline::{BaselineReport, Baselines};
+use crate::verdict::criteria::{CriteriaSet, Verdict};
 use crate::verdict::judge::Judgement;
 
 pub use charts::{
@@ -96,6 +98,28 @@ pub fn write_reports(
 
 /// Renders one report.
 type Render = fn(&Inputs<'_>) -> String;
+
+/// The HTML report for a caller that holds only a snapshot, a scenario name and the
+/// stage marks (the run's, or [`JsonReport::stages`] of its JSON report): judged without
+/// criteria against the guide's baselines. A run writes its report through
+/// [`write_reports`] with the scenario's own.
+pub fn snapshot_html(snapshot: &Snapshot, scenario: &str, stages: &[StageMark]) -> String {
+    let settings = RunSettings::from_snapshot(snapshot, scenario);
+    let judgement = Judgement::new(
+        snapshot,
+        &CriteriaSet::default(),
+        &Baselines::default(),
+        None,
+    );
+    html(&Inputs {
+        snapshot,
+        settings: &settings,
+        verdict: &judgement.verdict,
+        baselines: &judgement.bands,
+        analysis: &judgement.analysis,
+        stages,
+    })
+}
 
 /// A report could not be written.
 #[derive(Debug, thiserror::Error)]

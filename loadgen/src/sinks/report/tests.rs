@@ -1,7 +1,7 @@
 use std::time::SystemTime;
 
 use super::*;
-use crate::sinks::json::to_json;
+use crate::sinks::json::JsonReport;
 use crate::stats::fixture::guide_snapshot;
 use crate::stats::{reference_fixture::reference_snapshot, Snapshot};
 use crate::verdict::analysis::analyse;
@@ -155,7 +155,7 @@ fn html_has_exactly_one_svg_per_chart() {
 fn html_tables_hold_the_same_numbers_as_the_json() {
     for snapshot in [guide_snapshot(), reference_snapshot()] {
         let (page, _, _) = reports(&snapshot, &platform());
-        let doc = to_json(&snapshot, &settings());
+        let doc = serde_json::to_value(JsonReport::new(&snapshot, &settings())).unwrap();
         let json_rows: Vec<&serde_json::Value> = doc["stats"]
             .as_array()
             .unwrap()
@@ -425,4 +425,15 @@ fn an_aborted_run_prints_and_reports_the_abort() {
     let xml = std::fs::read_to_string(dir.path().join("r.xml")).unwrap();
     assert!(xml.contains("tests=\"2\" failures=\"2\""), "{xml}");
     assert!(xml.contains("<failure type=\"aborted\""));
+}
+
+#[test]
+fn a_snapshots_page_is_escaped_complete_and_holds_the_console_tables() {
+    let snapshot = Snapshot::empty(SystemTime::UNIX_EPOCH);
+    let page = snapshot_html(&snapshot, "a<b>", &[]);
+    assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
+    assert!(page.contains("a&lt;b&gt;") && !page.contains("a<b>"));
+    let table =
+        crate::sinks::console::request_table(&snapshot, crate::sinks::console::Rates::Total);
+    assert!(page.contains(&escape(&table)));
 }
