@@ -1,18 +1,21 @@
 //! The command line, with Locust's flags and meanings, and its conversion into a
 //! validated scenario and `RunConfig` (raw flags are read once, here).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use crate::output::{ConsoleMode, OutputConfig};
+use crate::engine::runner::{default_shards, RunConfig};
+use crate::engine::sink::{ConsoleMode, OutputConfig};
 use crate::plan::locustfile::{ImportOptions, LocustfileError};
-use crate::runner::{default_shards, RunConfig};
-use crate::scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
-use crate::target::{Target, TargetError};
-use crate::timespan::{parse_timespan, TimespanError};
+use crate::plan::scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
+use crate::plan::target::{Target, TargetError};
+use crate::sinks::prometheus::{MetricsConfig, MetricsError};
+use crate::timespan::{parse_seconds, parse_timespan};
+use crate::web::{bind_address, Credentials, RunParams, WebConfig, WebError};
 
 /// Locust's flags. Without `-f`, the built-in `acis` scenario runs.
 #[derive(Debug, Clone, Parser)]
@@ -93,8 +96,8 @@ pub struct Cli {
     #[arg(short = 'l', long)]
     pub list: bool,
     /// Stages instead of -u/-r: DURATION:USERS:RATE,... (e.g. 30s:50:5,2m:500:100,30s:50:5).
-    #[arg(long, value_parser = crate::shape::parse_stage_list, conflicts_with = "shape")]
-    pub stages: Option<crate::shape::StageList>,
+    #[arg(long, value_parser = crate::plan::shape::parse_stage_list, conflicts_with = "shape")]
+    pub stages: Option<crate::plan::shape::StageList>,
     /// A built-in load shape: spike (50/500/50 users), soak (100 users, 24 h), step (100, 200, ... 3200 users).
     #[arg(long, value_name = "NAME")]
     pub shape: Option<String>,
@@ -105,8 +108,8 @@ pub struct Cli {
     #[arg(long, value_name = "RATE", conflicts_with_all = ["stages", "shape"])]
     pub arrival_rate: Option<f64>,
     /// Ramp the arrival rate from --arrival-rate through DURATION:RATE,... (e.g. 30s:50,2m:200), then stop.
-    #[arg(long, value_parser = crate::shape::parse_rate_stages, requires = "arrival_rate")]
-    pub arrival_stages: Option<crate::shape::RateStageList>,
+    #[arg(long, value_parser = crate::plan::shape::parse_rate_stages, requires = "arrival_rate")]
+    pub arrival_stages: Option<crate::plan::shape::RateStageList>,
     /// Most users the arrival rate may use (default 100); iterations with no free user are dropped.
     #[arg(long, value_name = "N", requires = "arrival_rate")]
     pub max_users: Option<usize>,
@@ -124,7 +127,7 @@ pub struct Cli {
     pub breakpoint_p95_ms: Option<f64>,
     /// How --breakpoint --arrival-rate raises the rate each step: xFACTOR or +RATE (default x2).
     #[arg(long, value_name = "STEP", requires_all = ["breakpoint", "arrival_rate"], conflicts_with = "arrival_stages")]
-    pub rate_step: Option<crate::breakpoint::RateStep>,
+    pub rate_step: Option<crate::verdict::breakpoint::RateStep>,
     /// Rate steps of --breakpoint --arrival-rate, each --step-time long (default 6, at most 100).
     #[arg(long, value_name = "N", requires_all = ["breakpoint", "arrival_rate"])]
     pub rate_steps: Option<usize>,
@@ -147,7 +150,7 @@ pub struct Cli {
     #[arg(long, value_name = "PORT")]
     pub metrics_port: Option<u16>,
     /// Address the --metrics-port endpoint listens on (0.0.0.0 inside a container).
-    #[arg(long, value_name = "ADDR", default_value_t = crate::metrics::DEFAULT_METRICS_HOST)]
+    #[arg(long, value_name = "ADDR", default_value_t = crate::sinks::prometheus::DEFAULT_METRICS_HOST)]
     pub metrics_host: std::net::IpAddr,
     /// Seconds the endpoint stays up after the run, until Prometheus has read the final figures.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "5")]
@@ -210,7 +213,7 @@ pub enum CliError {
     SpawnRate(f64),
     /// The load-plan flags do not make a plan.
     #[error(transparent)]
-    Plan(#[from] crate::shape::PlanError),
+    Plan(#[from] crate::plan::shape::PlanError),
     /// The locustfile could not be imported.
     #[error(transparent)]
     Locustfile(#[from] LocustfileError),
@@ -268,7 +271,7 @@ impl Cli {
         }
         let target = Target::parse(&self.host)?;
         let (load, breakpoint) =
-            crate::shape::plan_from_flags(&self.plan_flags(), scenario.plan.as_ref())?;
+            crate::plan::shape::plan_from_flags(&self.plan_flags(), scenario.plan.as_ref())?;
         let console = if self.only_summary {
             ConsoleMode::Summary
         } else {
@@ -306,8 +309,8 @@ impl Cli {
 
 impl Cli {
     /// The load-plan flags, for `shape::plan_from_flags`.
-    pub fn plan_flags(&self) -> crate::shape::PlanFlags {
-        crate::shape::PlanFlags {
+    pub fn plan_flags(&self) -> crate::plan::shape::PlanFlags {
+        crate::plan::shape::PlanFlags {
             users: self.users,
             spawn_rate: self.spawn_rate,
             stages: self.stages.clone().map(|s| s.0),
@@ -326,18 +329,84 @@ impl Cli {
     }
 }
 
-/// Seconds as a number (`0.5`) or a time span (`1m`).
-pub fn parse_seconds(text: &str) -> Result<Duration, TimespanError> {
-    match text.trim().parse::<f64>() {
-        Ok(v) if (0.0..1e12).contains(&v) => Ok(Duration::from_secs_f64(v)),
-        _ => parse_timespan(text),
+/// The live sinks' configuration: each takes only what it needs, built here from the flags.
+impl Cli {
+    /// The endpoint the flags ask for, if any. `--metrics-port` needs `--headless`: the
+    /// web UI starts and ends runs of its own and shows their figures itself.
+    pub fn metrics_config(&self) -> Result<Option<MetricsConfig>, MetricsError> {
+        let cli = self;
+        let Some(port) = cli.metrics_port else {
+            return Ok(None);
+        };
+        if !cli.headless {
+            return Err(MetricsError::NeedsHeadless { port });
+        }
+        Ok(Some(MetricsConfig {
+            bind: SocketAddr::new(cli.metrics_host, port),
+            grace: cli.metrics_grace,
+        }))
     }
+
+    /// The web UI's configuration from the command line and the run it validated: the
+    /// form is prefilled with `-u`, `-r`, `-H`, `-t` and the positional classes, and every
+    /// class of the scenario is offered.
+    pub fn web_config(&self, mut base: RunConfig) -> Result<WebConfig, WebError> {
+        let cli = self;
+        if let Some(flag) = headless_only_flag(cli) {
+            return Err(WebError::HeadlessOnly { flag });
+        }
+        let auth = cli
+            .web_auth
+            .as_deref()
+            .map(Credentials::parse)
+            .transpose()?;
+        let whole = Cli {
+            classes: Vec::new(),
+            ..cli.clone()
+        };
+        let scenario = whole
+            .scenario()
+            .map_err(|e| WebError::Scenario(e.to_string()))?;
+        // The page shows the figures; the console keeps only each run's final summary.
+        if base.output.console == ConsoleMode::Full {
+            base.output.console = ConsoleMode::Summary;
+        }
+        Ok(WebConfig {
+            bind: bind_address(&cli.web_host, cli.web_port)?,
+            auth,
+            defaults: RunParams {
+                users: cli.users,
+                spawn_rate: cli.spawn_rate,
+                host: base.target.url.clone(),
+                run_time: cli.run_time,
+                classes: cli.classes.clone(),
+            },
+            base,
+            autostart: cli.autostart,
+            autoquit: cli.autoquit,
+            criteria: scenario.criteria.clone(),
+            baselines: scenario.baselines,
+            scenario,
+        })
+    }
+}
+
+/// The first flag whose load plan only a headless run carries out, if any.
+fn headless_only_flag(cli: &Cli) -> Option<&'static str> {
+    [
+        (cli.arrival_rate.is_some(), "--arrival-rate"),
+        (cli.stages.is_some(), "--stages"),
+        (cli.shape.is_some(), "--shape"),
+        (cli.breakpoint, "--breakpoint"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::executor::LoadPlan;
+    use crate::plan::load::LoadPlan;
 
     fn cli(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied())).unwrap()
@@ -452,7 +521,7 @@ mod tests {
             ])
             .into_run(),
             Err(CliError::Plan(
-                crate::shape::PlanError::BreakpointWithArrival
+                crate::plan::shape::PlanError::BreakpointWithArrival
             ))
         ));
         let e = Cli::try_parse_from([
@@ -470,9 +539,26 @@ mod tests {
     }
 
     #[test]
-    fn seconds_accept_numbers_and_spans() {
-        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_seconds("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_seconds("-1").is_err());
+    fn plans_only_a_headless_run_carries_out_are_refused_not_dropped() {
+        use clap::Parser as _;
+        let base = || RunConfig::new(Target::parse("http://127.0.0.1:1").unwrap(), 1, 1.0, None);
+        let cli = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()))
+                .unwrap()
+        };
+        for (args, flag) in [
+            (&["--arrival-rate", "5"][..], "--arrival-rate"),
+            (&["--stages", "1s:2:1"][..], "--stages"),
+            (&["--shape", "spike"][..], "--shape"),
+            (&["--breakpoint"][..], "--breakpoint"),
+        ] {
+            let e = cli(args).web_config(base()).unwrap_err();
+            assert!(
+                matches!(e, WebError::HeadlessOnly { flag: f } if f == flag),
+                "{args:?}: {e}"
+            );
+            assert!(e.to_string().contains("needs --headless"), "{e}");
+        }
+        assert!(cli(&["-u", "3"]).web_config(base()).is_ok());
     }
 }

@@ -1,49 +1,37 @@
 //! loadgen: a load generator that runs Locust-style user classes, speaks Locust's
 //! formats (flags, console tables, CSV) and records exact HdrHistogram percentiles.
 //!
-//! The parts: `scenario` and `template` (the TOML plan, compiled once), `executor` and
-//! `dispatch` (how many users of which class run, and when), `user` and `session` (what a
-//! user does, over its own keep-alive connection), `runner` (stop rules, the aggregator
-//! and the in-process [`run`] API), `output` (console, CSV, JSON and HTML sinks) and
-//! `cli` (Locust's flags).
+//! The folders follow a run's flow: `plan` (what to run: scenario, templates, shapes,
+//! target) -> `engine` (running it: runner, executor, arrival, pool, users, session) ->
+//! `stats` (per-shard HdrHistograms merged into a Snapshot every second) -> `verdict`
+//! (criteria, baselines, analysis: judging only) -> `sinks` (console, CSV, JSON, HTML,
+//! JUnit, Markdown, Prometheus: the one place that writes) and `web` (the web UI and
+//! Locust's web API). `cli` turns Locust's flags into the typed configuration each part
+//! takes; [`run`] is the in-process API.
 
-pub mod analysis;
-pub mod baseline;
-pub mod console;
-pub mod criteria;
-pub mod csv;
-pub mod json;
-pub mod judge;
-pub mod metrics;
-pub mod report;
-pub mod stats;
-pub mod summary;
-
-pub mod arrival;
-pub mod breakpoint;
 pub mod cli;
-pub mod dispatch;
-pub mod executor;
-pub mod fdlimit;
-pub mod html;
-pub mod output;
+pub mod engine;
 pub mod plan;
-pub mod runner;
-pub mod scenario;
-pub mod selfmon;
-pub mod session;
-pub mod shape;
-pub mod target;
-pub mod template;
+pub(crate) mod run;
+pub mod sinks;
+pub mod stats;
 pub mod timespan;
-pub mod uncorrected;
-pub mod user;
+pub mod verdict;
 pub mod web;
 
-pub use arrival::{ArrivalPlan, ArrivalReport, RateStage};
-pub use breakpoint::{Breakpoint, BreakpointReport, StepResult};
-pub use executor::{LoadPlan, Retarget, SpawnStep, Stage, StageMark};
-pub use output::{ConsoleMode, OutputConfig};
-pub use runner::{run, RunConfig, RunError, RunOutcome, StopReason, TaskEvent};
-pub use scenario::Scenario;
-pub use target::Target;
+// The library's modules at the paths its users know.
+pub use engine::{runner, selfmon};
+pub use plan::{arrival, scenario, shape, target, template};
+pub use sinks::{console, csv, json, prometheus as metrics, report, summary};
+pub use verdict::{analysis, baseline, breakpoint, criteria, judge};
+
+pub use engine::arrival::ArrivalReport;
+pub use engine::pool::Retarget;
+pub use engine::runner::{RunConfig, RunError, RunOutcome, StopReason, TaskEvent};
+pub use engine::sink::{ConsoleMode, OutputConfig};
+pub use plan::arrival::{ArrivalPlan, RateStage};
+pub use plan::load::{LoadPlan, SpawnStep, Stage, StageMark};
+pub use plan::scenario::Scenario;
+pub use plan::target::Target;
+pub use run::run;
+pub use verdict::breakpoint::{Breakpoint, BreakpointReport, StepResult};

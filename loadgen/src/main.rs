@@ -31,14 +31,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let headless = cli.headless;
     let flags = cli.clone();
-    let metrics = MetricsConfig::from_cli(&flags)?;
+    let metrics = flags.metrics_config()?;
     let (config, scenario) = cli.into_run()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     if !headless {
-        let web = loadgen::web::WebConfig::from_cli(&flags, config)?;
+        let web = flags.web_config(config)?;
         return runtime.block_on(serve_web(web));
     }
     runtime.block_on(async move {

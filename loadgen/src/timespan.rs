@@ -1,5 +1,6 @@
-//! Locust's time spans for `--run-time`: `20` (seconds), `20s`, `5m`, `1h30m`, `24h`,
-//! `1h30m20s`. Days are not a unit, as in Locust.
+//! Time as loadgen reads and writes it: Locust's time spans for `--run-time` (`20`
+//! seconds, `20s`, `5m`, `1h30m`, `24h`, `1h30m20s`; days are not a unit, as in Locust),
+//! seconds as a number or a span for the other flags, and durations as seconds in JSON.
 
 use std::time::Duration;
 
@@ -61,6 +62,34 @@ pub fn parse_timespan(input: &str) -> Result<Duration, TimespanError> {
     Ok(Duration::from_secs(total))
 }
 
+/// Seconds as a number (`0.5`) or a time span (`1m`).
+pub fn parse_seconds(text: &str) -> Result<Duration, TimespanError> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if (0.0..1e12).contains(&v) => Ok(Duration::from_secs_f64(v)),
+        _ => parse_timespan(text),
+    }
+}
+
+/// Seconds from JSON back to a duration: a number, 0 or more.
+pub(crate) fn deserialize_seconds<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Duration, D::Error> {
+    let seconds = <f64 as serde::Deserialize>::deserialize(d)?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "expected seconds from the start (0 or more), found {seconds}"
+        ))
+    })
+}
+
+/// A duration as seconds, for JSON readers.
+pub(crate) fn serialize_seconds<S: serde::Serializer>(
+    d: &Duration,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +131,12 @@ mod tests {
             let e = parse_timespan(text).unwrap_err();
             assert!(e.to_string().contains(needle), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn seconds_accept_numbers_and_spans() {
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_seconds("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_seconds("-1").is_err());
     }
 }

@@ -66,11 +66,13 @@ fn generate_and_read(
     csv.finish(snapshot).map_err(|e| e.to_string())?;
     let json_path = dir.path().join("run.json");
     let settings = loadgen::json::RunSettings::from_snapshot(snapshot, scenario);
-    loadgen::json::write_json(&json_path, snapshot, &settings).map_err(|e| e.to_string())?;
+    loadgen::json::JsonReport::new(snapshot, &settings)
+        .write(&json_path)
+        .map_err(|e| e.to_string())?;
     let html_path = dir.path().join("run.html");
     std::fs::write(
         &html_path,
-        loadgen::html::report(snapshot, scenario, stages),
+        loadgen::report::snapshot_html(snapshot, scenario, stages),
     )
     .map_err(|e| format!("{}: {e}", html_path.display()))?;
 
@@ -251,24 +253,25 @@ fn parse_csv(text: &str) -> Result<Rows, String> {
 }
 
 fn parse_json(text: &str) -> Result<(Rows, Vec<String>), String> {
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("JSON: {e}"))?;
+    let doc = loadgen::json::JsonReport::from_text(text).map_err(|e| format!("JSON: {e}"))?;
     let mut rows = Rows::new();
     let mut problems = Vec::new();
-    let stats = doc["stats"].as_array().cloned().unwrap_or_default();
-    for v in stats.iter().chain(std::iter::once(&doc["aggregated"])) {
-        let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
-        let u = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
-        let requests = u("num_requests");
+    for v in doc.stats.iter().chain(std::iter::once(&doc.aggregated)) {
+        let requests = v.num_requests;
         let exact: Vec<Option<f64>> = PERCENTILES_TO_REPORT
             .iter()
-            .map(|p| v["response_time_percentiles"][loadgen::csv::py_float(*p)].as_f64())
+            .map(|p| {
+                v.response_time_percentiles
+                    .get(&loadgen::csv::py_float(*p))
+                    .copied()
+            })
             .collect();
         let percentiles = exact
             .iter()
             .map(|x| x.map_or(-1, |x| x.round_ties_even() as i64))
             .collect();
-        let who = format!("{} {}", s("method"), s("name")).trim().to_owned();
-        match loadgen::json::histogram_from_base64(v["histogram"].as_str().unwrap_or_default()) {
+        let who = format!("{} {}", v.method, v.name).trim().to_owned();
+        match v.histogram() {
             Ok(h) if h.len() == requests => {
                 for (p, x) in PERCENTILES_TO_REPORT.iter().zip(&exact) {
                     let rank = crate::stat::locust_rank(requests, *p);
@@ -288,12 +291,12 @@ fn parse_json(text: &str) -> Result<(Rows, Vec<String>), String> {
             Err(e) => problems.push(format!("{who}: {e}")),
         }
         rows.insert(
-            (s("method"), s("name")),
+            (v.method.clone(), v.name.clone()),
             Row {
                 requests,
-                failures: u("num_failures"),
+                failures: v.num_failures,
                 percentiles,
-                avg: v["avg_response_time"].as_f64().unwrap_or(f64::NAN),
+                avg: v.avg_response_time,
             },
         );
     }

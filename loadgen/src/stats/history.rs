@@ -9,7 +9,7 @@ use std::sync::Arc;
 const CHUNK: usize = 256;
 
 /// One line of `_stats_history.csv`: one row's figures at one second.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryRow {
     /// Unix seconds when the line was taken.
     pub timestamp: u64,

@@ -112,4 +112,6 @@ pub fn unix_seconds_f64(t: std::time::SystemTime) -> f64 {
 mod tests;
 
 #[cfg(test)]
+pub(crate) mod fixture;
+#[cfg(test)]
 pub(crate) mod reference_fixture;

@@ -6,11 +6,12 @@ use std::time::SystemTime;
 use serde_json::{json, Map, Value};
 
 use super::state::RunState;
-use crate::baseline::BaselineReport;
-use crate::criteria::Verdict;
-use crate::executor::StageMark;
-use crate::scenario::Scenario;
+use crate::plan::load::StageMark;
+use crate::plan::scenario::Scenario;
+use crate::sinks::json::JsonErrorRow;
 use crate::stats::{unix_seconds_f64, RequestStats, Snapshot};
+use crate::verdict::baseline::BaselineReport;
+use crate::verdict::criteria::Verdict;
 
 /// `GET /stats/requests`: every row then Aggregated, the errors, the current and
 /// whole-run rates, the failure ratio, the current p50/p95, the state and user count, and
@@ -25,11 +26,7 @@ pub fn stats_requests(
     let now = snapshot.taken_at;
     let mut stats: Vec<Value> = snapshot.rows.iter().map(|r| row(r, now)).collect();
     stats.push(row(&snapshot.aggregated, now));
-    let errors: Vec<Value> = snapshot
-        .errors
-        .iter()
-        .map(crate::json::error_json)
-        .collect();
+    let errors: Vec<JsonErrorRow> = snapshot.errors.iter().map(JsonErrorRow::new).collect();
     let total = &snapshot.aggregated;
     let mut current = Map::new();
     for p in [0.5, 0.95] {
@@ -53,7 +50,7 @@ pub fn stats_requests(
         "user_count": if matches!(state, RunState::Ready | RunState::Stopped) { 0 } else { snapshot.user_count },
         "host": host,
         "start_time": unix_seconds_f64(snapshot.start),
-        "stages": crate::json::stages_json(stages),
+        "stages": stages,
     })
 }
 

@@ -29,12 +29,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::baseline::Baselines;
-use crate::cli::Cli;
-use crate::criteria::CriteriaSet;
-use crate::output::ConsoleMode;
-use crate::runner::RunConfig;
-use crate::scenario::Scenario;
+use crate::engine::runner::RunConfig;
+use crate::plan::scenario::Scenario;
+use crate::verdict::baseline::Baselines;
+use crate::verdict::criteria::CriteriaSet;
 
 pub use auth::Credentials;
 pub use form::{parse_swarm, SwarmRequest, MAX_USERS};
@@ -115,18 +113,6 @@ pub enum WebError {
     Serve(#[source] std::io::Error),
 }
 
-/// The first flag whose load plan only a headless run carries out, if any.
-fn headless_only_flag(cli: &Cli) -> Option<&'static str> {
-    [
-        (cli.arrival_rate.is_some(), "--arrival-rate"),
-        (cli.stages.is_some(), "--stages"),
-        (cli.shape.is_some(), "--shape"),
-        (cli.breakpoint, "--breakpoint"),
-    ]
-    .into_iter()
-    .find_map(|(given, flag)| given.then_some(flag))
-}
-
 /// The address to bind from `--web-host` and `--web-port`.
 pub fn bind_address(host: &str, port: u16) -> Result<SocketAddr, WebError> {
     let host = host.trim().trim_start_matches('[').trim_end_matches(']');
@@ -138,50 +124,6 @@ pub fn bind_address(host: &str, port: u16) -> Result<SocketAddr, WebError> {
         })?
     };
     Ok(SocketAddr::new(ip, port))
-}
-
-impl WebConfig {
-    /// The web UI's configuration from the command line and the run it validated: the
-    /// form is prefilled with `-u`, `-r`, `-H`, `-t` and the positional classes, and every
-    /// class of the scenario is offered.
-    pub fn from_cli(cli: &Cli, mut base: RunConfig) -> Result<Self, WebError> {
-        if let Some(flag) = headless_only_flag(cli) {
-            return Err(WebError::HeadlessOnly { flag });
-        }
-        let auth = cli
-            .web_auth
-            .as_deref()
-            .map(Credentials::parse)
-            .transpose()?;
-        let whole = Cli {
-            classes: Vec::new(),
-            ..cli.clone()
-        };
-        let scenario = whole
-            .scenario()
-            .map_err(|e| WebError::Scenario(e.to_string()))?;
-        // The page shows the figures; the console keeps only each run's final summary.
-        if base.output.console == ConsoleMode::Full {
-            base.output.console = ConsoleMode::Summary;
-        }
-        Ok(Self {
-            bind: bind_address(&cli.web_host, cli.web_port)?,
-            auth,
-            defaults: RunParams {
-                users: cli.users,
-                spawn_rate: cli.spawn_rate,
-                host: base.target.url.clone(),
-                run_time: cli.run_time,
-                classes: cli.classes.clone(),
-            },
-            base,
-            autostart: cli.autostart,
-            autoquit: cli.autoquit,
-            criteria: scenario.criteria.clone(),
-            baselines: scenario.baselines,
-            scenario,
-        })
-    }
 }
 
 /// A bound, not yet serving, web UI.

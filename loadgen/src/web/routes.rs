@@ -13,8 +13,9 @@ use serde_json::json;
 
 use super::state::{SwarmOutcome, WebState};
 use super::{api, auth, form, page};
-use crate::judge::Judgement;
+use crate::sinks::json::{JsonPlan, JsonReport};
 use crate::stats::unix_seconds;
+use crate::verdict::judge::Judgement;
 
 /// The web UI's router; every route sits behind the basic-auth layer when credentials
 /// are configured.
@@ -147,23 +148,29 @@ fn csv_download(kind: &str, text: String) -> Response {
 }
 
 async fn stats_csv(State(state): Shared) -> Response {
-    csv_download("requests", crate::csv::stats_csv(&state.snapshot()))
+    csv_download("requests", crate::sinks::csv::stats_csv(&state.snapshot()))
 }
 
 async fn history_csv(State(state): Shared) -> Response {
     let full = state.config().base.output.csv_full_history;
     csv_download(
         "requests_full_history",
-        crate::csv::history_csv(&state.snapshot(), full),
+        crate::sinks::csv::history_csv(&state.snapshot(), full),
     )
 }
 
 async fn failures_csv(State(state): Shared) -> Response {
-    csv_download("failures", crate::csv::failures_csv(&state.snapshot()))
+    csv_download(
+        "failures",
+        crate::sinks::csv::failures_csv(&state.snapshot()),
+    )
 }
 
 async fn exceptions_csv(State(state): Shared) -> Response {
-    csv_download("exceptions", crate::csv::exceptions_csv(&state.snapshot()))
+    csv_download(
+        "exceptions",
+        crate::sinks::csv::exceptions_csv(&state.snapshot()),
+    )
 }
 
 /// The judgement of the figures so far (criteria, bands, analysis).
@@ -179,7 +186,7 @@ async fn report(State(state): Shared, query: axum::extract::RawQuery) -> Respons
     let (snapshot, judgement) = judge(&state);
     let settings = state.run_settings();
     let stages = state.stages();
-    let page = crate::report::html(&crate::report::Inputs {
+    let page = crate::sinks::report::html(&crate::sinks::report::Inputs {
         snapshot: &snapshot,
         settings: &settings,
         verdict: &judgement.verdict,
@@ -211,14 +218,12 @@ async fn report(State(state): Shared, query: axum::extract::RawQuery) -> Respons
 /// loadgen's JSON report (HdrHistograms included) of the run so far.
 async fn stats_json(State(state): Shared) -> Response {
     let (snapshot, judgement) = judge(&state);
-    let mut body = crate::json::to_json(&snapshot, &state.run_settings());
-    if let (Some(doc), serde_json::Value::Object(judged)) = (
-        body.as_object_mut(),
-        crate::json::judgement_json(&judgement.verdict, &judgement.bands, &judgement.analysis),
-    ) {
-        doc.extend(judged);
-    }
-    body["plan"] = json!({ "stages": crate::json::stages_json(&state.stages()) });
+    let body = JsonReport::new(&snapshot, &state.run_settings())
+        .with_judgement(&judgement)
+        .with_plan(JsonPlan {
+            stages: state.stages(),
+            ..JsonPlan::default()
+        });
     (
         [
             (
@@ -251,9 +256,9 @@ async fn chart(State(state): Shared, Path(name): Path<String>) -> Response {
     let snapshot = state.snapshot();
     let stages = state.stages();
     let drawn = match name.as_str() {
-        "rps.svg" => crate::report::rps_chart(&snapshot, &stages),
-        "response-times.svg" => crate::report::response_time_chart(&snapshot, &stages),
-        "users.svg" => crate::report::users_chart(&snapshot, &stages),
+        "rps.svg" => crate::sinks::report::rps_chart(&snapshot, &stages),
+        "response-times.svg" => crate::sinks::report::response_time_chart(&snapshot, &stages),
+        "users.svg" => crate::sinks::report::users_chart(&snapshot, &stages),
         _ => return (StatusCode::NOT_FOUND, "no such chart\n").into_response(),
     };
     match drawn {

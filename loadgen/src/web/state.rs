@@ -11,11 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::form::SwarmRequest;
 use super::{WebConfig, CONNECT_CHECK_TIMEOUT};
-use crate::executor::{LoadPlan, Retarget, StageMark};
-use crate::json::RunSettings;
-use crate::scenario::Scenario;
+use crate::engine::pool::Retarget;
+use crate::plan::load::{LoadPlan, StageMark};
+use crate::plan::scenario::Scenario;
+use crate::plan::target::Target;
+use crate::sinks::json::RunSettings;
 use crate::stats::Snapshot;
-use crate::target::Target;
 
 /// Where the web UI's test stands (Locust's state names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -315,7 +316,7 @@ impl WebState {
         }
         let state = Arc::clone(self);
         tokio::spawn(async move {
-            let result = crate::runner::run(config, scenario).await;
+            let result = crate::run::run(config, scenario).await;
             state.finish(result);
             idle.cancel();
         });
@@ -323,7 +324,10 @@ impl WebState {
     }
 
     /// Records a finished run and arms `--autoquit`.
-    fn finish(&self, result: Result<crate::runner::RunOutcome, crate::runner::RunError>) {
+    fn finish(
+        &self,
+        result: Result<crate::engine::runner::RunOutcome, crate::engine::runner::RunError>,
+    ) {
         let mut inner = self.lock();
         let live = inner.live.take();
         match result {

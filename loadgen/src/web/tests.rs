@@ -12,8 +12,8 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 
 use super::*;
-use crate::runner::RunConfig;
-use crate::target::Target;
+use crate::engine::runner::RunConfig;
+use crate::plan::target::Target;
 
 /// Every poll gives up after this long.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -58,8 +58,9 @@ fn config(host: &str, auth: Option<Credentials>) -> WebConfig {
         scenario: scenario(),
         autostart: false,
         autoquit: None,
-        criteria: crate::criteria::CriteriaSet::aggregated(&["fail_ratio <= 0.5"]).unwrap(),
-        baselines: crate::baseline::Baselines::default(),
+        criteria: crate::verdict::criteria::CriteriaSet::aggregated(&["fail_ratio <= 0.5"])
+            .unwrap(),
+        baselines: crate::verdict::baseline::Baselines::default(),
     }
 }
 
@@ -362,7 +363,7 @@ async fn a_run_answers_like_locust_and_obeys_edit_reset_and_stop() {
     );
     assert_eq!(stopped["stages"][1]["label"], "2 users at 100/s");
     let (_, csv_text) = call(&app, "GET", "/stats/requests/csv", "").await;
-    assert_eq!(csv_text, crate::csv::stats_csv(&state.snapshot()));
+    assert_eq!(csv_text, crate::sinks::csv::stats_csv(&state.snapshot()));
     assert!(csv_text.contains("Aggregated"));
 
     // A new test after the stop, without restarting anything.
@@ -380,28 +381,4 @@ async fn a_run_answers_like_locust_and_obeys_edit_reset_and_stop() {
     .await;
     state.stop_and_wait().await;
     assert_eq!(state.state(), RunState::Stopped);
-}
-
-#[test]
-fn plans_only_a_headless_run_carries_out_are_refused_not_dropped() {
-    use clap::Parser as _;
-    let base = || RunConfig::new(Target::parse("http://127.0.0.1:1").unwrap(), 1, 1.0, None);
-    let cli = |args: &[&str]| {
-        crate::cli::Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()))
-            .unwrap()
-    };
-    for (args, flag) in [
-        (&["--arrival-rate", "5"][..], "--arrival-rate"),
-        (&["--stages", "1s:2:1"][..], "--stages"),
-        (&["--shape", "spike"][..], "--shape"),
-        (&["--breakpoint"][..], "--breakpoint"),
-    ] {
-        let e = WebConfig::from_cli(&cli(args), base()).unwrap_err();
-        assert!(
-            matches!(e, WebError::HeadlessOnly { flag: f } if f == flag),
-            "{args:?}: {e}"
-        );
-        assert!(e.to_string().contains("needs --headless"), "{e}");
-    }
-    assert!(WebConfig::from_cli(&cli(&["-u", "3"]), base()).is_ok());
 }

@@ -25,6 +25,10 @@ class RestUser(HttpUser):
         )
 
     @task
+    def login_form(self):
+        self.client.post("/login", data={"username": f"user {random.randint(1, 9)}", "remember": "yes"})
+
+    @task
     def lifecycle(self):
         item = random.randint(1, 1000)
         self.client.put(f"/items/{random.randint(1, 1000)}", json={"name": "widget", "price": 9.5}, name="/items/[id]")

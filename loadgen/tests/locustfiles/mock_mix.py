@@ -1,6 +1,7 @@
 """A mix against mock-api's routes that real Locust and loadgen both run in the tests:
 two classes, a nested TaskSet, catch_response checks on the status and the JSON body.
-No waits, so a short run gives thousands of requests."""
+Short waits, so a short run gives thousands of requests; the TaskSet leaves with
+reschedule=False, so that the user waits after it as after any task."""
 
 import random
 
@@ -11,7 +12,7 @@ TICKERS = ["AAPL", "GOOGL", "MSFT", "AMZN"]
 
 class Analyst(HttpUser):
     weight = 3
-    wait_time = constant(0)
+    wait_time = constant(0.2)
 
     @task(4)
     def predict(self):
@@ -23,7 +24,7 @@ class Analyst(HttpUser):
 
     @task(2)
     class Desk(TaskSet):
-        @task(3)
+        @task
         def trade(self):
             with self.client.post(
                 "/api/trading/execute",
@@ -40,17 +41,14 @@ class Analyst(HttpUser):
                     response.failure("trade refused")
 
         @task
-        def history(self):
+        def history_and_leave(self):
             self.client.get(f"/api/trading/history/{random.randint(1, 10)}", name="/api/trading/history/[id]")
-
-        @task
-        def leave(self):
-            self.interrupt()
+            self.interrupt(reschedule=False)
 
 
 class Monitor(HttpUser):
     weight = 1
-    wait_time = constant(0)
+    wait_time = constant(0.2)
 
     @task(3)
     def health(self):

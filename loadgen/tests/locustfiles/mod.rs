@@ -101,7 +101,14 @@ type WarningCase<'a> = (&'a str, &'a [(usize, Option<&'a str>, &'a str)]);
 #[test]
 fn warnings_name_the_line_the_class_and_what_was_skipped() {
     let cases: [WarningCase<'_>; 5] = [
-        ("nested_tasksets.py", &[]),
+        (
+            "nested_tasksets.py",
+            &[
+                (25, Some("ForumUser"), "reschedule=True"),
+                (29, Some("ForumUser"), "reschedule=True"),
+                (57, Some("BrowsingUser"), "reschedule=True"),
+            ],
+        ),
         ("mock_mix.py", &[]),
         ("catch_response.py", &[]),
         (

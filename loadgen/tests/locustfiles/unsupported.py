@@ -37,7 +37,7 @@ class MixedUser(HttpUser):
 
     @task
     def form_post(self):
-        self.client.post("/form", data={"a": "1"})
+        self.client.post("/form", data="a=1&b=2")
 
     @task
     def polling(self):

@@ -301,6 +301,12 @@ impl<'a> Flattener<'_, '_, 'a, '_, '_, '_> {
             self.w
                 .warn(def.start(), "self.interrupt() outside a TaskSet: ignored");
         }
+        if body.interrupts && in_set && body.interrupt_skips_wait && self.waits {
+            self.w.warn(
+                def.start(),
+                "after self.interrupt() Locust starts the next task at once (reschedule=True); loadgen waits as after any task (same mix, a little less throughput; write self.interrupt(reschedule=False) to match)",
+            );
+        }
         self.w.in_task(None);
         (body.requests, body.interrupts && in_set)
     }

@@ -29,7 +29,7 @@ use std::path::Path;
 use rustpython_parser::ast::Ranged;
 use rustpython_parser::{ast, Parse};
 
-use crate::scenario::{Scenario, ScenarioError};
+use crate::plan::scenario::{Scenario, ScenarioError};
 
 pub use warning::ImportWarning;
 

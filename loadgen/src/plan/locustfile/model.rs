@@ -96,6 +96,8 @@ pub(crate) struct Request {
     pub(crate) name: Option<String>,
     /// A JSON body (`json=`), as the scenario's TOML holds it.
     pub(crate) body: Option<toml::Value>,
+    /// Form fields (`data={...}`): name and template text.
+    pub(crate) form: Vec<(String, String)>,
     /// Extra headers (name, template text).
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) repeat: u32,

@@ -29,6 +29,8 @@ pub(crate) struct Body {
     pub(crate) headers: Vec<(String, String)>,
     /// Whether it calls `self.interrupt()` (leaving its TaskSet).
     pub(crate) interrupts: bool,
+    /// Whether that interrupt reschedules at once (Locust's default), skipping a wait.
+    pub(crate) interrupt_skips_wait: bool,
 }
 
 /// Finds a method of the class the body belongs to, by name.
@@ -157,7 +159,21 @@ impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
         let callee = self.callee(&call.func);
         match callee.as_str() {
             "self.client.headers.update" => self.headers_update(call, out),
-            "self.interrupt" => out.interrupts = true,
+            "self.interrupt" => {
+                out.interrupts = true;
+                // Locust's default, reschedule=True, starts the parent's next task
+                // without a wait.
+                let waits_after = call.args.first().or_else(|| {
+                    call.keywords
+                        .iter()
+                        .find(|k| k.arg.as_deref() == Some("reschedule"))
+                        .map(|k| &k.value)
+                });
+                out.interrupt_skips_wait = !matches!(
+                    waits_after.map(|e| self.scope.value(e)),
+                    Some(Ok(Value::Bool(false)))
+                );
+            }
             "print" => {}
             _ if callee.starts_with("logging.") || callee.starts_with("logger.") => {}
             "time.sleep" | "gevent.sleep" => self.warnings.warn(
@@ -370,6 +386,7 @@ impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
         let first = self.loop_body(&f.target, 0, &f.body, false);
         out.headers.extend(first.headers.iter().cloned());
         out.interrupts |= first.interrupts;
+        out.interrupt_skips_wait |= first.interrupt_skips_wait;
         if count == 0 || first.requests.is_empty() {
             return;
         }
@@ -466,6 +483,7 @@ impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
             path: String::new(),
             name: None,
             body: None,
+            form: Vec::new(),
             headers: Vec::new(),
             repeat: 1,
             checks: Vec::new(),
@@ -505,13 +523,30 @@ impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
                     Err(e) => self.skip("headers=", &e),
                 },
                 "catch_response" => {}
-                "data" => {
-                    self.warnings.warn(
-                        k.value.start(),
-                        "skipped the request: data= (a form or raw body) is not read; loadgen scenarios send JSON bodies (json=)",
-                    );
-                    return None;
-                }
+                "data" => match self.scope.value(&k.value) {
+                    Ok(Value::Dict(entries)) => {
+                        for (name, v) in entries {
+                            match template_text(&v) {
+                                Ok(t) => request.form.push((name, t)),
+                                Err(why) => {
+                                    self.warnings.warn(k.value.start(), format!("skipped the request: its data= field {name} holds {why}"));
+                                    return None;
+                                }
+                            }
+                        }
+                    }
+                    Ok(_) => {
+                        self.warnings.warn(
+                            k.value.start(),
+                            "skipped the request: data= that is not a dict (a raw body) is not read; scenarios send JSON (json=) or form fields (data={...})",
+                        );
+                        return None;
+                    }
+                    Err(e) => {
+                        self.skip("the request (data=)", &e);
+                        return None;
+                    }
+                },
                 other => self.warnings.warn(
                     k.value.start(),
                     format!("ignored the keyword {other}= of the request (the request is kept without it)"),

@@ -131,6 +131,14 @@ fn request(r: &Request) -> String {
     if let Some(body) = &r.body {
         fields.push(format!("body = {}", inline(body)));
     }
+    if !r.form.is_empty() {
+        let pairs: Vec<String> = r
+            .form
+            .iter()
+            .map(|(k, v)| format!("{} = {}", key(k), string(v)))
+            .collect();
+        fields.push(format!("form = {{ {} }}", pairs.join(", ")));
+    }
     if !r.checks.is_empty() {
         let checks: Vec<String> = r.checks.iter().map(check).collect();
         fields.push(format!("checks = [{}]", checks.join(", ")));

@@ -1,0 +1,517 @@
+//! Locust's four CSV files (`--csv PREFIX`), with Locust's exact headers, row order,
+//! number formats, minimal quoting and CRLF line ends, so that every tool that reads
+//! Locust's CSV reads ours unchanged.
+//!
+//! - `PREFIX_stats.csv`: one row per (method, name), then `Aggregated`; rewritten
+//!   atomically (temporary file + rename) so a reader never sees half a file.
+//! - `PREFIX_stats_history.csv`: appended once a second from the snapshot's history.
+//! - `PREFIX_failures.csv`, `PREFIX_exceptions.csv`: rewritten like the stats file.
+//!
+//! Numbers are written as Python writes them: counts and percentiles as integers,
+//! averages, extremes and rates as the shortest float that reads back the same (with a
+//! `.0` on whole numbers), history rates with six decimals. Percentiles and the median
+//! are whole milliseconds rounded to nearest, as Locust's bucketed values are.
+
+use std::fmt::Write as _;
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::stats::{
+    Aggregator, HistoryRow, RequestStats, Snapshot, StatsHub, AGGREGATED_NAME,
+    PERCENTILES_TO_REPORT,
+};
+
+/// Header of `_stats.csv`.
+pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
+
+/// Header of `_stats_history.csv`.
+pub const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size";
+
+/// Header of `_failures.csv`.
+pub const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen";
+
+/// Header of `_exceptions.csv`.
+pub const EXCEPTIONS_HEADER: &str = "Count,Message,Traceback,Nodes";
+
+/// Line end of every CSV line (Python's csv module default).
+const CRLF: &str = "\r\n";
+
+/// A CSV file could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write CSV file {}: {source}", path.display())]
+pub struct CsvError {
+    /// The file being written.
+    pub path: PathBuf,
+    /// The I/O error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Writes the four CSV files of one run.
+#[derive(Debug)]
+pub struct CsvWriter {
+    stats: PathBuf,
+    history: PathBuf,
+    failures: PathBuf,
+    exceptions: PathBuf,
+    full_history: bool,
+    /// Sequence number of the next history row to append.
+    next_history_seq: u64,
+}
+
+impl CsvWriter {
+    /// Creates the four files with their headers, and the history's first line (a zero
+    /// line, as Locust writes at the start); existing files are replaced, as Locust does. `full_history` also writes every row's history lines,
+    /// not only the aggregated one.
+    pub fn new(prefix: &str, full_history: bool) -> Result<Self, CsvError> {
+        let path = |suffix: &str| PathBuf::from(format!("{prefix}{suffix}"));
+        let writer = Self {
+            stats: path("_stats.csv"),
+            history: path("_stats_history.csv"),
+            failures: path("_failures.csv"),
+            exceptions: path("_exceptions.csv"),
+            full_history,
+            next_history_seq: 0,
+        };
+        // Locust's first history line is written at the start, with no users and no
+        // requests (N/A percentiles, zero totals): the same here.
+        let now = SystemTime::now();
+        let empty = Aggregator::new(now).tick(&StatsHub::new(1), now, 0);
+        write_atomically(&writer.history, &history_csv(&empty, false))?;
+        writer.write_stats(&empty)?;
+        writer.write_failures(&empty)?;
+        writer.write_exceptions(&empty)?;
+        Ok(writer)
+    }
+
+    /// The four paths: stats, history, failures, exceptions.
+    pub fn paths(&self) -> [&Path; 4] {
+        [&self.stats, &self.history, &self.failures, &self.exceptions]
+    }
+
+    /// Rewrites `_stats.csv` atomically.
+    pub fn write_stats(&self, snapshot: &Snapshot) -> Result<(), CsvError> {
+        write_atomically(&self.stats, &stats_csv(snapshot))
+    }
+
+    /// Appends the history rows recorded since the last call.
+    pub fn append_history(&mut self, snapshot: &Snapshot) -> Result<(), CsvError> {
+        let mut text = String::new();
+        for row in snapshot.history.since(self.next_history_seq) {
+            if self.full_history || is_aggregated(row) {
+                history_line(&mut text, row);
+            }
+        }
+        if !text.is_empty() {
+            let mut file = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&self.history)
+                .map_err(|source| CsvError {
+                    path: self.history.clone(),
+                    source,
+                })?;
+            file.write_all(text.as_bytes()).map_err(|source| CsvError {
+                path: self.history.clone(),
+                source,
+            })?;
+        }
+        self.next_history_seq = snapshot.history.end_seq();
+        Ok(())
+    }
+
+    /// Rewrites `_failures.csv` atomically.
+    pub fn write_failures(&self, snapshot: &Snapshot) -> Result<(), CsvError> {
+        write_atomically(&self.failures, &failures_csv(snapshot))
+    }
+
+    /// Rewrites `_exceptions.csv` atomically.
+    pub fn write_exceptions(&self, snapshot: &Snapshot) -> Result<(), CsvError> {
+        write_atomically(&self.exceptions, &exceptions_csv(snapshot))
+    }
+
+    /// The last write of all four files, at the end of the run (no second is missing,
+    /// unlike Locust's lagging last write).
+    pub fn finish(&mut self, snapshot: &Snapshot) -> Result<(), CsvError> {
+        self.write_stats(snapshot)?;
+        self.append_history(snapshot)?;
+        self.write_failures(snapshot)?;
+        self.write_exceptions(snapshot)
+    }
+}
+
+/// The text of `_stats.csv`.
+pub fn stats_csv(snapshot: &Snapshot) -> String {
+    let mut out = format!("{STATS_HEADER}{CRLF}");
+    for r in snapshot
+        .rows
+        .iter()
+        .chain(std::iter::once(&snapshot.aggregated))
+    {
+        stats_line(&mut out, r);
+    }
+    out
+}
+
+/// The text of `_stats_history.csv` for every history row the snapshot holds (aggregated
+/// rows only unless `full_history`).
+pub fn history_csv(snapshot: &Snapshot, full_history: bool) -> String {
+    let mut out = format!("{HISTORY_HEADER}{CRLF}");
+    for row in snapshot
+        .history
+        .iter()
+        .filter(|r| full_history || is_aggregated(r))
+    {
+        history_line(&mut out, row);
+    }
+    out
+}
+
+/// The text of `_failures.csv`: one line per (method, name, error), first seen first.
+pub fn failures_csv(snapshot: &Snapshot) -> String {
+    let mut out = format!("{FAILURES_HEADER}{CRLF}");
+    for e in &snapshot.errors {
+        let fields = [
+            field(&e.method),
+            field(&e.name),
+            field(&e.error),
+            e.occurrences.to_string(),
+            utc(e.first_seen),
+            utc(e.last_seen),
+        ];
+        push_line(&mut out, &fields);
+    }
+    out
+}
+
+/// The text of `_exceptions.csv`. loadgen's scenarios run no user code, so nothing can
+/// raise inside a task: the file holds Locust's header only.
+pub fn exceptions_csv(_snapshot: &Snapshot) -> String {
+    format!("{EXCEPTIONS_HEADER}{CRLF}")
+}
+
+fn stats_line(out: &mut String, r: &RequestStats) {
+    let has = r.num_requests() > 0;
+    let mut fields = vec![
+        field(&r.method),
+        field(&r.name),
+        r.num_requests().to_string(),
+        r.num_failures().to_string(),
+        median_ms(r).to_string(),
+        py_float(r.avg_response_time_ms()),
+        if has {
+            py_float(r.min_response_time_ms())
+        } else {
+            "0".into()
+        },
+        if has {
+            py_float(r.max_response_time_ms())
+        } else {
+            "0".into()
+        },
+        if has {
+            py_float(r.avg_content_length())
+        } else {
+            "0".into()
+        },
+        py_float(r.total_rps()),
+        py_float(r.total_fail_per_sec()),
+    ];
+    percentile_fields(
+        &mut fields,
+        r.percentiles_ms(&PERCENTILES_TO_REPORT).as_deref(),
+    );
+    push_line(out, &fields);
+}
+
+fn history_line(out: &mut String, h: &HistoryRow) {
+    let has = h.num_requests > 0;
+    let mut fields = vec![
+        h.timestamp.to_string(),
+        h.user_count.to_string(),
+        field(&h.method),
+        field(&h.name),
+        format!("{:.6}", h.current_rps),
+        format!("{:.6}", h.current_fail_per_sec),
+    ];
+    percentile_fields(&mut fields, h.percentiles_ms.as_ref().map(|p| &p[..]));
+    fields.extend([
+        h.num_requests.to_string(),
+        h.num_failures.to_string(),
+        if has {
+            rounded_clamped(h.median_ms, h.min_ms, h.max_ms).to_string()
+        } else {
+            "0".into()
+        },
+        py_float(h.avg_ms),
+        if has { py_float(h.min_ms) } else { "0".into() },
+        if has { py_float(h.max_ms) } else { "0".into() },
+        if has {
+            py_float(h.avg_content_length)
+        } else {
+            "0".into()
+        },
+    ]);
+    push_line(out, &fields);
+}
+
+fn percentile_fields(fields: &mut Vec<String>, values: Option<&[f64]>) {
+    match values {
+        Some(values) => fields.extend(values.iter().map(|v| v.round_ties_even().to_string())),
+        None => fields.extend(std::iter::repeat_n(
+            "N/A".to_owned(),
+            PERCENTILES_TO_REPORT.len(),
+        )),
+    }
+}
+
+fn push_line(out: &mut String, fields: &[String]) {
+    out.push_str(&fields.join(","));
+    out.push_str(CRLF);
+}
+
+fn is_aggregated(row: &HistoryRow) -> bool {
+    row.method.is_empty() && row.name == AGGREGATED_NAME
+}
+
+/// The median as Locust prints it: rounded, clamped to the exact extremes, truncated.
+fn median_ms(r: &RequestStats) -> i64 {
+    if r.num_requests() == 0 {
+        return 0;
+    }
+    rounded_clamped(
+        r.median_response_time_ms(),
+        r.min_response_time_ms(),
+        r.max_response_time_ms(),
+    )
+}
+
+fn rounded_clamped(value: f64, min: f64, max: f64) -> i64 {
+    value.round_ties_even().clamp(min, max.max(min)).trunc() as i64
+}
+
+/// A field quoted only when it must be (Python's `csv.QUOTE_MINIMAL`): when it holds a
+/// comma, a double quote or a line break; inner quotes are doubled.
+pub fn field(value: &str) -> String {
+    if value.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+/// A float as Python's `repr` writes it in the common range: the shortest digits that
+/// read back the same, with `.0` on whole numbers.
+pub fn py_float(value: f64) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "{value}");
+    if value.is_finite() && !s.contains(['.', 'e']) {
+        s.push_str(".0");
+    }
+    s
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` in UTC.
+fn utc(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`, so that
+/// a reader sees either the old file or the new one, never part of one.
+fn write_atomically(path: &Path, text: &str) -> Result<(), CsvError> {
+    crate::sinks::atomic_file::replace_file(path, text.as_bytes()).map_err(|source| CsvError {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::reference_fixture::{reference_file, reference_snapshot};
+    use crate::stats::{Aggregator, RequestKey, StatsHub};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn first_line(text: &str) -> &str {
+        text.split(CRLF).next().unwrap_or_default()
+    }
+
+    #[test]
+    fn headers_match_locusts_files_byte_for_byte() {
+        let snapshot = reference_snapshot();
+        for (file, ours) in [
+            ("run_stats.csv", stats_csv(&snapshot)),
+            ("run_stats_history.csv", history_csv(&snapshot, false)),
+            ("run_failures.csv", failures_csv(&snapshot)),
+            ("run_exceptions.csv", exceptions_csv(&snapshot)),
+        ] {
+            let theirs = reference_file(file);
+            assert!(theirs.ends_with(CRLF), "{file} is CRLF");
+            assert_eq!(first_line(&ours), first_line(&theirs), "{file} header");
+            assert!(
+                ours.ends_with(CRLF) && !ours.replace(CRLF, "").contains('\n'),
+                "{file}: CRLF only"
+            );
+        }
+        assert_eq!(
+            reference_file("run_exceptions.csv"),
+            exceptions_csv(&snapshot)
+        );
+    }
+
+    #[test]
+    fn stats_rows_have_locusts_columns_order_and_numbers() {
+        let snapshot = reference_snapshot();
+        let text = stats_csv(&snapshot);
+        let lines: Vec<&str> = text.split(CRLF).filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 1 + 9 + 1);
+        let reference = reference_file("run_stats.csv");
+        let theirs: Vec<&str> = reference.split(CRLF).filter(|l| !l.is_empty()).collect();
+        // Same rows in the same order (the reference lags a second, so counts differ).
+        let key = |l: &str| l.split(',').take(2).collect::<Vec<_>>().join(",");
+        assert_eq!(
+            lines.iter().map(|l| key(l)).collect::<Vec<_>>(),
+            theirs.iter().map(|l| key(l)).collect::<Vec<_>>()
+        );
+        // Round trip of one row's numbers.
+        let row = snapshot.row("GET", "/api/clients").unwrap();
+        let f: Vec<&str> = lines[1].split(',').collect();
+        assert_eq!(f.len(), 22);
+        assert_eq!(f[2].parse::<u64>().unwrap(), row.num_requests());
+        assert_eq!(f[3].parse::<u64>().unwrap(), row.num_failures());
+        assert_eq!(f[4], "29");
+        assert_eq!(f[5].parse::<f64>().unwrap(), row.avg_response_time_ms());
+        assert_eq!(f[6].parse::<f64>().unwrap(), row.min_response_time_ms());
+        assert_eq!(f[7].parse::<f64>().unwrap(), row.max_response_time_ms());
+        assert_eq!(f[8], "300.0");
+        assert_eq!(f[9].parse::<f64>().unwrap(), row.total_rps());
+        assert_eq!(f[10].parse::<f64>().unwrap(), row.total_fail_per_sec());
+        assert_eq!(f[11..].join(","), "29,31,31,31,34,37,39,39,39,39,39");
+        assert!(lines[10].starts_with(",Aggregated,521,49,28,"));
+    }
+
+    #[test]
+    fn empty_rows_write_locusts_zeros_and_na() {
+        let start = UNIX_EPOCH + Duration::from_secs(1_795_961_039);
+        let mut agg = Aggregator::new(start);
+        let s = agg.tick(&StatsHub::new(1), start, 0);
+        assert_eq!(
+            stats_csv(&s),
+            format!("{STATS_HEADER}\r\n,Aggregated,0,0,0,0.0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A\r\n")
+        );
+        // The reference's first history line, byte for byte.
+        let reference = reference_file("run_stats_history.csv");
+        let second_line = reference.split(CRLF).nth(1).unwrap();
+        assert_eq!(
+            history_csv(&s, false).split(CRLF).nth(1).unwrap(),
+            second_line
+        );
+    }
+
+    #[test]
+    fn history_lines_follow_the_reference_layout() {
+        let start = UNIX_EPOCH + Duration::from_secs(1_795_961_039);
+        let hub = StatsHub::new(1);
+        let key = RequestKey::new("GET", "/a");
+        let mut agg = Aggregator::new(start);
+        for s in 0..5u64 {
+            for i in 0..20u64 {
+                let at = start + Duration::from_millis(s * 1000 + i * 10);
+                let error = (i == 0).then_some("boom");
+                hub.shard(0).lock().unwrap().record(
+                    &key,
+                    Duration::from_micros(28_000 + i * 100),
+                    307,
+                    error,
+                    at,
+                );
+            }
+        }
+        let s = agg.tick(&hub, start + Duration::from_millis(5_100), 40);
+        let text = history_csv(&s, false);
+        let line = text.split(CRLF).nth(1).unwrap();
+        // Seconds 0..=2 hold 20 requests each: a current rate of 20 with 1 failure a second.
+        assert!(
+            line.starts_with("1795961044,40,,Aggregated,20.000000,1.000000,"),
+            "{line}"
+        );
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 24);
+        assert_eq!(&f[17..19], ["100", "5"]);
+        assert_eq!(f[23], "307.0");
+    }
+
+    #[test]
+    fn quoting_is_minimal_as_pythons_csv_module() {
+        assert_eq!(
+            field("HTTPError('503 Server Error: x')"),
+            "HTTPError('503 Server Error: x')"
+        );
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(py_float(337.0), "337.0");
+        assert_eq!(py_float(29.02076125922206), "29.02076125922206");
+        assert_eq!(py_float(0.0), "0.0");
+    }
+
+    #[test]
+    fn failures_name_their_kind_with_utc_times() {
+        let text = failures_csv(&reference_snapshot());
+        let lines: Vec<&str> = text.split(CRLF).filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 7);
+        assert_eq!(
+            lines[1],
+            "GET,/api/ml/predict,HTTPError('503 Server Error: Service Unavailable for url: /api/ml/predict'),11,2026-11-29T14:03:59Z,2026-11-29T14:03:59Z"
+        );
+    }
+
+    #[test]
+    fn writer_creates_four_files_and_appends_history_once_per_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().join("run");
+        let mut writer = CsvWriter::new(prefix.to_str().unwrap(), false).unwrap();
+        for p in writer.paths() {
+            assert!(
+                std::fs::read_to_string(p).unwrap().ends_with(CRLF),
+                "{}",
+                p.display()
+            );
+        }
+        let start = UNIX_EPOCH + Duration::from_secs(1_795_961_039);
+        let hub = StatsHub::new(1);
+        let key = RequestKey::new("GET", "/a, \"b\"");
+        let mut agg = Aggregator::new(start);
+        hub.shard(0)
+            .lock()
+            .unwrap()
+            .record(&key, Duration::from_millis(3), 1, Some("x"), start);
+        let s1 = agg.tick(&hub, start + Duration::from_secs(1), 1);
+        writer.append_history(&s1).unwrap();
+        let s2 = agg.tick(&hub, start + Duration::from_secs(2), 1);
+        writer.finish(&s2).unwrap();
+        let history = std::fs::read_to_string(writer.paths()[1]).unwrap();
+        // Header, Locust's zero line at the start, then one line per tick.
+        assert_eq!(history.matches(CRLF).count(), 4, "{history}");
+        assert!(history
+            .split(CRLF)
+            .nth(1)
+            .unwrap()
+            .contains(",0,,Aggregated,0.000000,0.000000,N/A,"));
+        let stats = std::fs::read_to_string(writer.paths()[0]).unwrap();
+        assert!(
+            stats.contains("\r\nGET,\"/a, \"\"b\"\"\",1,1,3,3.0,3.0,3.0,1.0,"),
+            "{stats}"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+}

@@ -1,0 +1,175 @@
+//! The run's reports for people and CI systems, all built from the same final
+//! [`Snapshot`] as the console: the self-contained HTML report (`--html`), JUnit XML with
+//! one test case per criterion (`--junit`) and a Markdown summary for a CI job page
+//! (`--summary-md`).
+//!
+//! Each report is a pure function of [`Inputs`]; [`write_report`] writes any of them,
+//! [`write_reports`] the ones a run asked for.
+
+mod charts;
+mod html;
+mod junit;
+mod markdown;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::plan::load::StageMark;
+#[cfg(doc)]
+use crate::sinks::json::JsonReport;
+use crate::sinks::json::RunSettings;
+use crate::stats::Snapshot;
+use crate::verdict::analysis::Analysis;
+use crate::verdict::baseline::{BaselineReport, Baselines};
+use crate::verdict::criteria::{CriteriaSet, Verdict};
+use crate::verdict::judge::Judgement;
+
+pub use charts::{
+    nines_label, response_time_chart, rps_chart, spectrum_nines, stage_boundaries, users_chart,
+};
+pub use html::html;
+pub use junit::junit;
+pub use markdown::markdown;
+
+/// Everything a report shows; every figure comes from `snapshot` (the verdict, bands and
+/// analysis were computed from it).
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    /// The run's final statistics.
+    pub snapshot: &'a Snapshot,
+    /// The run's settings.
+    pub settings: &'a RunSettings,
+    /// The criteria's results.
+    pub verdict: &'a Verdict,
+    /// Every row's bands.
+    pub baselines: &'a BaselineReport,
+    /// The guide-style sentences.
+    pub analysis: &'a Analysis,
+    /// Where each stage started (the run's marks, or the JSON report's `plan.stages`);
+    /// empty when the plan had none.
+    pub stages: &'a [StageMark],
+}
+
+/// Where the reports go (`--html`, `--junit`, `--summary-md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportPaths {
+    /// The HTML report.
+    pub html: Option<PathBuf>,
+    /// JUnit XML.
+    pub junit: Option<PathBuf>,
+    /// The Markdown summary.
+    pub summary_md: Option<PathBuf>,
+}
+
+/// Writes the reports asked for in `paths` from a run's judgement, their time charts
+/// marking `stages`; returns what could not be written.
+pub fn write_reports(
+    judgement: &Judgement,
+    snapshot: &Snapshot,
+    settings: &RunSettings,
+    stages: &[StageMark],
+    paths: &ReportPaths,
+) -> Vec<String> {
+    let inputs = Inputs {
+        snapshot,
+        settings,
+        verdict: &judgement.verdict,
+        baselines: &judgement.bands,
+        analysis: &judgement.analysis,
+        stages,
+    };
+    let jobs: [(&'static str, &Option<PathBuf>, Render); 3] = [
+        ("HTML report", &paths.html, html),
+        ("JUnit report", &paths.junit, junit),
+        ("Markdown summary", &paths.summary_md, markdown),
+    ];
+    jobs.into_iter()
+        .filter_map(|(what, path, render)| {
+            let path = path.as_ref()?;
+            write_report(what, path, &render(&inputs))
+                .err()
+                .map(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Renders one report.
+type Render = fn(&Inputs<'_>) -> String;
+
+/// The HTML report for a caller that holds only a snapshot, a scenario name and the
+/// stage marks (the run's, or [`JsonReport::stages`] of its JSON report): judged without
+/// criteria against the guide's baselines. A run writes its report through
+/// [`write_reports`] with the scenario's own.
+pub fn snapshot_html(snapshot: &Snapshot, scenario: &str, stages: &[StageMark]) -> String {
+    let settings = RunSettings::from_snapshot(snapshot, scenario);
+    let judgement = Judgement::new(
+        snapshot,
+        &CriteriaSet::default(),
+        &Baselines::default(),
+        None,
+    );
+    html(&Inputs {
+        snapshot,
+        settings: &settings,
+        verdict: &judgement.verdict,
+        baselines: &judgement.bands,
+        analysis: &judgement.analysis,
+        stages,
+    })
+}
+
+/// A report could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {what} {}: {source}", path.display())]
+pub struct ReportError {
+    /// Which report (`HTML report`).
+    pub what: &'static str,
+    /// Its path.
+    pub path: PathBuf,
+    /// The I/O error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Writes a report atomically (temporary file, then rename).
+pub fn write_report(what: &'static str, path: &Path, text: &str) -> Result<(), ReportError> {
+    crate::sinks::atomic_file::replace_file(path, text.as_bytes()).map_err(|source| ReportError {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Escapes text for HTML and XML (content and attribute values).
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A time as ISO 8601 in UTC, to the second.
+pub(crate) fn iso_time(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// The run's length from its start to the snapshot, in whole seconds.
+pub(crate) fn elapsed_seconds(snapshot: &Snapshot) -> f64 {
+    snapshot
+        .taken_at
+        .duration_since(snapshot.start)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
