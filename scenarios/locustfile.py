@@ -189,3 +189,7 @@ def judge(environment, **_kwargs):
         environment.process_exit_code = 1
     else:
         print("PASSED")
+        # Locust exits 1 when any request failed unless the test sets the code: a run
+        # within the criteria passes even with a few failed requests (the guide's trades
+        # fail 10% of the time while the whole run stays under 5%).
+        environment.process_exit_code = 0

@@ -39,7 +39,7 @@ pub struct Cli {
 }
 
 /// The runs.
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// The guide's 50/40/10 mix against the guide profile (the 10%-failure trade run).
     Guide,
@@ -57,16 +57,41 @@ pub enum Command {
     /// each band, loadgen's bands, the platform's criteria, verdicts and exit codes (their
     /// loads are fixed; only --seed applies).
     Bands,
+    /// Real Locust (or any program with its flags and files) and a locustfile against
+    /// the mock, checked against the mock's own records: `harness locust` runs the
+    /// project's locustfile, `harness locust guide` the guide's run.
+    Locust(LocustArgs),
+}
+
+/// `harness locust`'s own flags (-u, -t, --seed and --time-scale are the global ones).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LocustArgs {
+    /// `guide` for the guide's run (its locustfile, 600 users at 100/s), then the user
+    /// classes to run (all when none are named).
+    #[arg(value_name = "CLASS")]
+    pub classes: Vec<String>,
+    /// The locustfile (default: scenarios/locustfile.py).
+    #[arg(short = 'f', long = "locustfile", value_name = "FILE")]
+    pub locustfile: Option<std::path::PathBuf>,
+    /// The mock's profile: a built-in name or a TOML file (default: guide).
+    #[arg(long, value_name = "NAME|FILE", default_value = "guide")]
+    pub profile: String,
+    /// Users started per second.
+    #[arg(short = 'r', long = "spawn-rate")]
+    pub spawn_rate: Option<f64>,
+    /// The program run as Locust: `locust`, or any with its flags and files (loadgen).
+    #[arg(long, value_name = "PATH", default_value = "locust")]
+    pub locust: std::path::PathBuf,
 }
 
 impl Command {
-    fn mode(self) -> Option<Mode> {
+    fn mode(&self) -> Option<Mode> {
         match self {
             Command::Guide => Some(Mode::Guide),
             Command::Stress => Some(Mode::Stress),
             Command::Background => Some(Mode::Background),
             Command::All => Some(Mode::All),
-            Command::Capacity | Command::Bands => None,
+            Command::Capacity | Command::Bands | Command::Locust(_) => None,
         }
     }
 }
@@ -93,13 +118,17 @@ pub enum CliError {
     /// A band run failed.
     #[error(transparent)]
     Bands(#[from] crate::checks::bands::BandsError),
+    /// A Locust run could not be made or read.
+    #[error(transparent)]
+    Locust(#[from] crate::locust::LocustError),
 }
 
 /// Runs the command, prints everything, and returns the exit code.
 pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     let Some(mode) = cli.command.mode() else {
-        return match cli.command {
+        return match &cli.command {
             Command::Bands => run_bands(cli.seed),
+            Command::Locust(args) => run_locust(cli, args),
             _ => run_capacity(cli.seed),
         };
     };
@@ -134,6 +163,67 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         );
         Ok(ExitCode::from(1))
     }
+}
+
+/// `harness locust`'s spec and its title (`locust` or `locust guide`).
+pub fn locust_spec(
+    cli: &Cli,
+    args: &LocustArgs,
+) -> Result<(crate::locust::LocustSpec, String), CliError> {
+    use crate::locust::{LocustSpec, DEFAULT_LOCUSTFILE, GUIDE_LOAD, GUIDE_LOCUSTFILE};
+    let guide = args.locustfile.is_none() && args.classes.first().is_some_and(|c| c == "guide");
+    let (file, classes, load, title) = if guide {
+        (
+            GUIDE_LOCUSTFILE.into(),
+            &args.classes[1..],
+            GUIDE_LOAD,
+            "locust guide",
+        )
+    } else {
+        let file = args
+            .locustfile
+            .clone()
+            .unwrap_or_else(|| DEFAULT_LOCUSTFILE.into());
+        (
+            file,
+            &args.classes[..],
+            crate::locust::DEFAULT_LOAD,
+            "locust",
+        )
+    };
+    let profile = mock_api::profile::Profile::load(&args.profile)
+        .map_err(crate::locust::LocustError::from)?;
+    let mut spec = LocustSpec::new(args.locust.clone(), file, profile);
+    spec.classes = classes.to_vec();
+    spec.users = cli.users.unwrap_or(load.0);
+    spec.spawn_rate = args.spawn_rate.unwrap_or(load.1);
+    spec.run_time = cli.duration.unwrap_or(load.2);
+    spec.time_scale = cli.time_scale.unwrap_or(1.0);
+    spec.seed = cli.seed;
+    spec.validate()?;
+    Ok((spec, title.to_owned()))
+}
+
+/// `harness locust`: the calibration and the run, their checks printed.
+fn run_locust(cli: &Cli, args: &LocustArgs) -> Result<ExitCode, CliError> {
+    let (spec, title) = locust_spec(cli, args)?;
+    let expectation = crate::locust::LocustExpectation::of(&spec)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let evidence = runtime.block_on(crate::locust::run::execute(&spec))?;
+    let table = crate::locust::checks::evaluate(&evidence, &expectation);
+    let mut out = crate::locust::report::header(&evidence, &title);
+    out.push_str(&crate::locust::report::notes(&expectation));
+    out.push_str(&crate::locust::report::rows(&evidence));
+    out.push_str(&crate::locust::report::checks(&table, &title));
+    print!("{out}");
+    Ok(if table.all_passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `harness bands`: every band run with `seed`, their checks printed.
@@ -202,6 +292,51 @@ mod tests {
             Cli::try_parse_from(["harness", "bands", "--database", "postgres://h/db"]).unwrap();
         assert!(matches!(cli.command, Command::Bands));
         assert_eq!(cli.database.as_deref(), Some("postgres://h/db"));
+    }
+
+    #[test]
+    fn locust_flags_make_a_spec_and_guide_is_a_preset() {
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/locustfile.py");
+        let cli = Cli::try_parse_from([
+            "harness",
+            "locust",
+            "-f",
+            file,
+            "ACISAPIUser",
+            "-u",
+            "5",
+            "-r",
+            "2",
+            "-t",
+            "10s",
+            "--profile",
+            "healthy",
+        ])
+        .unwrap();
+        let Command::Locust(args) = &cli.command else {
+            panic!("not the locust command: {cli:?}");
+        };
+        let (spec, title) = locust_spec(&cli, args).unwrap();
+        assert_eq!(title, "locust");
+        assert_eq!(spec.classes, ["ACISAPIUser"]);
+        assert_eq!((spec.users, spec.spawn_rate), (5, 2.0));
+        assert_eq!(
+            (spec.run_time, spec.time_scale),
+            (Duration::from_secs(10), 1.0)
+        );
+        assert_eq!(spec.profile.name, "healthy");
+        assert_eq!(spec.program, std::path::PathBuf::from("locust"));
+        // `guide` without -f is the guide's run; its file is found from the repository's
+        // root, which this test does not run in.
+        let cli = Cli::try_parse_from(["harness", "locust", "guide"]).unwrap();
+        let Command::Locust(args) = &cli.command else {
+            panic!("not the locust command");
+        };
+        let e = locust_spec(&cli, args).unwrap_err().to_string();
+        assert!(
+            e.contains("scenarios/guide_locustfile.py") && e.contains("no such file"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod database;
 pub mod erlang;
+pub mod locust;
 pub mod report;
 pub mod run;
 pub mod stat;

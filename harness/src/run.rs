@@ -161,12 +161,7 @@ pub async fn execute_on(spec: &RunSpec, database: Option<&str>) -> Result<Eviden
             .to_string_lossy()
             .into_owned(),
     };
-    let mut server_config = ServerConfig::new(spec.profile.clone());
-    server_config.database_url = db.clone();
-    server_config.seed = spec.seed;
-    server_config.time_scale = f;
-    server_config.shutdown_grace = wall_request_timeout(f);
-    let server = spawn(server_config).await?;
+    let server = start_mock(&spec.profile, &db, spec.seed, f).await?;
     let trades_before = count_trades(&db).await?;
 
     let url = server.url("");
@@ -205,6 +200,23 @@ pub async fn execute_on(spec: &RunSpec, database: Option<&str>) -> Result<Eviden
         timer: TimerLag::from_samples(probe_samples),
         wall: started.elapsed(),
     })
+}
+
+/// Starts the mock on 127.0.0.1:0 with `profile` on the database `db`, its delays
+/// scaled by `f`, given as long as a request may take to finish its requests at
+/// shutdown.
+pub(crate) async fn start_mock(
+    profile: &mock_api::profile::Profile,
+    db: &str,
+    seed: u64,
+    f: f64,
+) -> Result<mock_api::RunningServer, mock_api::ServerError> {
+    let mut server_config = ServerConfig::new(profile.clone());
+    server_config.database_url = db.to_owned();
+    server_config.seed = seed;
+    server_config.time_scale = f;
+    server_config.shutdown_grace = wall_request_timeout(f);
+    spawn(server_config).await
 }
 
 /// Most probe samples kept (a 10-minute wall run at one per millisecond).

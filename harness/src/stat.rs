@@ -151,6 +151,35 @@ pub fn sum_lower(h: &Histogram<u64>) -> f64 {
         .sum()
 }
 
+/// The sum of a histogram's values, as an upper bound (each bucket at its highest value).
+pub fn sum_upper(h: &Histogram<u64>) -> f64 {
+    h.iter_recorded()
+        .map(|v| h.highest_equivalent(v.value_iterated_to()) as f64 * v.count_at_value() as f64)
+        .sum()
+}
+
+/// The sum of the `k` largest values of a histogram, as an upper bound.
+pub fn top_sum_upper(h: &Histogram<u64>, k: u64) -> f64 {
+    let mut left = k;
+    let mut sum = 0.0;
+    let values: Vec<_> = h.iter_recorded().collect();
+    for v in values.iter().rev() {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(v.count_at_value());
+        sum += h.highest_equivalent(v.value_iterated_to()) as f64 * take as f64;
+        left -= take;
+    }
+    sum
+}
+
+/// The standard normal quantile at `1 - alpha` (one-sided).
+pub fn normal_upper(alpha: f64) -> f64 {
+    use statrs::distribution::Normal;
+    Normal::new(0.0, 1.0).map_or(f64::INFINITY, |n| n.inverse_cdf(1.0 - alpha))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +242,8 @@ mod tests {
         let (lo, hi) = value_at_rank(&h, 500).unwrap();
         assert!(lo <= 5000 && 5000 <= hi, "{lo} {hi}");
         assert!(sum_lower(&h) <= 5_005_000.0);
+        assert!(sum_upper(&h) >= 5_005_000.0);
+        assert!(top_sum_upper(&h, 2) >= 19_990.0 && top_sum_upper(&h, 2) < 20_100.0);
+        assert!((normal_upper(0.025) - 1.96).abs() < 0.01);
     }
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::runner::{default_shards, RunConfig};
 use crate::engine::sink::{ConsoleMode, OutputConfig};
+use crate::plan::locustfile::{ImportOptions, LocustfileError};
 use crate::plan::scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
 use crate::plan::target::{Target, TargetError};
 use crate::sinks::prometheus::{MetricsConfig, MetricsError};
@@ -25,10 +26,14 @@ use crate::web::{bind_address, Credentials, RunParams, WebConfig, WebError};
     // A flag given twice keeps its last value, so the command line overrides the
     // configuration files' flags placed before it.
     args_override_self = true,
-    about = "A load generator that speaks Locust: user classes, flags, tables and CSV, with exact HdrHistogram percentiles"
+    about = "A load generator that speaks Locust: user classes, flags, tables and CSV, with exact HdrHistogram percentiles",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
-    /// Scenario file (TOML), or a built-in scenario: acis (default), guide.
+    /// Another job than a run.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Scenario file (TOML), a locustfile (.py, read without running Python), or a built-in scenario: acis (default), guide.
     #[arg(
         short = 'f',
         long = "locustfile",
@@ -36,6 +41,12 @@ pub struct Cli {
         env = "LOCUST_LOCUSTFILE"
     )]
     pub file: Option<PathBuf>,
+    /// Run only a locustfile's tasks tagged with one of these tags (Locust's --tags).
+    #[arg(short = 'T', long, value_name = "TAG", num_args = 1..)]
+    pub tags: Vec<String>,
+    /// Leave out a locustfile's tasks tagged with one of these tags (Locust's --exclude-tags).
+    #[arg(short = 'E', long, value_name = "TAG", num_args = 1..)]
+    pub exclude_tags: Vec<String>,
     /// Host to load test, loopback only (e.g. http://127.0.0.1:8000).
     #[arg(
         short = 'H',
@@ -187,6 +198,45 @@ pub struct Cli {
     pub classes: Vec<String>,
 }
 
+/// Jobs other than a run.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Write a locustfile's equivalent scenario (TOML), each class and task commented
+    /// with its source line; what cannot be carried over is warned about on stderr.
+    Import(ImportArgs),
+}
+
+/// `loadgen import FILE.py`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// The locustfile.
+    #[arg(value_name = "FILE.py")]
+    pub file: PathBuf,
+    /// Write the scenario here instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Refuse the import (exit code 2) when anything was skipped or approximated.
+    #[arg(long)]
+    pub strict: bool,
+    /// Keep only tasks tagged with one of these tags (Locust's --tags).
+    #[arg(short = 'T', long, value_name = "TAG", num_args = 1..)]
+    pub tags: Vec<String>,
+    /// Leave out tasks tagged with one of these tags (Locust's --exclude-tags).
+    #[arg(short = 'E', long, value_name = "TAG", num_args = 1..)]
+    pub exclude_tags: Vec<String>,
+}
+
+impl ImportArgs {
+    /// The import's options.
+    pub fn options(&self) -> ImportOptions {
+        ImportOptions {
+            tags: self.tags.clone(),
+            exclude_tags: self.exclude_tags.clone(),
+            strict: self.strict,
+        }
+    }
+}
+
 /// Flags that do not make a valid run.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -202,6 +252,14 @@ pub enum CliError {
     /// The load-plan flags do not make a plan.
     #[error(transparent)]
     Plan(#[from] crate::plan::shape::PlanError),
+    /// The locustfile could not be imported.
+    #[error(transparent)]
+    Locustfile(#[from] LocustfileError),
+    /// Tags were given for a scenario that has none.
+    #[error(
+        "--tags and --exclude-tags filter a locustfile's tasks; {0} is not a locustfile (.py)"
+    )]
+    TagsWithoutLocustfile(String),
 }
 
 /// The flags of this process: Locust's configuration files first, then the command
@@ -210,6 +268,15 @@ pub fn args_with_config_files() -> Result<Vec<std::ffi::OsString>, ConfError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let command = <Cli as clap::CommandFactory>::command();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // A subcommand (`loadgen import ...`) takes no run flags, so none are added to it.
+    let subcommand = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| command.find_subcommand(a).is_some());
+    if subcommand {
+        return Ok(args);
+    }
     let flag_kind = |key: &str| {
         let arg = command
             .get_arguments()
@@ -219,19 +286,39 @@ pub fn args_with_config_files() -> Result<Vec<std::ffi::OsString>, ConfError> {
             _ => FlagKind::Values,
         })
     };
-    crate::locust_conf::expand(
-        std::env::args_os().collect(),
-        home.as_deref(),
-        &cwd,
-        flag_kind,
-        |var| std::env::var_os(var).is_some(),
-    )
+    crate::locust_conf::expand(args, home.as_deref(), &cwd, flag_kind, |var| {
+        std::env::var_os(var).is_some()
+    })
 }
 
 impl Cli {
     /// The scenario the flags name, with positional classes applied.
     pub fn scenario(&self) -> Result<Scenario, CliError> {
+        let is_locustfile = self
+            .file
+            .as_ref()
+            .is_some_and(|p| p.extension().is_some_and(|e| e == "py"));
+        let has_tags = !(self.tags.is_empty() && self.exclude_tags.is_empty());
+        if has_tags && !is_locustfile {
+            let file = self
+                .file
+                .as_ref()
+                .map_or_else(|| DEFAULT_SCENARIO.to_owned(), |p| p.display().to_string());
+            return Err(CliError::TagsWithoutLocustfile(file));
+        }
         let scenario = match &self.file {
+            Some(path) if is_locustfile => {
+                let options = ImportOptions {
+                    tags: self.tags.clone(),
+                    exclude_tags: self.exclude_tags.clone(),
+                    strict: false,
+                };
+                let import = crate::plan::locustfile::import(path, &options)?;
+                for w in &import.warnings {
+                    tracing::warn!("{w}");
+                }
+                import.scenario
+            }
             Some(path) => Scenario::load(path)?,
             None => Scenario::builtin(DEFAULT_SCENARIO).ok_or_else(|| ScenarioError::Invalid {
                 file: DEFAULT_SCENARIO.to_owned(),

@@ -18,7 +18,7 @@
 pub mod cli;
 mod engine;
 mod locust_conf;
-mod plan;
+pub mod plan;
 mod run;
 mod sinks;
 pub mod stats;
@@ -27,11 +27,11 @@ mod verdict;
 pub mod web;
 
 pub use engine::arrival::ArrivalReport;
-pub use locust_conf::ConfError;
 pub use engine::pool::Retarget;
 pub use engine::runner::{RunConfig, RunError, RunOutcome, StopReason, TaskEvent};
 pub use engine::selfmon::CpuReport;
 pub use engine::sink::{ConsoleMode, OutputConfig, OutputError};
+pub use locust_conf::ConfError;
 pub use plan::arrival::{ArrivalPlan, Correction, RateStage};
 pub use plan::load::{LoadPlan, SpawnStep, Stage, StageMark};
 pub use plan::scenario::Scenario;
@@ -41,7 +41,9 @@ pub use verdict::breakpoint::{Breakpoint, BreakpointReport, RateStep, StepResult
 
 /// The scenario file and its user classes.
 pub mod scenario {
-    pub use crate::plan::scenario::{ScenarioError, WaitTime, DEFAULT_SCENARIO};
+    pub use crate::plan::scenario::{
+        RequestSpec, ScenarioError, Task, UserClass, WaitTime, DEFAULT_SCENARIO,
+    };
 }
 
 /// Built-in load shapes and `--stages`.

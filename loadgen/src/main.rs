@@ -29,6 +29,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(&cli.loglevel, cli.logfile.as_deref())?;
+    if let Some(loadgen::cli::Command::Import(args)) = &cli.command {
+        return import(args);
+    }
     if cli.list {
         print!("{}", cli.scenario()?.listing());
         return Ok(ExitCode::SUCCESS);
@@ -57,6 +60,41 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             2
         };
         Ok(ExitCode::from(code))
+    })
+}
+
+/// `loadgen import FILE.py`: the scenario to stdout or `-o FILE` (written whole or not
+/// at all), warnings to stderr.
+fn import(args: &loadgen::cli::ImportArgs) -> anyhow::Result<ExitCode> {
+    let import = loadgen::plan::locustfile::import(&args.file, &args.options())?;
+    for w in &import.warnings {
+        eprintln!("warning: {w}");
+    }
+    match &args.output {
+        Some(path) => {
+            write_whole(path, &import.toml)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "Wrote {} ({} classes, {} warnings)",
+                path.display(),
+                import.scenario.classes.len(),
+                import.warnings.len()
+            );
+        }
+        None => print!("{}", import.toml),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a file through a temporary sibling and a rename, so a reader never sees half
+/// of it.
+fn write_whole(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
     })
 }
 

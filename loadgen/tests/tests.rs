@@ -1,6 +1,7 @@
 //! loadgen against small in-process servers: class split, task mix, waits, the spawn
 //! timeline, failure kinds, stopping and exit codes, and the binary end to end.
 
+mod locustfiles;
 mod metrics;
 mod open_model;
 mod support;

@@ -30,7 +30,7 @@ pub(super) fn planned(ctx: &Ctx<'_>) -> usize {
 
 /// How loadgen names a failure kind in its error text; `None` for a dribble, which is
 /// a slow success, not a failure.
-pub(super) fn error_marker(kind: &FailureKind) -> Option<String> {
+pub(crate) fn error_marker(kind: &FailureKind) -> Option<String> {
     match kind {
         FailureKind::Status { code, .. } => Some(format!("HTTPError('{code} ")),
         FailureKind::Reset => Some("ConnectionResetError".to_owned()),

@@ -7,12 +7,12 @@ pub mod bands;
 mod baselines;
 pub mod capacity;
 mod data;
-mod failures;
+pub(crate) mod failures;
 mod latency;
 mod mix;
 mod reports;
 mod spawn;
-mod split;
+pub(crate) mod split;
 mod waits;
 
 use loadgen::stats::RequestStats;

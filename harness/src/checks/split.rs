@@ -3,6 +3,11 @@
 //! that keeps every class within one user of its exact share), so the tolerance is that
 //! rounding: fewer than one user away from n x weight / total weight.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use loadgen::scenario::UserClass;
+
 use super::Ctx;
 use crate::check::Check;
 
@@ -17,7 +22,18 @@ pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
         "exact: every user of the target is started",
         total == ctx.ev.spec.load.users,
     )];
-    let classes = &ctx.exp.scenario.classes;
+    out.extend(class_split(&ctx.exp.scenario.classes, started));
+    out
+}
+
+/// One check per class: its users against its weight's share or its fixed count, and
+/// one per class started that the scenario does not have.
+pub(crate) fn class_split(
+    classes: &[Arc<UserClass>],
+    started: &BTreeMap<String, usize>,
+) -> Vec<Check> {
+    let total: usize = started.values().sum();
+    let mut out = Vec::new();
     let fixed: u64 = classes.iter().filter_map(|c| c.fixed_count).sum();
     let weighted_users = (total as u64).saturating_sub(fixed) as f64;
     let weight_sum: f64 = classes

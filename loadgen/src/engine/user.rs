@@ -115,7 +115,8 @@ pub(crate) struct VirtualUser {
     session: Session,
     recorder: Recorder,
     /// What each request of each task needs that does not change between sends, built
-    /// once so that sending a fixed request allocates nothing of ours.
+    /// once so that sending a fixed request allocates nothing of ours. The class's
+    /// `on_start` requests come last, at index `tasks.len()`.
     prepared: Vec<Vec<Prepared>>,
     /// The stats key of an unnamed request with a drawn path, refilled in place.
     scratch_key: RequestKey,
@@ -212,8 +213,10 @@ impl VirtualUser {
         let prepared = class
             .tasks
             .iter()
-            .map(|t| {
-                t.requests
+            .map(|t| t.requests.as_slice())
+            .chain([class.on_start.as_slice()])
+            .map(|requests| {
+                requests
                     .iter()
                     .map(|r| Prepared::new(r, &session))
                     .collect()
@@ -245,7 +248,8 @@ impl VirtualUser {
     /// Runs a task's requests in order, recording each one into the user's shard.
     /// `lag` (how late the iteration started against its schedule) is added to every
     /// response time of the corrected figures; the uncorrected ones, if kept, get the
-    /// time from sending to the end of the body.
+    /// time from sending to the end of the body. The index one past the last task runs
+    /// the class's `on_start` requests.
     pub(crate) async fn run_task(&mut self, task_index: usize, lag: Duration) {
         // Borrow the fields apart: the session is used mutably while keys are read.
         let Self {
@@ -259,12 +263,17 @@ impl VirtualUser {
             path,
             clock,
         } = self;
-        let (Some(task), Some(task_prepared)) =
-            (class.tasks.get(task_index), prepared.get(task_index))
-        else {
+        let requests = match class.tasks.get(task_index) {
+            Some(task) => &task.requests,
+            None if task_index == class.tasks.len() => &class.on_start,
+            None => return,
+        };
+        let Some(task_prepared) = prepared.get(task_index) else {
             return;
         };
-        for (spec, fixed) in task.requests.iter().zip(task_prepared) {
+        for (spec, fixed) in requests.iter().zip(task_prepared) {
+            let keep_body = crate::plan::scenario::check::needs_body(&spec.checks);
+            session.keep_bodies(keep_body);
             for _ in 0..spec.repeat {
                 // Values are drawn in the same order as ever (path, then body), so a seed
                 // replays the same requests.
@@ -300,6 +309,15 @@ impl VirtualUser {
                             .await
                     }
                 };
+                let mut exchange = exchange;
+                if !spec.checks.is_empty() {
+                    exchange.error = crate::plan::scenario::check::judge(
+                        &spec.checks,
+                        exchange.status,
+                        session.kept_body(),
+                        exchange.error.take(),
+                    );
+                }
                 let at = clock.at(exchange.finished);
                 recorder.record_at(*index, key, &exchange, lag, at);
             }
@@ -437,6 +455,16 @@ pub(crate) async fn run_user(mut ctx: UserContext) -> UserReport {
         tasks_run: vec![0; ctx.class.tasks.len()],
         trace: Vec::new(),
     };
+    // Locust's on_start: once, before the first task (the first wait comes after it
+    // and the first task, as in Locust).
+    if !ctx.class.on_start.is_empty() {
+        let on_start = ctx.class.tasks.len();
+        tokio::select! {
+            biased;
+            () = ctx.kill.cancelled() => return report,
+            () = user.run_task(on_start, Duration::ZERO) => {}
+        }
+    }
     let mut previous = None;
     while let Some(intended) = ctx.pace.next(&mut user, previous, &ctx.stop).await {
         if ctx.iterations.as_ref().is_some_and(|limit| !limit.take()) {

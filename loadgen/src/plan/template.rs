@@ -4,6 +4,8 @@
 //!
 //! Generators (inside `{...}`):
 //! - `{1..10}`: an integer drawn uniformly from the inclusive range;
+//! - `{0.5..2.5}`: a float drawn uniformly from the range (a bound with a `.` makes it a
+//!   float range; Python's `random.uniform`), written as Python writes floats;
 //! - `{AAPL|GOOGL|MSFT}`: one of the options, uniformly;
 //! - `{today}`, `{today-365d}`, `{today+7d}`: a date relative to today (UTC), `YYYY-MM-DD`;
 //! - `{uuid}`: a random (v4) UUID drawn from the user's RNG.
@@ -30,6 +32,8 @@ pub struct TemplateError {
 pub enum Generator {
     /// An integer uniform in `low..=high`.
     IntRange { low: i64, high: i64 },
+    /// A float uniform in `low..=high`.
+    FloatRange { low: f64, high: f64 },
     /// One of the options, uniformly. `json` holds each option as a JSON string literal.
     Choice {
         options: Vec<String>,
@@ -48,6 +52,14 @@ impl Generator {
         match self {
             Self::IntRange { low, high } => {
                 let _ = write!(out, "{}", rng.random_range(*low..=*high));
+            }
+            Self::FloatRange { low, high } => {
+                let v = if high > low {
+                    rng.random_range(*low..=*high)
+                } else {
+                    *low
+                };
+                write_float(out, v);
             }
             Self::Choice { options, json, .. } => {
                 let i = rng.random_range(0..options.len());
@@ -78,7 +90,7 @@ impl Generator {
     fn is_number(&self) -> bool {
         matches!(
             self,
-            Self::IntRange { .. } | Self::Choice { numeric: true, .. }
+            Self::IntRange { .. } | Self::FloatRange { .. } | Self::Choice { numeric: true, .. }
         )
     }
 }
@@ -128,6 +140,33 @@ impl Template {
         let mut builder = Builder::default();
         json_value(value, &mut builder)?;
         Ok(builder.finish())
+    }
+
+    /// Compiles form fields into an `application/x-www-form-urlencoded` body: names and
+    /// literal text encoded as Python's `urlencode` encodes them (a space as `+`), the
+    /// options of a drawn choice encoded the same way. On error, returns the offending
+    /// value with the error inside it.
+    pub fn compile_form(fields: &[(String, String)]) -> Result<Self, (String, TemplateError)> {
+        let mut b = Builder::default();
+        for (i, (name, value)) in fields.iter().enumerate() {
+            if i > 0 {
+                b.literal("&");
+            }
+            b.literal(&form_encode(name));
+            b.literal("=");
+            for piece in parse(value).map_err(|e| (value.clone(), e))? {
+                match piece {
+                    Piece::Literal(text) => b.literal(&form_encode(&text)),
+                    Piece::Generator(Generator::Choice { options, .. }) => {
+                        let options: Vec<String> = options.iter().map(|o| form_encode(o)).collect();
+                        b.generate(choice(options), false);
+                    }
+                    // Numbers, dates and UUIDs need no encoding.
+                    Piece::Generator(g) => b.generate(g, false),
+                }
+            }
+        }
+        Ok(b.finish())
     }
 
     /// True when the template draws nothing (it renders the same text every time).
@@ -264,6 +303,9 @@ fn parse_generator(inner: &str) -> Result<Generator, String> {
         return parse_date_offset(rest.trim()).map(|offset_days| Generator::Date { offset_days });
     }
     if let Some((low, high)) = s.split_once("..") {
+        if low.contains('.') || high.contains('.') {
+            return parse_float_range(inner, low, high);
+        }
         let parse = |v: &str| {
             v.trim().parse::<i64>().map_err(|_| {
                 format!("bad integer range {{{inner}}}: expected {{LOW..HIGH}} with integers, e.g. {{1..10}}")
@@ -282,20 +324,72 @@ fn parse_generator(inner: &str) -> Result<Generator, String> {
         if options.iter().any(String::is_empty) {
             return Err(format!("bad choice {{{inner}}}: an option is empty"));
         }
-        let json = options
-            .iter()
-            .map(|o| serde_json::Value::String(o.clone()).to_string())
-            .collect();
-        let numeric = options.iter().all(|o| o.parse::<i64>().is_ok());
-        return Ok(Generator::Choice {
-            options,
-            json,
-            numeric,
-        });
+        return Ok(choice(options));
     }
     Err(format!(
         "unknown generator {{{inner}}}: expected {{LOW..HIGH}}, {{A|B|C}}, {{today}}, {{today-365d}}, {{today+7d}} or {{uuid}}"
     ))
+}
+
+/// Parses `{0.5..2.5}`: finite bounds, the lower first.
+fn parse_float_range(inner: &str, low: &str, high: &str) -> Result<Generator, String> {
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| {
+                format!("bad float range {{{inner}}}: expected {{LOW..HIGH}} with numbers, e.g. {{0.5..2.5}}")
+            })
+    };
+    let (low, high) = (parse(low)?, parse(high)?);
+    if low > high {
+        return Err(format!(
+            "bad float range {{{inner}}}: low {low} is above high {high}"
+        ));
+    }
+    Ok(Generator::FloatRange { low, high })
+}
+
+/// Writes a float as Python's `str` does for ordinary magnitudes (`1.0`, `0.25`).
+fn write_float(out: &mut String, v: f64) {
+    if v.fract() == 0.0 && v.abs() < 1e16 {
+        let _ = write!(out, "{v:.1}");
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// Encodes form text as Python's `quote_plus`: unreserved characters as they are, a
+/// space as `+`, every other byte percent-encoded.
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+/// A choice generator over these options.
+fn choice(options: Vec<String>) -> Generator {
+    let json = options
+        .iter()
+        .map(|o| serde_json::Value::String(o.clone()).to_string())
+        .collect();
+    let numeric = options.iter().all(|o| o.parse::<i64>().is_ok());
+    Generator::Choice {
+        options,
+        json,
+        numeric,
+    }
 }
 
 /// Parses `""`, `-365d` or `+7d` after `today`.
@@ -416,6 +510,47 @@ mod tests {
         assert!(s.contains(&format!("&s={year_ago}&e={today}&")), "{s}");
         let id = s.rsplit('=').next().unwrap();
         assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 4);
+    }
+
+    #[test]
+    fn float_ranges_stay_inside_and_read_as_python_floats() {
+        let t = Template::compile("/p?x={0.5..2.5}").unwrap();
+        let mut rng = SmallRng::seed_from_u64(9);
+        for _ in 0..200 {
+            let s = t.render(&mut rng);
+            let v: f64 = s.rsplit('=').next().unwrap().parse().unwrap();
+            assert!((0.5..=2.5).contains(&v), "{s}");
+        }
+        let fixed = Template::compile("{2.0..2.0}").unwrap();
+        assert_eq!(fixed.render(&mut rng), "2.0");
+        let body: toml::Value = toml::from_str("price = \"{1.5..3}\"").unwrap();
+        let b = Template::compile_json(&body).unwrap().render(&mut rng);
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert!(v["price"].is_f64(), "{b}");
+        assert!(Template::compile("{2.5..1.0}").is_err());
+        assert!(Template::compile("{a.b..1}").is_err());
+    }
+
+    #[test]
+    fn form_bodies_are_encoded_as_python_encodes_them() {
+        let fields = [
+            ("user name".to_owned(), "a&b {1..3}".to_owned()),
+            ("side".to_owned(), "{buy now|sell}".to_owned()),
+        ];
+        let t = Template::compile_form(&fields).unwrap();
+        let mut rng = SmallRng::seed_from_u64(4);
+        for _ in 0..50 {
+            let s = t.render(&mut rng);
+            let (first, side) = s.split_once("&side=").unwrap();
+            let n: u32 = first
+                .strip_prefix("user+name=a%26b+")
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=3).contains(&n), "{s}");
+            assert!(side == "buy+now" || side == "sell", "{s}");
+        }
+        assert!(Template::compile_form(&[("a".into(), "{nope}".into())]).is_err());
     }
 
     #[test]

@@ -186,7 +186,9 @@ pub(crate) fn error_report_with_width(snapshot: &Snapshot, name_width: usize) ->
     );
     out.push_str(&separator);
     for e in &snapshot.errors {
-        let what = format!("{} {}: {}", e.method, e.name, e.error);
+        // As Locust's console: a catch_response failure shows its message alone.
+        let error = crate::plan::scenario::check::console_text(&e.error);
+        let what = format!("{} {}: {error}", e.method, e.name);
         let _ = writeln!(out, "{:<18} {:<100}", e.occurrences, what);
     }
     out.push_str(&separator);

@@ -79,6 +79,15 @@ pub async fn app() -> SocketAddr {
             axum::routing::post(|| async { (StatusCode::SEE_OTHER, [("location", "/landing")]) }),
         )
         .route("/landing", get(|| async { "landed" }))
+        .route(
+            "/json",
+            get(|| async {
+                (
+                    [("content-type", "application/json")],
+                    r#"{"token":"t","state":"open"}"#,
+                )
+            }),
+        )
         .fallback(|| async { "ok" });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -64,6 +64,8 @@ pub(crate) struct Session {
     /// The request being sent, rendered in one piece (head and body).
     write_buf: Vec<u8>,
     cookies: BTreeMap<String, String>,
+    /// The body of the last response, kept while a request's checks need it.
+    kept_body: Option<Vec<u8>>,
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The Host header, rendered once.
     host: Option<HeaderValue>,
@@ -87,6 +89,10 @@ const MAX_HEAD: usize = 64 * 1024;
 /// Header lines parsed in one response head.
 const MAX_HEADERS: usize = 100;
 
+/// Most bytes of a response body kept for checks (a larger body is cut there, and
+/// then reads as JSON that does not parse).
+pub(crate) const MAX_KEPT_BODY: usize = 1 << 20;
+
 /// A write buffer larger than this (after a large request body) is given back.
 const KEPT_WRITE_BUFFER: usize = 16 * 1024;
 
@@ -107,6 +113,7 @@ impl Session {
             read_buf: Vec::new(),
             write_buf: Vec::new(),
             cookies: BTreeMap::new(),
+            kept_body: None,
             headers,
             host,
             timeout,
@@ -266,6 +273,9 @@ impl Session {
         self.conn = None;
         self.read_buf.clear();
         self.read_buf.shrink_to(READ_BUFFER);
+        if let Some(kept) = self.kept_body.as_mut() {
+            kept.clear();
+        }
     }
 
     /// Makes sure an open connection is ready for a request: the kept-alive one when the
@@ -408,16 +418,37 @@ impl Session {
         }
     }
 
-    /// Reads the body (counting its bytes, keeping none) and returns its length.
+    /// Keeps the bodies of the following responses (up to [`MAX_KEPT_BODY`] bytes
+    /// each), for checks that look into them; `false` goes back to counting only.
+    pub(crate) fn keep_bodies(&mut self, keep: bool) {
+        self.kept_body = keep.then(Vec::new);
+    }
+
+    /// The body of the last response, when bodies are kept (empty after a failure).
+    pub(crate) fn kept_body(&self) -> &[u8] {
+        self.kept_body.as_deref().unwrap_or_default()
+    }
+
+    /// Reads the body (counting its bytes, keeping them only when asked) and returns
+    /// its length.
     async fn read_body(&mut self, head: &Head) -> Result<u64, (Failure, u64)> {
-        let Self { conn, read_buf, .. } = self;
+        let Self {
+            conn,
+            read_buf,
+            kept_body,
+            ..
+        } = self;
         let Some(stream) = conn.as_mut() else {
             return Err((Failure::Closed, 0));
         };
+        if let Some(kept) = kept_body.as_mut() {
+            kept.clear();
+        }
         let body = Body {
             stream,
             buf: read_buf,
             length: 0,
+            kept: kept_body.as_mut(),
         };
         body.read(head.framing).await
     }

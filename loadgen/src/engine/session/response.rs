@@ -39,18 +39,20 @@ pub(super) struct Head {
     pub(super) location: Option<String>,
 }
 
-/// A response body being read: buffered bytes are counted and dropped, more are read
-/// from the socket as needed.
+/// A response body being read: buffered bytes are counted and dropped (or kept, when a
+/// check needs them), more are read from the socket as needed.
 pub(super) struct Body<'a> {
     pub(super) stream: &'a mut TcpStream,
     pub(super) buf: &'a mut Vec<u8>,
     /// Body bytes counted so far.
     pub(super) length: u64,
+    /// Where the body is kept, when a check needs it.
+    pub(super) kept: Option<&'a mut Vec<u8>>,
 }
 
 impl Body<'_> {
-    /// Reads the body as `framing` delimits it (counting its bytes, keeping none) and
-    /// returns its length.
+    /// Reads the body as `framing` delimits it (counting its bytes, keeping them only
+    /// when asked) and returns its length.
     pub(super) async fn read(mut self, framing: Framing) -> Result<u64, (Failure, u64)> {
         match framing {
             Framing::Empty => {}
@@ -103,6 +105,10 @@ impl Body<'_> {
 
     /// Counts and drops the first `n` buffered bytes.
     fn consume(&mut self, n: usize) {
+        if let Some(kept) = self.kept.as_mut() {
+            let room = super::MAX_KEPT_BODY.saturating_sub(kept.len()).min(n);
+            kept.extend_from_slice(&self.buf[..room]);
+        }
         self.buf.drain(..n);
         self.length += n as u64;
     }

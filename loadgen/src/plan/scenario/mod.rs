@@ -2,6 +2,7 @@
 //! weighted tasks), each task a sequence of request templates. A scenario is loaded from
 //! TOML (see `raw`), validated completely and compiled before any request is sent.
 
+pub(crate) mod check;
 mod raw;
 
 use std::fmt::Write as _;
@@ -79,7 +80,7 @@ pub struct Scenario {
 }
 
 /// One user class (a Locust `HttpUser` subclass).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UserClass {
     /// Class name, as in Locust (`ACISAPIUser`).
     pub name: String,
@@ -91,6 +92,8 @@ pub struct UserClass {
     pub wait: WaitTime,
     /// Headers set on start and sent with every request.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Requests each user sends once, before its first task (Locust's `on_start`).
+    pub on_start: Vec<RequestSpec>,
     /// The weighted tasks.
     pub tasks: Vec<Task>,
     /// Running sum of task weights, for picking a task with one draw.
@@ -98,7 +101,7 @@ pub struct UserClass {
 }
 
 /// A task: requests run in order, picked with probability proportional to its weight.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     /// The task's name (a Locust task method name).
     pub name: String,
@@ -109,7 +112,7 @@ pub struct Task {
 }
 
 /// One request of a task.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RequestSpec {
     /// HTTP method.
     pub method: Method,
@@ -125,6 +128,8 @@ pub struct RequestSpec {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// How many times the request is sent in a row (values drawn afresh each time).
     pub repeat: u32,
+    /// Verdicts on the response (a locustfile's `catch_response` block), tried in order.
+    pub checks: Vec<check::Check>,
 }
 
 /// A Locust wait time, applied after each task.
@@ -232,6 +237,7 @@ impl UserClass {
         fixed_count: Option<u64>,
         wait: WaitTime,
         headers: Vec<(HeaderName, HeaderValue)>,
+        on_start: Vec<RequestSpec>,
         tasks: Vec<Task>,
     ) -> Self {
         let cumulative = tasks
@@ -247,6 +253,7 @@ impl UserClass {
             fixed_count,
             wait,
             headers,
+            on_start,
             tasks,
             cumulative,
         }
@@ -267,7 +274,7 @@ impl Scenario {
                 line: 1,
                 column: 1,
                 message: format!(
-                    "loadgen reads TOML scenarios, not Python locustfiles: expected a .toml file or a built-in scenario ({})",
+                    "a Python locustfile: import it with loadgen::plan::locustfile::import (loadgen -f and loadgen import do), or give a .toml file or a built-in scenario ({})",
                     builtin_names()
                 ),
             });

@@ -9,6 +9,7 @@
 //! wait = { between = [1, 5] }         # or constant = x, constant_pacing = x,
 //!                                     # constant_throughput = r (default: no wait)
 //! headers = { Accept = "application/json" }   # set on start, sent with every request
+//! on_start = [{ method = "POST", path = "/login" }]   # once per user, before its first task
 //!
 //! [[classes.ACISAPIUser.tasks]]       # weighted tasks, picked independently each loop
 //! name = "get_client"
@@ -20,8 +21,10 @@
 //!
 //! A request has `method`, `path` (path and query, a template), an optional stats `name`
 //! (default: the rendered path, as in Locust), an optional JSON `body` (any TOML value;
-//! its strings are templates), optional `headers`, and `repeat` (default 1) to send it
-//! several times in a row with fresh values. Templates are described in `template`.
+//! its strings are templates) or `form` (fields sent urlencoded, as Locust's `data=`
+//! dict; values are templates), optional `headers`, `repeat` (default 1) to send it
+//! several times in a row with fresh values, and `checks` (see `check`: a locustfile's
+//! `catch_response` verdicts). Templates are described in `template`.
 //!
 //! Optional `[[criteria]]` tables (pass/fail thresholds, see `criteria`) and a
 //! `[baselines]` table (replacing lines of the guide's table, see `baseline`) are
@@ -36,6 +39,7 @@ use http::{HeaderName, HeaderValue, Method};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::check::RawCheck;
 use super::{RequestSpec, Scenario, ScenarioError, Task, UserClass, WaitTime};
 use crate::plan::template::{Template, TemplateError};
 
@@ -65,6 +69,7 @@ struct RawClass {
     fixed_count: Option<Spanned<i64>>,
     wait: Option<Spanned<RawWait>>,
     headers: Option<BTreeMap<String, String>>,
+    on_start: Option<Vec<Spanned<RawRequest>>>,
     tasks: Spanned<Vec<Spanned<RawTask>>>,
 }
 
@@ -92,8 +97,10 @@ struct RawRequest {
     path: Spanned<String>,
     name: Option<String>,
     body: Option<Spanned<toml::Value>>,
+    form: Option<Spanned<BTreeMap<String, String>>>,
     headers: Option<BTreeMap<String, String>>,
     repeat: Option<Spanned<i64>>,
+    checks: Option<Spanned<Vec<RawCheck>>>,
 }
 
 /// Errors are built against the source text, which turns spans into line and column.
@@ -242,6 +249,12 @@ fn compile_class(
         None => WaitTime::Zero,
     };
     let headers = compile_headers(ctx, class.headers, class_span.clone())?;
+    let on_start = class
+        .on_start
+        .into_iter()
+        .flatten()
+        .map(|r| compile_request(ctx, r.into_inner()))
+        .collect::<Result<_, _>>()?;
     let tasks_span = class.tasks.span();
     let raw_tasks = class.tasks.into_inner();
     if raw_tasks.is_empty() {
@@ -270,6 +283,7 @@ fn compile_class(
         fixed_count,
         wait,
         headers,
+        on_start,
         tasks,
     ))
 }
@@ -443,7 +457,30 @@ fn compile_request(ctx: &Ctx<'_>, r: RawRequest) -> Result<RequestSpec, Scenario
         }
         None => None,
     };
-    let headers = compile_headers(ctx, r.headers, path_span)?;
+    let mut headers = compile_headers(ctx, r.headers, path_span)?;
+    let body = match (body, r.form) {
+        (Some(_), Some(form)) => {
+            return Err(ctx.span(
+                form.span(),
+                "a request with both body and form: expected one of them (body is JSON, form is urlencoded)",
+            ))
+        }
+        (None, Some(form)) => {
+            let span = form.span();
+            let fields: Vec<(String, String)> = form.into_inner().into_iter().collect();
+            let template = Template::compile_form(&fields).map_err(|(bad, e)| {
+                ctx.span(span, format!("bad form template in {bad:?}: {}", e.message))
+            })?;
+            if !headers.iter().any(|(k, _)| k == http::header::CONTENT_TYPE) {
+                headers.push((
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                ));
+            }
+            Some(template)
+        }
+        (body, None) => body,
+    };
     let repeat = match r.repeat {
         Some(n) => {
             let v = *n.get_ref();
@@ -459,6 +496,17 @@ fn compile_request(ctx: &Ctx<'_>, r: RawRequest) -> Result<RequestSpec, Scenario
         }
         None => 1,
     };
+    let checks = match r.checks {
+        Some(c) => {
+            let span = c.span();
+            c.into_inner()
+                .into_iter()
+                .map(RawCheck::compile)
+                .collect::<Result<_, _>>()
+                .map_err(|message| ctx.span(span, message))?
+        }
+        None => Vec::new(),
+    };
     Ok(RequestSpec {
         method,
         path,
@@ -467,5 +515,6 @@ fn compile_request(ctx: &Ctx<'_>, r: RawRequest) -> Result<RequestSpec, Scenario
         body,
         headers,
         repeat,
+        checks,
     })
 }

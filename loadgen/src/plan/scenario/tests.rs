@@ -288,3 +288,26 @@ fn criteria_and_baselines_are_validated_at_load_with_their_position() {
         assert!(message.contains(needle), "{tail}: {message}");
     }
 }
+
+#[test]
+fn a_form_request_is_urlencoded_with_its_content_type() {
+    let text = MINIMAL.replace(
+        r#"requests = [{ method = "GET", path = "/x" }]"#,
+        r#"requests = [{ method = "POST", path = "/login", form = { user = "u {1..1}", pw = "a&b" } }]"#,
+    );
+    let s = Scenario::from_toml("form.toml", &text).unwrap();
+    let r = &s.classes[0].tasks[0].requests[0];
+    let body = r
+        .body
+        .as_ref()
+        .unwrap()
+        .render(&mut SmallRng::seed_from_u64(1));
+    assert_eq!(body, "pw=a%26b&user=u+1");
+    assert!(r
+        .headers
+        .iter()
+        .any(|(k, v)| k == http::header::CONTENT_TYPE && v == "application/x-www-form-urlencoded"));
+    let both = text.replace("form = {", "body = { a = 1 }, form = {");
+    let (_, _, m) = err(&both);
+    assert!(m.contains("both body and form"), "{m}");
+}
