@@ -190,3 +190,24 @@ fn a_class_left_without_tasks_by_the_tags_is_left_out_with_a_warning() {
         .iter()
         .any(|w| w.class.as_deref() == Some("B") && w.message.contains("--tags")));
 }
+
+#[test]
+fn a_class_whose_user_base_lives_elsewhere_is_warned_about() {
+    let i = ok(r#"
+from common import BaseUser
+
+class Imported(BaseUser):
+    @task
+    def t(self):
+        self.client.get("/elsewhere")
+
+class Local(HttpUser):
+    @task
+    def t(self):
+        self.client.get("/here")
+"#);
+    assert_eq!(i.scenario.class_names(), ["Local"]);
+    assert_eq!(i.warnings.len(), 1, "{:?}", i.warnings);
+    assert_eq!(i.warnings[0].class.as_deref(), Some("Imported"));
+    assert!(i.warnings[0].message.contains("none of its bases"));
+}
