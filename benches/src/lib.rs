@@ -6,4 +6,6 @@
 //! - `compare.sh`: builds release binaries and runs loadgen, wrk, oha, mock-api and the
 //!   baseline side by side, each pinned to its own core, and prints one table of ratios.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod baseline;

@@ -18,11 +18,14 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod check;
 pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod erlang;
 pub mod report;
 pub mod run;
 pub mod stat;

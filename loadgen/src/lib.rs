@@ -8,30 +8,93 @@
 //! JUnit, Markdown, Prometheus: the one place that writes) and `web` (the web UI and
 //! Locust's web API). `cli` turns Locust's flags into the typed configuration each part
 //! takes; [`run`] is the in-process API.
+//!
+//! Everything inside is `pub(crate)`; the API is what this file re-exports: the run's
+//! types at the root, and the parts' functions under the names below (`cli`, `stats`,
+//! `timespan` and `web` are whole modules, their internals `pub(crate)`).
+
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod cli;
-pub mod engine;
+mod engine;
 pub mod plan;
-pub(crate) mod run;
-pub mod sinks;
+mod run;
+mod sinks;
 pub mod stats;
 pub mod timespan;
-pub mod verdict;
+mod verdict;
 pub mod web;
-
-// The library's modules at the paths its users know.
-pub use engine::{runner, selfmon};
-pub use plan::{arrival, scenario, shape, target, template};
-pub use sinks::{console, csv, json, prometheus as metrics, report, summary};
-pub use verdict::{analysis, baseline, breakpoint, criteria, judge};
 
 pub use engine::arrival::ArrivalReport;
 pub use engine::pool::Retarget;
 pub use engine::runner::{RunConfig, RunError, RunOutcome, StopReason, TaskEvent};
-pub use engine::sink::{ConsoleMode, OutputConfig};
-pub use plan::arrival::{ArrivalPlan, RateStage};
+pub use engine::selfmon::CpuReport;
+pub use engine::sink::{ConsoleMode, OutputConfig, OutputError};
+pub use plan::arrival::{ArrivalPlan, Correction, RateStage};
 pub use plan::load::{LoadPlan, SpawnStep, Stage, StageMark};
 pub use plan::scenario::Scenario;
 pub use plan::target::Target;
 pub use run::run;
-pub use verdict::breakpoint::{Breakpoint, BreakpointReport, StepResult};
+pub use verdict::breakpoint::{Breakpoint, BreakpointReport, RateStep, StepResult};
+
+/// The scenario file and its user classes.
+pub mod scenario {
+    pub use crate::plan::scenario::{ScenarioError, WaitTime, DEFAULT_SCENARIO};
+}
+
+/// Built-in load shapes and `--stages`.
+pub mod shape {
+    pub use crate::plan::shape::{builtin, parse_stages, PlanError, StagesError, STEP_TIME};
+}
+
+/// The guide's analysis sentences, symptoms and latency drift.
+pub mod analysis {
+    pub use crate::verdict::analysis::{
+        analyse, Analysis, Drift, RowAnalysis, Symptom, DRIFT_ALPHA, DRIFT_MATERIAL,
+    };
+}
+
+/// The guide's baselines: bands per metric.
+pub mod baseline {
+    pub use crate::verdict::baseline::{
+        evaluate, Band, BaselineReport, Baselines, Bounds, Cell, Metric, RowBands,
+    };
+}
+
+/// The scenario's criteria (k6-like thresholds) and their verdict.
+pub mod criteria {
+    pub use crate::verdict::criteria::{
+        evaluate, exit_code, Abort, CriteriaError, CriteriaSet, CriterionResult, Outcome, Verdict,
+    };
+}
+
+/// Locust's console tables.
+pub mod console {
+    pub use crate::sinks::console::{
+        error_report, final_summary, request_table, Rates, DEFAULT_NAME_WIDTH,
+    };
+}
+
+/// Locust's CSV files.
+pub mod csv {
+    pub use crate::sinks::csv::{py_float, stats_csv, CsvWriter};
+}
+
+/// The JSON report.
+pub mod json {
+    pub use crate::sinks::json::{
+        histogram_from_base64, histogram_to_base64, JsonAnalysis, JsonBandCell, JsonBandRow,
+        JsonBands, JsonBounds, JsonCriterion, JsonError, JsonErrorRow, JsonPlan, JsonReport,
+        JsonRow, JsonRowAnalysis, JsonRows, JsonSymptom, JsonVerdict, RunSettings, FORMAT,
+    };
+}
+
+/// The HTML report.
+pub mod report {
+    pub use crate::sinks::report::snapshot_html;
+}
+
+/// loadgen's own figures for Prometheus (`--metrics-port`).
+pub mod metrics {
+    pub use crate::sinks::prometheus::{subscribe, MetricsConfig, MetricsError, MetricsServer};
+}

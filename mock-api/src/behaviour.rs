@@ -34,20 +34,13 @@ use rand::{Rng, SeedableRng};
 
 use crate::capacity::gate::{stall_end, Permit, Rejection};
 use crate::conn::{Arrival, ConnAction, ConnSlot};
+use crate::cpu::{self, CpuBudget, CpuSpent};
 use crate::error::ApiError;
 use crate::fault::FailureKind;
 use crate::live::ProfilePair;
-use crate::market::{fnv1a, mix64};
+use crate::seeding::{fnv1a, mix64};
 use crate::state::AppState;
 use crate::stats::{DelayError, Outcome};
-
-/// Real CPU work the handler should do (the profile's `cpu_ms`); handlers that know how
-/// to spend it read this extension, the layer burns it for the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CpuBudget(pub Duration);
-
-/// Routes whose handler spends [`CpuBudget`] itself.
-const CPU_AWARE_ROUTES: &[&str] = &["GET /api/portfolio/optimize/{client_id}"];
 
 /// Most bytes of a dribbled body (the body is buffered before dribbling).
 const DRIBBLE_BODY_LIMIT: usize = 16 << 20;
@@ -120,10 +113,11 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
 
     let Some(failure) = decision.failure else {
         req.extensions_mut().insert(CpuBudget(cpu));
-        if !cpu.is_zero() && !CPU_AWARE_ROUTES.contains(&route) {
-            burn_cpu(cpu).await;
-        }
         let response = next.run(req).await;
+        // A handler that spent the budget itself says so; for the others it is burned here.
+        if !cpu.is_zero() && response.extensions().get::<CpuSpent>().is_none() {
+            cpu::burn(cpu).await;
+        }
         let intended = service.end().await;
         return recorder.intended(intended).finish(response, None);
     };
@@ -368,21 +362,6 @@ async fn dribble(response: Response, bytes_per_sec: f64) -> Response {
         },
     );
     Response::from_parts(parts, Body::from_stream(stream))
-}
-
-/// Burns `budget` of CPU on a blocking thread (the async workers stay free).
-async fn burn_cpu(budget: Duration) {
-    let _ = tokio::task::spawn_blocking(move || {
-        let start = Instant::now();
-        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-        while start.elapsed() < budget {
-            for _ in 0..1000 {
-                x = mix64(x);
-            }
-        }
-        std::hint::black_box(x)
-    })
-    .await;
 }
 
 /// Counts one request in statistics and metrics exactly once, when its answer is done;

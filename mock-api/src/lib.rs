@@ -15,11 +15,12 @@
 //! # let _ = stats; Ok(()) }
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod capacity;
 pub mod fault;
 pub mod latency;
 pub mod profile;
-pub mod queueing;
 
 pub mod admin;
 pub mod app;
@@ -27,13 +28,16 @@ pub mod background;
 pub mod behaviour;
 pub mod cli;
 pub mod conn;
+pub mod cpu;
 pub mod error;
 pub mod live;
 pub mod market;
 pub mod metrics;
 pub mod openapi;
 pub mod optimize;
+pub mod route_table;
 pub mod routes;
+pub mod seeding;
 pub mod server;
 pub mod state;
 pub mod stats;

@@ -5,33 +5,34 @@ use utoipa::OpenApi;
 
 use crate::routes::{clients, data, health, jobs, ml, portfolio, trading};
 
-/// The OpenAPI description of the platform and admin routes.
-#[derive(Debug, OpenApi)]
-#[openapi(
-    info(title = "ACIS platform (mock-api)", description = "An imitation of the ACIS AI trading platform with configurable latency and failures per route."),
-    paths(
-        health::health,
-        clients::list_clients, clients::get_client, clients::get_portfolio,
-        ml::predict, ml::performance, ml::train,
-        portfolio::optimize, portfolio::rebalance,
-        trading::execute, trading::history,
-        data::historical,
-        jobs::get_job,
-        crate::admin::get_profile, crate::admin::put_profile, crate::admin::get_stats, crate::admin::reset_stats, crate::admin::post_stall,
-    ),
-    components(schemas(crate::error::ErrorBody)),
-    tags(
-        (name = "clients", description = "Clients and portfolios"),
-        (name = "ml", description = "Predictions and model training"),
-        (name = "portfolio", description = "Optimisation and rebalancing"),
-        (name = "trading", description = "Trade execution and history"),
-        (name = "data", description = "Historical market data"),
-        (name = "jobs", description = "Background jobs"),
-        (name = "health", description = "Liveness"),
-        (name = "admin", description = "The mock's own control API"),
-    )
-)]
-pub struct ApiDoc;
+/// The OpenAPI document from a route list, for `platform_routes!`.
+macro_rules! api_doc {
+    ($($method:ident $path:literal => $area:ident :: $handler:ident,)*) => {
+        /// The OpenAPI description of the platform and admin routes.
+        #[derive(Debug, OpenApi)]
+        #[openapi(
+            info(title = "ACIS platform (mock-api)", description = "An imitation of the ACIS AI trading platform with configurable latency and failures per route."),
+            paths(
+                $($area::$handler,)*
+                crate::admin::get_profile, crate::admin::put_profile, crate::admin::get_stats, crate::admin::reset_stats, crate::admin::post_stall,
+            ),
+            components(schemas(crate::error::ErrorBody)),
+            tags(
+                (name = "clients", description = "Clients and portfolios"),
+                (name = "ml", description = "Predictions and model training"),
+                (name = "portfolio", description = "Optimisation and rebalancing"),
+                (name = "trading", description = "Trade execution and history"),
+                (name = "data", description = "Historical market data"),
+                (name = "jobs", description = "Background jobs"),
+                (name = "health", description = "Liveness"),
+                (name = "admin", description = "The mock's own control API"),
+            )
+        )]
+        pub struct ApiDoc;
+    };
+}
+
+crate::route_table::platform_routes!(api_doc);
 
 /// `GET /openapi.json`.
 pub async fn handler() -> axum::Json<utoipa::openapi::OpenApi> {

@@ -44,23 +44,9 @@ use serde::{Deserialize, Serialize};
 use crate::capacity::Capacity;
 use crate::fault::{FailureKind, FailureRule};
 use crate::latency::LatencyDistribution;
+use crate::route_table::route_keys;
 
-/// The route templates a profile can configure, as "METHOD /path" (axum 0.8 syntax).
-pub const ROUTES: &[&str] = &[
-    "GET /health",
-    "GET /api/clients",
-    "GET /api/clients/{client_id}",
-    "GET /api/clients/{client_id}/portfolio",
-    "GET /api/ml/predict",
-    "GET /api/ml/performance",
-    "POST /api/ml/train",
-    "GET /api/portfolio/optimize/{client_id}",
-    "POST /api/portfolio/rebalance/{client_id}",
-    "POST /api/trading/execute",
-    "GET /api/trading/history/{client_id}",
-    "GET /api/data/historical",
-    "GET /api/jobs/{job_id}",
-];
+crate::route_table::platform_routes!(route_keys);
 
 /// Built-in profiles: (name, TOML text), embedded from the `profiles/` folder.
 const BUILTINS: &[(&str, &str)] = &[

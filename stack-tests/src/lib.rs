@@ -4,6 +4,8 @@
 //! client (`http`); the integration tests in `tests/` use them to evaluate every
 //! dashboard query against live mock-api and loadgen metrics.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod dashboard;
 pub mod http;
 pub mod prometheus;

@@ -29,7 +29,7 @@ const METRICS: [Metric; 4] = [
 ];
 
 /// Statistical tests this family makes.
-pub fn planned(ctx: &Ctx<'_>) -> usize {
+pub(super) fn planned(ctx: &Ctx<'_>) -> usize {
     ctx.rows()
         .iter()
         .filter(|(r, route)| route.is_some() && r.num_requests() > 0)
@@ -38,7 +38,7 @@ pub fn planned(ctx: &Ctx<'_>) -> usize {
 }
 
 /// The guide's table with its times multiplied by `f` (and its rates divided by it).
-pub fn scaled_baselines(f: f64) -> Baselines {
+pub(super) fn scaled_baselines(f: f64) -> Baselines {
     let mut b = Baselines::default();
     for bounds in [&mut b.avg_ms, &mut b.p95_ms, &mut b.p99_ms] {
         bounds.target *= f;
@@ -52,7 +52,7 @@ pub fn scaled_baselines(f: f64) -> Baselines {
 }
 
 /// The band checks of every row.
-pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
+pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let f = ctx.f();
     let table = scaled_baselines(f);
     let report = baseline::evaluate(&ctx.ev.outcome.snapshot, &table);

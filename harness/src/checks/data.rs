@@ -8,7 +8,7 @@ use crate::check::Check;
 const TRADE_ROUTE: &str = "POST /api/trading/execute";
 
 /// The trade-row check.
-pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
+pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let rows = ctx.rows();
     let trades: Vec<_> = rows
         .iter()

@@ -12,7 +12,7 @@ use crate::check::Check;
 use crate::stat::binomial_acceptance;
 
 /// Statistical tests this family makes: one per probability rule of a row's route.
-pub fn planned(ctx: &Ctx<'_>) -> usize {
+pub(super) fn planned(ctx: &Ctx<'_>) -> usize {
     ctx.rows()
         .iter()
         .filter_map(|(_, route)| *route)
@@ -30,7 +30,7 @@ pub fn planned(ctx: &Ctx<'_>) -> usize {
 
 /// How loadgen names a failure kind in its error text; `None` for a dribble, which is
 /// a slow success, not a failure.
-pub fn error_marker(kind: &FailureKind) -> Option<String> {
+pub(super) fn error_marker(kind: &FailureKind) -> Option<String> {
     match kind {
         FailureKind::Status { code, .. } => Some(format!("HTTPError('{code} ")),
         FailureKind::Reset => Some("ConnectionResetError".to_owned()),
@@ -56,7 +56,7 @@ fn seen(ctx: &Ctx<'_>, row: &RequestStats, marker: &str) -> u64 {
 }
 
 /// The failure checks of every row.
-pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
+pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let mut out = Vec::new();
     for (row, route) in ctx.rows() {
         let label = format!("{} {}", row.method, row.name);

@@ -29,13 +29,13 @@ use crate::stat::{
 };
 
 /// The percentiles checked.
-pub const PERCENTILES: [f64; 4] = [0.50, 0.90, 0.95, 0.99];
+pub(super) const PERCENTILES: [f64; 4] = [0.50, 0.90, 0.95, 0.99];
 
 /// HdrHistogram's worst relative precision at three significant digits.
 const HDR_RELATIVE: f64 = 1.0 / 1024.0;
 
 /// Statistical tests this family makes: one per (row with a route, percentile).
-pub fn planned(ctx: &Ctx<'_>) -> usize {
+pub(super) fn planned(ctx: &Ctx<'_>) -> usize {
     ctx.rows()
         .iter()
         .filter(|(r, route)| {
@@ -46,7 +46,7 @@ pub fn planned(ctx: &Ctx<'_>) -> usize {
 }
 
 /// The mock's server-time histogram of a route (µs), if it has one.
-pub fn server_histogram(ctx: &Ctx<'_>, route: &str) -> Option<Histogram<u64>> {
+pub(super) fn server_histogram(ctx: &Ctx<'_>, route: &str) -> Option<Histogram<u64>> {
     ctx.ev
         .server
         .routes
@@ -55,7 +55,7 @@ pub fn server_histogram(ctx: &Ctx<'_>, route: &str) -> Option<Histogram<u64>> {
 }
 
 /// Both checks for every row and percentile.
-pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
+pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let mut out = Vec::new();
     for (row, route) in ctx.rows() {
         let Some(route) = route else {
@@ -92,7 +92,7 @@ fn pct(p: f64) -> String {
 /// Whether a route's failures change how long its requests take (a hang holds the
 /// connection past the latency, a dribble sends the body slowly): its times then follow
 /// no configured distribution.
-pub fn timing_altered(ctx: &Ctx<'_>, route: &str) -> bool {
+pub(super) fn timing_altered(ctx: &Ctx<'_>, route: &str) -> bool {
     use mock_api::fault::FailureKind;
     ctx.exp.profile.behaviour(route).failures.iter().any(|f| {
         matches!(
@@ -105,7 +105,7 @@ pub fn timing_altered(ctx: &Ctx<'_>, route: &str) -> bool {
 /// Where loadgen's p-th percentile of a row may fall, in wall milliseconds, when the
 /// system is correct: (lower, upper, the configured quantile in unscaled ms, a text of
 /// how the bounds were made). `None` without requests.
-pub fn quantile_interval(
+pub(super) fn quantile_interval(
     ctx: &Ctx<'_>,
     row: &RequestStats,
     route: &str,

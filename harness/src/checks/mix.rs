@@ -15,7 +15,7 @@ use crate::check::Check;
 use crate::stat::{chi_square, chi_square_critical};
 
 /// Statistical tests this family makes: one per class with two or more tasks.
-pub fn planned(ctx: &Ctx<'_>) -> usize {
+pub(super) fn planned(ctx: &Ctx<'_>) -> usize {
     ctx.exp
         .scenario
         .classes
@@ -25,7 +25,7 @@ pub fn planned(ctx: &Ctx<'_>) -> usize {
 }
 
 /// The chi-square checks and the request accounting.
-pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
+pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let tasks_run = &ctx.ev.outcome.tasks_run;
     let mut out = Vec::new();
     for class in &ctx.exp.scenario.classes {

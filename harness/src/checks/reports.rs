@@ -25,7 +25,7 @@ struct Row {
 type Rows = BTreeMap<(String, String), Row>;
 
 /// The report checks.
-pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
+pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let snapshot = &ctx.ev.outcome.snapshot;
     match generate_and_read(
         snapshot,

@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::check::Check;
 
 /// The step-count, running-count and timing checks.
-pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
+pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let f = ctx.f();
     let planned = &ctx.ev.planned_steps;
     let steps = &ctx.ev.outcome.spawn_steps;

@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::check::Check;
 
 /// The split checks: one per class, and the total.
-pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
+pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let started = &ctx.ev.outcome.users_started;
     let total: usize = started.values().sum();
     let mut out = vec![Check::new(

@@ -17,7 +17,7 @@ use crate::check::Check;
 use crate::stat::{binomial_acceptance, dkw_epsilon, ks_uniform_with_delay};
 
 /// Statistical tests this family makes: one per class with a `between` wait.
-pub fn planned(ctx: &Ctx<'_>) -> usize {
+pub(super) fn planned(ctx: &Ctx<'_>) -> usize {
     ctx.exp
         .scenario
         .classes
@@ -46,7 +46,7 @@ fn gaps(ctx: &Ctx<'_>) -> BTreeMap<String, Vec<f64>> {
 }
 
 /// The bounds and uniformity checks per class.
-pub fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
+pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let f = ctx.f();
     let slack = ctx.ev.timer.slack.as_secs_f64();
     let all = gaps(ctx);

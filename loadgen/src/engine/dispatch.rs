@@ -16,7 +16,7 @@ const WEIGHT_SCALE: f64 = 1000.0;
 
 /// Hands out class indices for users 0, 1, 2, ... in start order.
 #[derive(Debug, Clone)]
-pub struct ClassDispatcher {
+pub(crate) struct ClassDispatcher {
     /// (class index, count still to start) for fixed-count classes.
     fixed: Vec<(usize, u64)>,
     /// Next fixed class to try (round robin).
@@ -27,7 +27,7 @@ pub struct ClassDispatcher {
 
 impl ClassDispatcher {
     /// A dispatcher over the classes, which must be in name order.
-    pub fn new(classes: &[std::sync::Arc<UserClass>]) -> Self {
+    pub(crate) fn new(classes: &[std::sync::Arc<UserClass>]) -> Self {
         let fixed = classes
             .iter()
             .enumerate()
@@ -47,7 +47,7 @@ impl ClassDispatcher {
     }
 
     /// The class of the next user, or `None` when only fixed classes exist and all are full.
-    pub fn next_class(&mut self) -> Option<usize> {
+    pub(crate) fn next_class(&mut self) -> Option<usize> {
         if self.fixed.iter().any(|&(_, left)| left > 0) {
             loop {
                 let slot = self.fixed_cursor % self.fixed.len();
@@ -77,7 +77,8 @@ impl ClassDispatcher {
     }
 
     /// The classes of the first `n` users.
-    pub fn sequence(classes: &[std::sync::Arc<UserClass>], n: usize) -> Vec<usize> {
+    #[cfg(test)]
+    pub(crate) fn sequence(classes: &[std::sync::Arc<UserClass>], n: usize) -> Vec<usize> {
         let mut d = Self::new(classes);
         (0..n).map_while(|_| d.next_class()).collect()
     }
@@ -85,7 +86,7 @@ impl ClassDispatcher {
 
 /// One spawn (or stop) step of a ramp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RampStep {
+pub(crate) struct RampStep {
     /// When the step happens, from the start of the ramp.
     pub at: Duration,
     /// How many users the step starts (or stops).
@@ -95,7 +96,7 @@ pub struct RampStep {
 /// Locust's spawning: each step changes max(1, floor(rate)) users, steps spaced so the
 /// average is `rate` users per second, the first step at once. A rate that is not a
 /// positive finite number changes every user in one step.
-pub fn ramp_steps(users: usize, rate: f64) -> Vec<RampStep> {
+pub(crate) fn ramp_steps(users: usize, rate: f64) -> Vec<RampStep> {
     if users == 0 {
         return Vec::new();
     }

@@ -22,7 +22,7 @@ use crate::verdict::breakpoint::{Breakpoint, StepJudge};
 /// A value sent on `retarget` replaces the rest of the plan. With `breakpoint`, each
 /// stage is judged when it ends and the plan stops at the first that fails (the step
 /// figures come from the recorder's `step` hub, which must then be set).
-pub async fn control(
+pub(crate) async fn control(
     plan: LoadPlan,
     env: UserEnv,
     halt: CancellationToken,

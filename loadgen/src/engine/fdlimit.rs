@@ -8,11 +8,11 @@
 /// Descriptors kept for everything that is not a user's connection: the runtime's
 /// epoll and wake-up descriptors, standard streams, output files, the web UI and metrics
 /// listeners and their clients, a reconnecting user's second socket.
-pub const RESERVED_FDS: u64 = 128;
+pub(crate) const RESERVED_FDS: u64 = 128;
 
 /// What to do about the limit for a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FdDecision {
+pub(crate) enum FdDecision {
     /// The soft limit already covers the plan.
     Enough {
         /// Descriptors needed.
@@ -41,12 +41,12 @@ pub enum FdDecision {
 }
 
 /// Descriptors a plan of `users` concurrent users needs.
-pub fn needed_fds(users: usize) -> u64 {
+pub(crate) fn needed_fds(users: usize) -> u64 {
     (users as u64).saturating_add(RESERVED_FDS)
 }
 
 /// Whether and how far to raise the soft limit for `users` users.
-pub fn decide(users: usize, soft: u64, hard: u64) -> FdDecision {
+pub(crate) fn decide(users: usize, soft: u64, hard: u64) -> FdDecision {
     let needed = needed_fds(users);
     if soft >= needed {
         FdDecision::Enough { needed, soft }
@@ -67,7 +67,7 @@ pub fn decide(users: usize, soft: u64, hard: u64) -> FdDecision {
 
 /// Why a plan may run short of descriptors.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FdLimitError {
+pub(crate) enum FdLimitError {
     /// The hard limit is below what the plan needs.
     #[error("{users} users need about {needed} open files (one connection each), but the hard limit is {hard}: users beyond about {usable} will fail with \"too many open files\"; raise it before starting loadgen, e.g. `ulimit -n {needed}` as root or in /etc/security/limits.conf")]
     HardLimitTooLow {
@@ -94,7 +94,7 @@ pub enum FdLimitError {
 
 /// Makes room for `users` connections: raises the soft limit when needed and returns
 /// the decision taken, or why the plan does not fit.
-pub fn ensure_for_users(users: usize) -> Result<FdDecision, FdLimitError> {
+pub(crate) fn ensure_for_users(users: usize) -> Result<FdDecision, FdLimitError> {
     let system = |what, e: std::io::Error| FdLimitError::System {
         what,
         users,

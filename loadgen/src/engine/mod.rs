@@ -4,14 +4,14 @@
 //! session. The engine records into `stats` and hands snapshots to the sinks through
 //! the traits in `sink`; it never names a sink.
 
-pub mod arrival;
-pub mod dispatch;
-pub mod executor;
-pub mod fdlimit;
-pub mod pool;
-pub mod runner;
-pub mod selfmon;
-pub mod session;
-pub mod sink;
-pub mod uncorrected;
-pub mod user;
+pub(crate) mod arrival;
+pub(crate) mod dispatch;
+pub(crate) mod executor;
+pub(crate) mod fdlimit;
+pub(crate) mod pool;
+pub(crate) mod runner;
+pub(crate) mod selfmon;
+pub(crate) mod session;
+pub(crate) mod sink;
+pub(crate) mod uncorrected;
+pub(crate) mod user;

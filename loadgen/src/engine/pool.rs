@@ -20,7 +20,7 @@ use crate::verdict::breakpoint::{BreakpointReport, StepJudge};
 
 /// What the controller hands back when the run stops.
 #[derive(Debug)]
-pub struct UserPool {
+pub(crate) struct UserPool {
     /// Running users, in start order.
     running: Vec<RunningUser>,
     /// Users stopped by a ramp-down, still finishing.
@@ -52,7 +52,7 @@ struct RunningUser {
 
 /// What users share, handed to the controller.
 #[derive(Debug, Clone)]
-pub struct UserEnv {
+pub(crate) struct UserEnv {
     /// The scenario (classes in name order).
     pub scenario: Arc<Scenario>,
     /// The target.
@@ -79,7 +79,7 @@ pub struct UserEnv {
 
 /// Signals from the controller to the run loop.
 #[derive(Debug, Clone, Default)]
-pub struct ControllerSignals {
+pub(crate) struct ControllerSignals {
     /// Cancelled when the first ramp-up completes (Locust resets stats then).
     pub ramped_up: CancellationToken,
     /// Cancelled when a staged plan has run its last stage.
@@ -97,7 +97,7 @@ pub struct Retarget {
 }
 
 /// Where new targets come from while running.
-pub type RetargetReceiver = tokio::sync::watch::Receiver<Option<Retarget>>;
+pub(crate) type RetargetReceiver = tokio::sync::watch::Receiver<Option<Retarget>>;
 
 impl UserPool {
     /// An empty pool for the scenario's classes.
@@ -201,7 +201,7 @@ impl UserPool {
     }
 
     /// Waits for every user (they must have been told to stop) and returns their reports.
-    pub async fn join(self) -> Vec<UserReport> {
+    pub(crate) async fn join(self) -> Vec<UserReport> {
         let mut reports = Vec::new();
         let handles = self
             .running
@@ -219,7 +219,7 @@ impl UserPool {
     }
 
     /// Users running now.
-    pub fn running(&self) -> usize {
+    pub(crate) fn running(&self) -> usize {
         self.running.len()
     }
 

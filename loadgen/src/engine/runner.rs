@@ -90,7 +90,7 @@ impl RunConfig {
 }
 
 /// Stripes for the stats hub: a few per core, so users rarely share a lock.
-pub fn default_shards() -> usize {
+pub(crate) fn default_shards() -> usize {
     std::thread::available_parallelism().map_or(4, |n| n.get() * 8)
 }
 
@@ -392,7 +392,7 @@ pub(crate) async fn run(
 
 /// What the load plan itself reports: stage marks, arrival counts, breakpoint steps.
 #[derive(Debug, Clone, Default)]
-pub struct PlanReport {
+pub(crate) struct PlanReport {
     /// Where each stage started.
     pub stages: Vec<StageMark>,
     /// The arrival-rate scheduler's counts.

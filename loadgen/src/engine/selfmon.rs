@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Locust's warning text, kept word for word so that people who know Locust recognise it.
-pub const CPU_WARNING: &str = "CPU usage above 90%! This may constrain your throughput and may even give inconsistent response time measurements!";
+pub(crate) const CPU_WARNING: &str = "CPU usage above 90%! This may constrain your throughput and may even give inconsistent response time measurements!";
 
 /// Usage (of the cores available) above which a second counts as saturated.
-pub const CPU_WARNING_THRESHOLD: f64 = 0.90;
+pub(crate) const CPU_WARNING_THRESHOLD: f64 = 0.90;
 
 /// Saturated seconds in a row before an episode is reported: a single busy second (the
 /// start of the run, a burst of new connections) is not yet a constraint.
-pub const SUSTAINED_SECONDS: u32 = 3;
+pub(crate) const SUSTAINED_SECONDS: u32 = 3;
 
 /// Clock ticks per second of `/proc/<pid>/stat`'s times (`USER_HZ`, 100 on every Linux
 /// architecture's user ABI).
@@ -28,7 +28,7 @@ const USER_HZ: u64 = 100;
 
 /// One reading: CPU time used by the process so far, and when it was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CpuSample {
+pub(crate) struct CpuSample {
     /// User plus system CPU time of all threads so far.
     pub cpu: Duration,
     /// When it was read.
@@ -83,7 +83,7 @@ impl CpuReport {
 
 /// The arithmetic of the monitor, fed one sample at a time.
 #[derive(Debug, Clone)]
-pub struct CpuMonitor {
+pub(crate) struct CpuMonitor {
     cores: usize,
     first: Option<CpuSample>,
     last: Option<CpuSample>,
@@ -98,7 +98,7 @@ pub struct CpuMonitor {
 
 /// What one sample changed.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum CpuEvent {
+pub(crate) enum CpuEvent {
     /// Nothing to report.
     None,
     /// Usage has now stayed above the threshold long enough: warn (once per episode).
@@ -112,7 +112,7 @@ pub enum CpuEvent {
 
 impl CpuMonitor {
     /// A monitor measuring against `cores` cores (at least one).
-    pub fn new(cores: usize) -> Self {
+    pub(crate) fn new(cores: usize) -> Self {
         Self {
             cores: cores.max(1),
             first: None,
@@ -130,7 +130,7 @@ impl CpuMonitor {
 
     /// Usage between two samples, as a fraction of `cores`; `None` when no wall time
     /// passed.
-    pub fn usage(from: &CpuSample, to: &CpuSample, cores: usize) -> Option<f64> {
+    pub(crate) fn usage(from: &CpuSample, to: &CpuSample, cores: usize) -> Option<f64> {
         let wall = to.at.checked_duration_since(from.at)?.as_secs_f64();
         if wall <= 0.0 {
             return None;
@@ -140,7 +140,7 @@ impl CpuMonitor {
     }
 
     /// Takes the next sample and says whether an episode started or ended.
-    pub fn observe(&mut self, sample: CpuSample) -> CpuEvent {
+    pub(crate) fn observe(&mut self, sample: CpuSample) -> CpuEvent {
         let Some(last) = self.last.replace(sample) else {
             self.first = Some(sample);
             return CpuEvent::None;
@@ -197,7 +197,7 @@ impl CpuMonitor {
     }
 
     /// What was seen, with the mean over all samples.
-    pub fn report(&self) -> CpuReport {
+    pub(crate) fn report(&self) -> CpuReport {
         let mut report = self.report.clone();
         if let (Some(first), Some(last)) = (&self.first, &self.last) {
             report.mean = Self::usage(first, last, self.cores).unwrap_or(0.0);
@@ -207,7 +207,7 @@ impl CpuMonitor {
 }
 
 /// Reads this process's CPU time so far; `None` where `/proc` is not available.
-pub fn sample() -> Option<CpuSample> {
+pub(crate) fn sample() -> Option<CpuSample> {
     let text = std::fs::read_to_string("/proc/self/stat").ok()?;
     let at = Instant::now();
     let (utime, stime) = parse_stat_times(&text)?;
@@ -221,7 +221,7 @@ pub fn sample() -> Option<CpuSample> {
 /// `utime` and `stime` (fields 14 and 15, in clock ticks) of a `/proc/<pid>/stat` line.
 /// The command name (field 2) is in parentheses and may hold spaces and parentheses, so
 /// fields are counted from the last `)`.
-pub fn parse_stat_times(stat: &str) -> Option<(u64, u64)> {
+pub(crate) fn parse_stat_times(stat: &str) -> Option<(u64, u64)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     // After the name: state is field 3, so utime (14) is the 12th field from here.
@@ -232,7 +232,7 @@ pub fn parse_stat_times(stat: &str) -> Option<(u64, u64)> {
 
 /// Cores the usage is measured against: the runtime's worker threads, at most the cores
 /// this process may run on (a `taskset` narrows them).
-pub fn available_cores() -> usize {
+pub(crate) fn available_cores() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let workers =
         tokio::runtime::Handle::try_current().map_or(cores, |h| h.metrics().num_workers());
@@ -240,7 +240,7 @@ pub fn available_cores() -> usize {
 }
 
 /// Samples once a second until `halt`, warning once per episode; returns what it saw.
-pub async fn watch(halt: CancellationToken) -> CpuReport {
+pub(crate) async fn watch(halt: CancellationToken) -> CpuReport {
     let mut monitor = CpuMonitor::new(available_cores());
     let Some(first) = sample() else {
         return monitor.report();

@@ -26,7 +26,7 @@ pub(crate) struct UncorrectedStats {
 impl UncorrectedStats {
     /// Starts draining a new hub of `shards` stripes; resets follow `reset_when` (once)
     /// and every new value of `reset_requests`.
-    pub fn spawn(
+    pub(crate) fn spawn(
         shards: usize,
         start: SystemTime,
         reset_when: Option<CancellationToken>,
@@ -45,13 +45,13 @@ impl UncorrectedStats {
     }
 
     /// The hub users record into.
-    pub fn hub(&self) -> Arc<StatsHub> {
+    pub(crate) fn hub(&self) -> Arc<StatsHub> {
         Arc::clone(&self.hub)
     }
 
     /// Stops the task and returns everything recorded, as of `snapshot` (the run's final
     /// corrected snapshot: same time and user count).
-    pub async fn finish(self, snapshot: &Snapshot) -> Arc<Snapshot> {
+    pub(crate) async fn finish(self, snapshot: &Snapshot) -> Arc<Snapshot> {
         self.halt.cancel();
         let mut aggregator = match self.task.await {
             Ok(a) => a,

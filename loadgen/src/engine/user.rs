@@ -31,7 +31,7 @@ use crate::stats::{RequestKey, StatsHub};
 
 /// Everything one user needs, handed over when it starts.
 #[derive(Debug)]
-pub struct UserContext {
+pub(crate) struct UserContext {
     /// The user's index in start order (0-based); also picks its stats shard.
     pub index: usize,
     /// Index of its class in the scenario.
@@ -62,7 +62,7 @@ pub struct UserContext {
 
 /// One task a user ran, for the harness to check waits and the spawn timeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TaskRun {
+pub(crate) struct TaskRun {
     /// The user's index.
     pub user: usize,
     /// Index of the user's class.
@@ -77,7 +77,7 @@ pub struct TaskRun {
 
 /// What a user did, returned when it stops.
 #[derive(Debug, Clone)]
-pub struct UserReport {
+pub(crate) struct UserReport {
     /// The user's index.
     pub index: usize,
     /// Index of its class.
@@ -90,7 +90,7 @@ pub struct UserReport {
 
 /// A user's RNG seed: the run seed and the index, mixed so that neighbouring seeds and
 /// indices give unrelated streams.
-pub fn user_seed(seed: u64, index: usize) -> u64 {
+pub(crate) fn user_seed(seed: u64, index: usize) -> u64 {
     splitmix64(seed ^ splitmix64(index as u64))
 }
 
@@ -105,7 +105,7 @@ fn splitmix64(x: u64) -> u64 {
 /// loop below drives it; an open-model executor can drive the same state one task at
 /// a time.
 #[derive(Debug)]
-pub struct VirtualUser {
+pub(crate) struct VirtualUser {
     index: usize,
     class: Arc<UserClass>,
     rng: SmallRng,
@@ -197,7 +197,7 @@ impl WallClock {
 
 impl VirtualUser {
     /// A user of `class` with index `index`, its RNG seeded from `seed` and the index.
-    pub fn new(
+    pub(crate) fn new(
         index: usize,
         class: Arc<UserClass>,
         seed: u64,
@@ -233,12 +233,12 @@ impl VirtualUser {
     }
 
     /// Picks the next task by weight.
-    pub fn pick_task(&mut self) -> usize {
+    pub(crate) fn pick_task(&mut self) -> usize {
         self.class.pick_task(&mut self.rng)
     }
 
     /// The wait after a task that took `task_time`.
-    pub fn next_wait(&mut self, task_time: Duration) -> Duration {
+    pub(crate) fn next_wait(&mut self, task_time: Duration) -> Duration {
         self.class.wait.next(&mut self.rng, task_time)
     }
 
@@ -247,7 +247,7 @@ impl VirtualUser {
     /// response time of the corrected figures; the uncorrected ones, if kept, get the
     /// time from sending to the end of the body. The index one past the last task runs
     /// the class's `on_start` requests.
-    pub async fn run_task(&mut self, task_index: usize, lag: Duration) {
+    pub(crate) async fn run_task(&mut self, task_index: usize, lag: Duration) {
         // Borrow the fields apart: the session is used mutably while keys are read.
         let Self {
             index,
@@ -325,7 +325,7 @@ impl VirtualUser {
 /// Where a user's figures go: the run's hub (corrected response times when a correction
 /// applies), and optionally the uncorrected figures and the current step's figures.
 #[derive(Debug, Clone)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     /// The run's statistics (what every table and file shows).
     pub hub: Arc<StatsHub>,
     /// Response times from the actual send, kept when the run corrects for coordinated
@@ -337,7 +337,8 @@ pub struct Recorder {
 
 impl Recorder {
     /// Records into `hub` only.
-    pub fn new(hub: Arc<StatsHub>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(hub: Arc<StatsHub>) -> Self {
         Self {
             hub,
             uncorrected: None,
@@ -345,13 +346,9 @@ impl Recorder {
         }
     }
 
-    /// Records one exchange of user `index`; `lag` is added to the corrected figures.
-    pub fn record(&self, index: usize, key: &RequestKey, exchange: &Exchange, lag: Duration) {
-        self.record_at(index, key, exchange, lag, SystemTime::now());
-    }
-
-    /// [`Recorder::record`] for an exchange that ended at wall-clock time `now`.
-    pub fn record_at(
+    /// Records one exchange of user `index` that ended at wall-clock time `now`; `lag`
+    /// is added to the corrected figures.
+    pub(crate) fn record_at(
         &self,
         index: usize,
         key: &RequestKey,
@@ -377,14 +374,14 @@ impl Recorder {
 
 /// One iteration handed to an open-model user: when it was meant to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Iteration {
+pub(crate) struct Iteration {
     /// The scheduled start.
     pub intended: Instant,
 }
 
 /// When a user's iterations start.
 #[derive(Debug)]
-pub enum Pace {
+pub(crate) enum Pace {
     /// Locust's closed loop: the class's wait time after each task.
     Closed,
     /// The arrival-rate scheduler hands each iteration over; the user says when it is
@@ -440,7 +437,7 @@ impl Pace {
 }
 
 /// Runs a user until it is stopped or killed: the one worker loop of every load model.
-pub async fn run_user(mut ctx: UserContext) -> UserReport {
+pub(crate) async fn run_user(mut ctx: UserContext) -> UserReport {
     let mut user = VirtualUser::new(
         ctx.index,
         Arc::clone(&ctx.class),

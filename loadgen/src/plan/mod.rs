@@ -4,10 +4,10 @@
 //! sinks; nothing here runs anything. A locustfile is a plan too: `locustfile` reads
 //! it with a Python parser, never running it, into a scenario.
 
-pub mod arrival;
-pub mod load;
+pub(crate) mod arrival;
+pub(crate) mod load;
 pub mod locustfile;
-pub mod scenario;
-pub mod shape;
-pub mod target;
-pub mod template;
+pub(crate) mod scenario;
+pub(crate) mod shape;
+pub(crate) mod target;
+pub(crate) mod template;

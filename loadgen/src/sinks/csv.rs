@@ -24,16 +24,16 @@ use crate::stats::{
 };
 
 /// Header of `_stats.csv`.
-pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
+pub(crate) const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
 
 /// Header of `_stats_history.csv`.
-pub const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size";
+pub(crate) const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size";
 
 /// Header of `_failures.csv`.
-pub const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen";
+pub(crate) const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen";
 
 /// Header of `_exceptions.csv`.
-pub const EXCEPTIONS_HEADER: &str = "Count,Message,Traceback,Nodes";
+pub(crate) const EXCEPTIONS_HEADER: &str = "Count,Message,Traceback,Nodes";
 
 /// Line end of every CSV line (Python's csv module default).
 const CRLF: &str = "\r\n";
@@ -157,7 +157,7 @@ pub fn stats_csv(snapshot: &Snapshot) -> String {
 
 /// The text of `_stats_history.csv` for every history row the snapshot holds (aggregated
 /// rows only unless `full_history`).
-pub fn history_csv(snapshot: &Snapshot, full_history: bool) -> String {
+pub(crate) fn history_csv(snapshot: &Snapshot, full_history: bool) -> String {
     let mut out = format!("{HISTORY_HEADER}{CRLF}");
     for row in snapshot
         .history
@@ -170,7 +170,7 @@ pub fn history_csv(snapshot: &Snapshot, full_history: bool) -> String {
 }
 
 /// The text of `_failures.csv`: one line per (method, name, error), first seen first.
-pub fn failures_csv(snapshot: &Snapshot) -> String {
+pub(crate) fn failures_csv(snapshot: &Snapshot) -> String {
     let mut out = format!("{FAILURES_HEADER}{CRLF}");
     for e in &snapshot.errors {
         let fields = [
@@ -188,7 +188,7 @@ pub fn failures_csv(snapshot: &Snapshot) -> String {
 
 /// The text of `_exceptions.csv`. loadgen's scenarios run no user code, so nothing can
 /// raise inside a task: the file holds Locust's header only.
-pub fn exceptions_csv(_snapshot: &Snapshot) -> String {
+pub(crate) fn exceptions_csv(_snapshot: &Snapshot) -> String {
     format!("{EXCEPTIONS_HEADER}{CRLF}")
 }
 
@@ -294,7 +294,7 @@ fn rounded_clamped(value: f64, min: f64, max: f64) -> i64 {
 
 /// A field quoted only when it must be (Python's `csv.QUOTE_MINIMAL`): when it holds a
 /// comma, a double quote or a line break; inner quotes are doubled.
-pub fn field(value: &str) -> String {
+pub(crate) fn field(value: &str) -> String {
     if value.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {

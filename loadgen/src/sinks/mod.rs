@@ -6,13 +6,13 @@
 //! mid-run is reported once and skipped; the run goes on. The live sinks (the web UI and
 //! Prometheus) read the same snapshots from the run's watch channel.
 
-pub mod atomic_file;
-pub mod console;
-pub mod csv;
-pub mod json;
-pub mod prometheus;
-pub mod report;
-pub mod summary;
+pub(crate) mod atomic_file;
+pub(crate) mod console;
+pub(crate) mod csv;
+pub(crate) mod json;
+pub(crate) mod prometheus;
+pub(crate) mod report;
+pub(crate) mod summary;
 
 use std::time::SystemTime;
 
@@ -28,7 +28,7 @@ use crate::stats::Snapshot;
 
 /// The outputs written every second, owned by the aggregator task during the run.
 #[derive(Debug)]
-pub struct Periodic {
+pub(crate) struct Periodic {
     console: ConsoleMode,
     progress: Progress,
     csv: Option<crate::sinks::csv::CsvWriter>,
@@ -37,7 +37,7 @@ pub struct Periodic {
 
 /// The outputs written when the run ends.
 #[derive(Debug)]
-pub struct Outputs {
+pub(crate) struct Outputs {
     config: OutputConfig,
     settings: RunSettings,
     /// Printed after the final summary: the uncorrected percentiles, the arrival counts

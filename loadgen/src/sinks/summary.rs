@@ -24,14 +24,14 @@ fn colour_code(band: Band) -> &'static str {
 }
 
 /// True when stderr is a terminal and `NO_COLOR` is not set: the bands are coloured.
-pub fn colour_on_stderr() -> bool {
+pub(crate) fn colour_on_stderr() -> bool {
     use std::io::IsTerminal as _;
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 /// The baselines table: one line per row and Aggregated, one column per metric, each
 /// cell the value and its band. `colour` adds ANSI colours to the band words.
-pub fn baselines_table(report: &BaselineReport, colour: bool) -> String {
+pub(crate) fn baselines_table(report: &BaselineReport, colour: bool) -> String {
     let name_width = report
         .rows
         .iter()
@@ -80,7 +80,7 @@ pub fn baselines_table(report: &BaselineReport, colour: bool) -> String {
 
 /// The platform's summary lines, then PASSED, FAILED or ABORTED with each breach on its
 /// own line (nothing after the figures when there are no criteria).
-pub fn platform_summary(snapshot: &Snapshot, verdict: &Verdict) -> String {
+pub(crate) fn platform_summary(snapshot: &Snapshot, verdict: &Verdict) -> String {
     let total = &snapshot.aggregated;
     let mut out = String::new();
     if total.num_requests() == 0 {
@@ -115,7 +115,7 @@ pub fn platform_summary(snapshot: &Snapshot, verdict: &Verdict) -> String {
 }
 
 /// Everything printed after Locust's final tables: baselines, analysis, summary.
-pub fn end_of_run(
+pub(crate) fn end_of_run(
     snapshot: &Snapshot,
     baselines: &BaselineReport,
     analysis: &Analysis,

@@ -17,7 +17,7 @@ pub(crate) struct PerSecond {
 
 impl PerSecond {
     /// Counts `requests` and `failures` in `second`.
-    pub fn add(&mut self, second: u64, requests: u64, failures: u64) {
+    pub(super) fn add(&mut self, second: u64, requests: u64, failures: u64) {
         let slot = match self.counts.last() {
             Some(last) if last.second == second => self.counts.len() - 1,
             Some(last) if last.second > second => {
@@ -50,25 +50,25 @@ impl PerSecond {
     }
 
     /// Adds every second of `other`.
-    pub fn merge(&mut self, other: &PerSecond) {
+    pub(super) fn merge(&mut self, other: &PerSecond) {
         for c in &other.counts {
             self.add(c.second, c.requests, c.failures);
         }
     }
 
     /// Forgets seconds before `second`, bounding memory on long runs.
-    pub fn forget_before(&mut self, second: u64) {
+    pub(super) fn forget_before(&mut self, second: u64) {
         let keep_from = self.counts.partition_point(|c| c.second < second);
         self.counts.drain(..keep_from);
     }
 
     /// Empties the series, keeping its allocation.
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.counts.clear();
     }
 
     /// Sums of requests and failures over `from..to` (seconds, `to` excluded).
-    pub fn sum_range(&self, from: u64, to: u64) -> (u64, u64) {
+    pub(super) fn sum_range(&self, from: u64, to: u64) -> (u64, u64) {
         let start = self.counts.partition_point(|c| c.second < from);
         self.counts[start..]
             .iter()

@@ -29,7 +29,7 @@ impl ErrorEntry {
     }
 
     /// Adds `other`'s occurrences and widens the seen interval.
-    pub fn merge(&mut self, other: &ErrorEntry) {
+    pub(crate) fn merge(&mut self, other: &ErrorEntry) {
         self.occurrences += other.occurrences;
         self.first_seen = self.first_seen.min(other.first_seen);
         self.last_seen = self.last_seen.max(other.last_seen);

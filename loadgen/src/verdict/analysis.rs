@@ -38,7 +38,7 @@ pub const DRIFT_ALPHA: f64 = 1e-3;
 /// The least rise over the run, as a fraction of the starting latency, worth reporting.
 pub const DRIFT_MATERIAL: f64 = 0.2;
 /// Fewest one-second intervals with requests the drift is fitted on.
-pub const DRIFT_MIN_INTERVALS: usize = 6;
+pub(crate) const DRIFT_MIN_INTERVALS: usize = 6;
 
 /// A latency trend over the run, when significant and material.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -59,7 +59,7 @@ pub struct Drift {
 
 /// Fits the mean response time of each interval between `lines` (one row's cumulative
 /// history lines, oldest first) against time; the drift when significant and material.
-pub fn drift(lines: &[&HistoryRow], start: u64) -> Option<Drift> {
+pub(crate) fn drift(lines: &[&HistoryRow], start: u64) -> Option<Drift> {
     use statrs::distribution::{ContinuousCDF, StudentsT};
     // (seconds from start, mean ms, requests) of each interval with requests.
     let mut points: Vec<(f64, f64, f64)> = Vec::new();
@@ -124,7 +124,7 @@ fn history_of<'a>(snapshot: &'a Snapshot, row: &RequestStats) -> Vec<&'a History
 }
 
 /// A 99th percentile more than this many times the median is a long tail.
-pub const LONG_TAIL_FACTOR: f64 = 3.0;
+pub(crate) const LONG_TAIL_FACTOR: f64 = 3.0;
 
 /// One of the guide's "Common Issues", with its causes and solutions.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -255,7 +255,11 @@ pub fn analyse(snapshot: &Snapshot, baselines: &Baselines) -> Analysis {
 }
 
 /// The sentences and symptoms of one row; `aggregated` adds the throughput judgement.
-pub fn analyse_row(row: &RequestStats, baselines: &Baselines, aggregated: bool) -> RowAnalysis {
+pub(crate) fn analyse_row(
+    row: &RequestStats,
+    baselines: &Baselines,
+    aggregated: bool,
+) -> RowAnalysis {
     let label = row_label(&row.method, &row.name);
     let mut out = RowAnalysis {
         label: label.clone(),

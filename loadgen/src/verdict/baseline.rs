@@ -123,7 +123,7 @@ impl fmt::Display for Metric {
 }
 
 /// Milliseconds for people: whole above 100, one decimal above 10, two below.
-pub fn format_ms(ms: f64) -> String {
+pub(crate) fn format_ms(ms: f64) -> String {
     if ms >= 100.0 {
         format!("{ms:.0}")
     } else if ms >= 10.0 {
@@ -134,7 +134,7 @@ pub fn format_ms(ms: f64) -> String {
 }
 
 /// A percentage as the guide writes failure rates: `0%` for none, else two decimals.
-pub fn format_percent(percent: f64) -> String {
+pub(crate) fn format_percent(percent: f64) -> String {
     if percent == 0.0 {
         "0%".to_owned()
     } else {
@@ -348,7 +348,7 @@ impl RowBands {
 }
 
 /// `METHOD name`, or the bare name when there is no method (Aggregated).
-pub fn row_label(method: &str, name: &str) -> String {
+pub(crate) fn row_label(method: &str, name: &str) -> String {
     if method.is_empty() {
         name.to_owned()
     } else {
@@ -373,7 +373,7 @@ impl BaselineReport {
 }
 
 /// Classifies one row.
-pub fn classify_row(row: &RequestStats, baselines: &Baselines) -> RowBands {
+pub(crate) fn classify_row(row: &RequestStats, baselines: &Baselines) -> RowBands {
     let cells = Metric::ALL.map(|metric| {
         let value = metric.value(row);
         Cell {

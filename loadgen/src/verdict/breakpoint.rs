@@ -47,9 +47,9 @@ impl Breakpoint {
 
 /// Most of a rate step's scheduled iterations that may be dropped (no free user) before
 /// the step fails: beyond it the load measured is not the rate asked for.
-pub const MAX_DROPPED_RATIO: f64 = 0.05;
+pub(crate) const MAX_DROPPED_RATIO: f64 = 0.05;
 /// Most rate steps one search may have.
-pub const MAX_RATE_STEPS: usize = 100;
+pub(crate) const MAX_RATE_STEPS: usize = 100;
 
 /// How an open-model search raises the rate from one step to the next.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,7 +97,7 @@ impl RateStep {
 
 /// The rates of a search of `count` steps (at least 1, at most [`MAX_RATE_STEPS`]) from
 /// `start`.
-pub fn rate_steps(start: f64, step: RateStep, count: usize) -> Vec<f64> {
+pub(crate) fn rate_steps(start: f64, step: RateStep, count: usize) -> Vec<f64> {
     std::iter::successors(Some(start), |r| Some(step.next(*r)))
         .take(count.clamp(1, MAX_RATE_STEPS))
         .collect()
@@ -254,7 +254,7 @@ pub(crate) struct StepJudge {
 
 impl StepJudge {
     /// A judge reading the step hub users record into.
-    pub fn new(rule: Breakpoint, hub: Arc<StatsHub>) -> Self {
+    pub(crate) fn new(rule: Breakpoint, hub: Arc<StatsHub>) -> Self {
         Self {
             rule,
             hub,
@@ -264,14 +264,14 @@ impl StepJudge {
     }
 
     /// Starts a step: whatever was recorded before it is dropped.
-    pub fn begin_step(&mut self) {
+    pub(crate) fn begin_step(&mut self) {
         let now = SystemTime::now();
         self.aggregator.collect(&self.hub);
         self.aggregator.reset(now);
     }
 
     /// Ends a step and judges it; true when it passed.
-    pub fn end_step(
+    pub(crate) fn end_step(
         &mut self,
         stage: usize,
         users: usize,
@@ -283,7 +283,7 @@ impl StepJudge {
 
     /// Ends an open-model step that asked for `rate` iterations per second, `scheduled`
     /// of which came due and `dropped` found no free user; true when it passed.
-    pub fn end_rate_step(
+    pub(crate) fn end_rate_step(
         &mut self,
         stage: usize,
         rate: f64,
@@ -356,7 +356,7 @@ impl StepJudge {
     }
 
     /// The steps judged so far.
-    pub fn into_report(self) -> BreakpointReport {
+    pub(crate) fn into_report(self) -> BreakpointReport {
         self.report
     }
 }

@@ -13,7 +13,7 @@ use crate::verdict::baseline::{self, BaselineReport, Baselines};
 use crate::verdict::criteria::{self, Abort, CriteriaSet, Verdict};
 
 /// How often `abort_on_fail` criteria are checked, in aggregator ticks (seconds).
-pub const ABORT_CHECK_TICKS: u64 = 2;
+pub(crate) const ABORT_CHECK_TICKS: u64 = 2;
 
 /// The judgement of a finished run.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,14 +53,14 @@ impl Judgement {
 
 /// Checks the `abort_on_fail` criteria on every second tick of the aggregator.
 #[derive(Debug, Clone)]
-pub struct AbortWatch {
+pub(crate) struct AbortWatch {
     criteria: CriteriaSet,
     test_start: SystemTime,
 }
 
 impl AbortWatch {
     /// A watch over `criteria`; `None` when none of them can abort (nothing to check).
-    pub fn new(criteria: &CriteriaSet, test_start: SystemTime) -> Option<Self> {
+    pub(crate) fn new(criteria: &CriteriaSet, test_start: SystemTime) -> Option<Self> {
         criteria.can_abort().then(|| Self {
             criteria: criteria.clone(),
             test_start,
@@ -69,7 +69,7 @@ impl AbortWatch {
 
     /// On tick `tick` (1, 2, ...): the breach that aborts the run, checked every
     /// [`ABORT_CHECK_TICKS`] ticks once each criterion's delay has passed.
-    pub fn check(&self, snapshot: &Snapshot, tick: u64) -> Option<Abort> {
+    pub(crate) fn check(&self, snapshot: &Snapshot, tick: u64) -> Option<Abort> {
         if tick % ABORT_CHECK_TICKS != 0 {
             return None;
         }

@@ -3,8 +3,8 @@
 //! the breakpoint search's per-step judgement, and the judgement of a finished run that
 //! ties them together. The sinks write what these decide.
 
-pub mod analysis;
-pub mod baseline;
-pub mod breakpoint;
-pub mod criteria;
-pub mod judge;
+pub(crate) mod analysis;
+pub(crate) mod baseline;
+pub(crate) mod breakpoint;
+pub(crate) mod criteria;
+pub(crate) mod judge;

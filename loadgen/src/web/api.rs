@@ -17,7 +17,7 @@ use crate::verdict::criteria::Verdict;
 /// whole-run rates, the failure ratio, the current p50/p95, the state and user count, and
 /// where each stage started (`stages`: index, seconds from the start, label; the
 /// charts' markers).
-pub fn stats_requests(
+pub(super) fn stats_requests(
     snapshot: &Snapshot,
     state: RunState,
     host: &str,
@@ -79,7 +79,7 @@ fn row(r: &RequestStats, now: SystemTime) -> Value {
 /// `GET /tasks`: each class's share of the users and each task's share, per class and
 /// of the whole (Locust's `per_class` and `total`). Fixed-count classes take their
 /// count first; weighted classes share the rest by weight, as the dispatcher splits them.
-pub fn tasks(scenario: &Scenario, users: usize) -> Value {
+pub(super) fn tasks(scenario: &Scenario, users: usize) -> Value {
     let fixed: u64 = scenario.classes.iter().filter_map(|c| c.fixed_count).sum();
     let weight_sum: f64 = scenario
         .classes
@@ -115,7 +115,7 @@ pub fn tasks(scenario: &Scenario, users: usize) -> Value {
 }
 
 /// `GET /verdict`: every row's baseline bands and each criterion's result now.
-pub fn verdict(bands: &BaselineReport, verdict: &Verdict) -> Value {
+pub(super) fn verdict(bands: &BaselineReport, verdict: &Verdict) -> Value {
     let rows: Vec<Value> = bands
         .rows
         .iter()

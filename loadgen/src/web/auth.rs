@@ -79,7 +79,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The layer: every route needs the credentials when some are configured.
-pub async fn require(
+pub(super) async fn require(
     State(credentials): State<Option<Credentials>>,
     request: Request,
     next: Next,

@@ -10,7 +10,7 @@ use crate::timespan::parse_timespan;
 pub const MAX_USERS: usize = 100_000;
 
 /// The most users started per second.
-pub const MAX_SPAWN_RATE: f64 = 10_000.0;
+pub(super) const MAX_SPAWN_RATE: f64 = 10_000.0;
 
 /// A decoded `POST /swarm`.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use axum::Router;
 use clap::Parser as _;
-use loadgen::arrival::{ArrivalPlan, RateStage};
 use loadgen::cli::{Cli, CliError};
 use loadgen::shape::PlanError;
 use loadgen::{run, Breakpoint, LoadPlan, Scenario, Stage, StopReason};
+use loadgen::{ArrivalPlan, RateStage};
 use tokio::net::TcpListener;
 
 use crate::support::{config, one_request};

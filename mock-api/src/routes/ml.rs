@@ -6,14 +6,34 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::background::JobKind;
 use crate::error::{ApiError, Json, Query};
-use crate::market::{self, fnv1a, mix64};
+use crate::market;
 use crate::routes::jobs::JobAccepted;
+use crate::seeding::{fnv1a, mix64};
 use crate::state::AppState;
 use crate::store::JobStatus;
 
 /// The model version every answer names.
 pub const MODEL_VERSION: &str = "acis-ensemble-2.3.1";
+
+/// The job training creates.
+pub const TRAIN_JOB: JobKind = JobKind {
+    name: ModelType::JOB_KIND,
+    failure: "worker failed: training diverged",
+    result: train_result,
+};
+
+/// What a completed training produced, from its parameters and a quality in [0, 1).
+fn train_result(params: &serde_json::Value, q: f64) -> serde_json::Value {
+    let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+    serde_json::json!({
+        "model_version": format!("{MODEL_VERSION}-{}", (q * 1e6) as u32),
+        "validation_accuracy": r3(0.55 + q * 0.15),
+        "validation_sharpe": r3(0.8 + q * 1.2),
+        "params": params,
+    })
+}
 
 /// Query of `GET /api/ml/predict`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -238,7 +258,13 @@ pub async fn train(
         serde_json::json!({"model_type": req.model_type, "lookback_days": req.lookback_days});
     let job = state
         .jobs
-        .start(&state, ModelType::JOB_KIND, None, params)
+        .start(
+            &state.store,
+            &state.profile.current().effective.jobs,
+            TRAIN_JOB,
+            None,
+            params,
+        )
         .await?;
     Ok(JobAccepted::response(&job))
 }

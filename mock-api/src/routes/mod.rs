@@ -1,7 +1,6 @@
-//! The platform's routes, one module per area, and the router that serves them.
-//!
-//! Every template here is one of [`crate::profile::ROUTES`] (a test checks the two lists
-//! agree), so each route has a behaviour in every profile.
+//! The platform's routes, one module per area, and the router that serves them, built
+//! from the one route table (`crate::route_table`), so each route has a behaviour in
+//! every profile.
 
 pub mod clients;
 pub mod data;
@@ -11,63 +10,57 @@ pub mod ml;
 pub mod portfolio;
 pub mod trading;
 
-use axum::routing::{get, post};
+use axum::routing::MethodFilter;
 use axum::Router;
 
 use crate::state::AppState;
 
-/// (method, path template) of every platform route this module serves.
-pub const SERVED: &[(&str, &str)] = &[
-    ("GET", "/health"),
-    ("GET", "/api/clients"),
-    ("GET", "/api/clients/{client_id}"),
-    ("GET", "/api/clients/{client_id}/portfolio"),
-    ("GET", "/api/ml/predict"),
-    ("GET", "/api/ml/performance"),
-    ("POST", "/api/ml/train"),
-    ("GET", "/api/portfolio/optimize/{client_id}"),
-    ("POST", "/api/portfolio/rebalance/{client_id}"),
-    ("POST", "/api/trading/execute"),
-    ("GET", "/api/trading/history/{client_id}"),
-    ("GET", "/api/data/historical"),
-    ("GET", "/api/jobs/{job_id}"),
-];
-
-/// The platform's routes (without the behaviour layer).
-pub fn platform() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/api/clients", get(clients::list_clients))
-        .route("/api/clients/{client_id}", get(clients::get_client))
-        .route(
-            "/api/clients/{client_id}/portfolio",
-            get(clients::get_portfolio),
-        )
-        .route("/api/ml/predict", get(ml::predict))
-        .route("/api/ml/performance", get(ml::performance))
-        .route("/api/ml/train", post(ml::train))
-        .route(
-            "/api/portfolio/optimize/{client_id}",
-            get(portfolio::optimize),
-        )
-        .route(
-            "/api/portfolio/rebalance/{client_id}",
-            post(portfolio::rebalance),
-        )
-        .route("/api/trading/execute", post(trading::execute))
-        .route("/api/trading/history/{client_id}", get(trading::history))
-        .route("/api/data/historical", get(data::historical))
-        .route("/api/jobs/{job_id}", get(jobs::get_job))
+/// The platform's router from a route list, for `platform_routes!`.
+macro_rules! platform_router {
+    ($($method:ident $path:literal => $area:ident :: $handler:ident,)*) => {
+        /// The platform's routes (without the behaviour layer).
+        pub fn platform() -> Router<AppState> {
+            Router::new()
+                $(.route($path, axum::routing::on(MethodFilter::$method, $area::$handler)))*
+        }
+    };
 }
+
+crate::route_table::platform_routes!(platform_router);
 
 #[cfg(test)]
 mod tests {
+    use utoipa::OpenApi as _;
+
+    /// Each handler's OpenAPI annotation names the method and path the table routes it
+    /// under, so the document cannot drift from the router.
     #[test]
-    fn served_routes_are_exactly_the_profile_routes() {
-        let served: Vec<String> = super::SERVED
+    fn every_annotation_matches_its_route() {
+        let doc = crate::openapi::ApiDoc::openapi();
+        for key in crate::profile::ROUTES {
+            let (method, path) = key.split_once(' ').unwrap();
+            let item = doc
+                .paths
+                .paths
+                .get(path)
+                .unwrap_or_else(|| panic!("{key}: no path"));
+            let operation = match method {
+                "GET" => item.get.as_ref(),
+                "POST" => item.post.as_ref(),
+                other => panic!("{key}: method {other} not in the test"),
+            };
+            assert!(
+                operation.is_some(),
+                "{key}: the annotation has another method"
+            );
+        }
+        let documented: usize = doc
+            .paths
+            .paths
             .iter()
-            .map(|(m, p)| format!("{m} {p}"))
-            .collect();
-        assert_eq!(served, crate::profile::ROUTES);
+            .filter(|(p, _)| !p.starts_with("/admin"))
+            .map(|(_, i)| usize::from(i.get.is_some()) + usize::from(i.post.is_some()))
+            .sum();
+        assert_eq!(documented, crate::profile::ROUTES.len());
     }
 }

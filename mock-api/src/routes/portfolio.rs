@@ -7,7 +7,8 @@ use axum::Extension;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::behaviour::CpuBudget;
+use crate::background::JobKind;
+use crate::cpu::{CpuBudget, CpuSpent};
 use crate::error::{ApiError, Json, Path};
 use crate::market;
 use crate::optimize::{self, Optimum};
@@ -15,8 +16,24 @@ use crate::routes::clients::require_client;
 use crate::routes::jobs::JobAccepted;
 use crate::state::AppState;
 
-/// The job kind rebalancing creates.
-pub const REBALANCE_JOB_KIND: &str = "portfolio_rebalance";
+/// The job rebalancing creates.
+pub const REBALANCE_JOB: JobKind = JobKind {
+    name: "portfolio_rebalance",
+    failure: "worker failed: order routing rejected the rebalance",
+    result: rebalance_result,
+};
+
+/// What a completed rebalance proposes, from its parameters and a quality in [0, 1).
+fn rebalance_result(params: &serde_json::Value, q: f64) -> serde_json::Value {
+    let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+    serde_json::json!({
+        "trades_proposed": 3 + (q * 9.0) as u32,
+        "turnover": r3(0.02 + q * 0.1),
+        "tracking_error_before": r3(0.03 + q * 0.04),
+        "tracking_error_after": r3(0.005 + q * 0.01),
+        "params": params,
+    })
+}
 
 /// The answer of the optimiser.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,7 +56,7 @@ pub async fn optimize(
     State(state): State<AppState>,
     Path(client_id): Path<i64>,
     budget: Option<Extension<CpuBudget>>,
-) -> Result<Json<Optimization>, ApiError> {
+) -> Result<(Extension<CpuSpent>, Json<Optimization>), ApiError> {
     require_client(&state, client_id).await?;
     let holdings = state.store.holdings(client_id).await?;
     let today = chrono::Utc::now().date_naive();
@@ -78,12 +95,13 @@ pub async fn optimize(
         tokio::task::spawn_blocking(move || optimize::optimise(&tickers, today, budget, seed))
             .await
             .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(Optimization {
+    let answer = Json(Optimization {
         client_id,
         objective: "max_sharpe",
         current_weights,
         optimal,
-    }))
+    });
+    Ok((Extension(CpuSpent), answer))
 }
 
 /// Starts a rebalancing job for a client; poll the status URL.
@@ -98,7 +116,13 @@ pub async fn rebalance(
     let params = serde_json::json!({"client_id": client_id, "strategy": "target_weights"});
     let job = state
         .jobs
-        .start(&state, REBALANCE_JOB_KIND, Some(client_id), params)
+        .start(
+            &state.store,
+            &state.profile.current().effective.jobs,
+            REBALANCE_JOB,
+            Some(client_id),
+            params,
+        )
         .await?;
     Ok(JobAccepted::response(&job))
 }

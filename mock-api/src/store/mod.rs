@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::MigrateDatabase;
-use sqlx::{Any, AnyPool, Row};
+use sqlx::{Any, AnyPool, FromRow as _, Row};
 
 use crate::market::{self, UNIVERSE};
 
@@ -458,7 +458,9 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(sql("recording a trade"))?;
-        let trade = Trade::from_row(&row).map_err(sql("decoding a trade"))?;
+        let trade = Trade::from_row(&row)
+            .map(Trade::with_total)
+            .map_err(sql("decoding a trade"))?;
         let committed = tx.commit().await.map_err(sql("committing a trade"));
         // The cash balance changed (or may have, if the commit's outcome is unknown).
         self.clients_cache.invalidate();
@@ -478,7 +480,7 @@ impl Store {
         .await
         .map_err(sql("reading trades"))?;
         rows.iter()
-            .map(Trade::from_row)
+            .map(|row| Trade::from_row(row).map(Trade::with_total))
             .collect::<Result<_, _>>()
             .map_err(sql("decoding trades"))
     }

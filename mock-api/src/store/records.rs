@@ -1,5 +1,6 @@
-//! The rows the store hands out, decoded by hand from `AnyRow` so one decoder serves
-//! SQLite and PostgreSQL alike.
+//! The rows the store hands out, decoded from `AnyRow` so one decoder serves SQLite and
+//! PostgreSQL alike: sqlx's `FromRow` derive where columns map to fields, by hand for
+//! the job (its JSON text columns and status need parsing).
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -7,7 +8,7 @@ use sqlx::Row;
 use utoipa::ToSchema;
 
 /// A client of the platform.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Client {
     /// Client id (1..=N).
     pub id: i64,
@@ -23,21 +24,8 @@ pub struct Client {
     pub created_at: String,
 }
 
-impl Client {
-    pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            email: row.try_get("email")?,
-            risk_profile: row.try_get("risk_profile")?,
-            cash_balance: row.try_get("cash_balance")?,
-            created_at: row.try_get("created_at")?,
-        })
-    }
-}
-
 /// One position of a client.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Holding {
     /// Ticker symbol.
     pub ticker: String,
@@ -45,16 +33,6 @@ pub struct Holding {
     pub quantity: i64,
     /// Average cost per share in USD.
     pub avg_cost: f64,
-}
-
-impl Holding {
-    pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
-        Ok(Self {
-            ticker: row.try_get("ticker")?,
-            quantity: row.try_get("quantity")?,
-            avg_cost: row.try_get("avg_cost")?,
-        })
-    }
 }
 
 /// Buy or sell.
@@ -78,9 +56,10 @@ impl Side {
 }
 
 /// An executed trade.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Trade {
     /// Trade id.
+    #[sqlx(rename = "id")]
     pub trade_id: i64,
     /// The client who traded.
     pub client_id: i64,
@@ -92,7 +71,8 @@ pub struct Trade {
     pub quantity: i64,
     /// Execution price per share in USD.
     pub price: f64,
-    /// quantity * price.
+    /// quantity * price (not stored: see [`Trade::with_total`]).
+    #[sqlx(skip)]
     pub total: f64,
     /// Order type (`market`).
     pub order_type: String,
@@ -103,21 +83,10 @@ pub struct Trade {
 }
 
 impl Trade {
-    pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
-        let quantity: i64 = row.try_get("quantity")?;
-        let price: f64 = row.try_get("price")?;
-        Ok(Self {
-            trade_id: row.try_get("id")?,
-            client_id: row.try_get("client_id")?,
-            ticker: row.try_get("ticker")?,
-            side: row.try_get("side")?,
-            quantity,
-            price,
-            total: crate::market::round2(quantity as f64 * price),
-            order_type: row.try_get("order_type")?,
-            status: row.try_get("status")?,
-            executed_at: row.try_get("executed_at")?,
-        })
+    /// The trade with its total, quantity * price rounded to cents.
+    pub(crate) fn with_total(mut self) -> Self {
+        self.total = crate::market::round2(self.quantity as f64 * self.price);
+        self
     }
 }
 

@@ -6,7 +6,8 @@
 //! out of shares. Buys are not limited by cash (the imitation extends margin), for the
 //! same reason.
 
-use crate::market::{self, mix64, LOAD_PROFILE_TICKERS, UNIVERSE};
+use crate::market::{self, LOAD_PROFILE_TICKERS, UNIVERSE};
+use crate::seeding::mix64;
 
 const FIRST: &[&str] = &[
     "Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Gustav", "Hana", "Ivan", "Julia", "Kenji",

@@ -219,8 +219,7 @@ pub const OPEN_P95_MS: f64 = 1000.0;
 
 /// Runs the open-model search (arrival-rate steps) against `capacity`.
 pub async fn run_open(seed: u64) -> Result<Search, CapacityError> {
-    let plan =
-        loadgen::arrival::ArrivalPlan::stepped(&OPEN_RATES, STEP_TIME, OPEN_USERS, Duration::ZERO);
+    let plan = loadgen::ArrivalPlan::stepped(&OPEN_RATES, STEP_TIME, OPEN_USERS, Duration::ZERO);
     search(LoadPlan::Arrival(plan), OPEN_RATES.len(), OPEN_P95_MS, seed).await
 }
 

@@ -244,7 +244,7 @@ pub async fn run(seed: u64) -> Result<Queueing, CapacityError> {
 
 /// Erlang C's probability of queueing with `c` workers and offered load `a` Erlangs.
 fn p_wait(c: u32, a: f64) -> f64 {
-    mock_api::queueing::erlang_c_wait_probability(a, Duration::from_secs(1), c)
+    crate::erlang::erlang_c_wait_probability(a, Duration::from_secs(1), c)
 }
 
 /// Erlang C's mean wait, in the unit of `service`: C / (c - a) service times.

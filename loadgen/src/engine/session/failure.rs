@@ -87,7 +87,7 @@ fn describe_io(e: &io::Error) -> String {
 }
 
 /// `60s`, `0.25s`.
-pub fn format_secs(d: Duration) -> String {
+pub(crate) fn format_secs(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
     } else {

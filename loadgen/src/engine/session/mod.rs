@@ -36,11 +36,9 @@ use crate::plan::target::Target;
 use failure::{status_error, Failure};
 use response::{parse_head, Body, Head};
 
-pub use failure::format_secs;
-
 /// What one request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exchange {
+pub(crate) struct Exchange {
     /// From sending (connecting included, when a connection had to be opened) until the
     /// whole body was read, or until the failure.
     pub response_time: Duration,
@@ -56,7 +54,7 @@ pub struct Exchange {
 
 /// One user's session with the target.
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     target: Arc<Target>,
     /// The kept-alive connection; `None` before the first request and after a failure or
     /// a close.
@@ -79,7 +77,7 @@ pub struct Session {
 /// and a small JSON body) fits in one read. A longer head grows it up to [`MAX_HEAD`];
 /// a long body streams through [`LARGE_READ`]-byte reads; either way it shrinks back
 /// after the response, so a few large responses do not leave every user's buffer large.
-pub const READ_BUFFER: usize = 2 * 1024;
+pub(crate) const READ_BUFFER: usize = 2 * 1024;
 
 /// Bytes read at a time while a body longer than [`READ_BUFFER`] streams in.
 const LARGE_READ: usize = 16 * 1024;
@@ -93,7 +91,7 @@ const MAX_HEADERS: usize = 100;
 
 /// Most bytes of a response body kept for checks (a larger body is cut there, and
 /// then reads as JSON that does not parse).
-pub const MAX_KEPT_BODY: usize = 1 << 20;
+pub(crate) const MAX_KEPT_BODY: usize = 1 << 20;
 
 /// A write buffer larger than this (after a large request body) is given back.
 const KEPT_WRITE_BUFFER: usize = 16 * 1024;
@@ -103,7 +101,7 @@ const MAX_REDIRECTS: u32 = 30;
 
 impl Session {
     /// A session with default headers (a class's `headers`, set on start) and a timeout.
-    pub fn new(
+    pub(crate) fn new(
         target: Arc<Target>,
         headers: Vec<(HeaderName, HeaderValue)>,
         timeout: Duration,
@@ -126,7 +124,7 @@ impl Session {
     /// The request target for `path` (the target's base path prepended), parsed once so
     /// that a fixed path can be sent many times without rendering or parsing it again.
     /// `None` when the path is not a valid URI.
-    pub fn prepare_uri(&self, path: &str) -> Option<Uri> {
+    pub(crate) fn prepare_uri(&self, path: &str) -> Option<Uri> {
         self.uri(path).ok()
     }
 
@@ -141,7 +139,7 @@ impl Session {
 
     /// Sends one request and reads the whole response. `name` is the stats name, used in
     /// HTTP error texts as Locust does.
-    pub async fn request(
+    pub(crate) async fn request(
         &mut self,
         method: Method,
         path: &str,
@@ -155,7 +153,7 @@ impl Session {
     }
 
     /// [`Session::request`] to a target prepared by [`Session::prepare_uri`].
-    pub async fn request_prepared(
+    pub(crate) async fn request_prepared(
         &mut self,
         method: Method,
         uri: &Uri,
@@ -422,12 +420,12 @@ impl Session {
 
     /// Keeps the bodies of the following responses (up to [`MAX_KEPT_BODY`] bytes
     /// each), for checks that look into them; `false` goes back to counting only.
-    pub fn keep_bodies(&mut self, keep: bool) {
+    pub(crate) fn keep_bodies(&mut self, keep: bool) {
         self.kept_body = keep.then(Vec::new);
     }
 
     /// The body of the last response, when bodies are kept (empty after a failure).
-    pub fn kept_body(&self) -> &[u8] {
+    pub(crate) fn kept_body(&self) -> &[u8] {
         self.kept_body.as_deref().unwrap_or_default()
     }
 
@@ -476,8 +474,9 @@ impl Session {
         }
     }
 
-    /// The cookies the session holds (for tests and debugging).
-    pub fn cookies(&self) -> &BTreeMap<String, String> {
+    /// The cookies the session holds.
+    #[cfg(test)]
+    pub(crate) fn cookies(&self) -> &BTreeMap<String, String> {
         &self.cookies
     }
 }
@@ -524,6 +523,7 @@ async fn within<T>(
 
 #[cfg(test)]
 mod tests {
+    use super::failure::format_secs;
     use super::response::Framing;
     use super::*;
 

@@ -100,7 +100,7 @@ impl Lazy<'_> {
 }
 
 /// True when any rule looks into the body (the session must then keep it).
-pub fn needs_body(checks: &[Check]) -> bool {
+pub(crate) fn needs_body(checks: &[Check]) -> bool {
     checks
         .iter()
         .any(|c| c.conditions.iter().any(Condition::needs_body))
@@ -108,7 +108,7 @@ pub fn needs_body(checks: &[Check]) -> bool {
 
 /// The request's error after its checks: `error` is what Locust's own rule says
 /// (`None` for a success), `status` the response's status (none on a transport error).
-pub fn judge(
+pub(crate) fn judge(
     checks: &[Check],
     status: Option<StatusCode>,
     body: &[u8],
@@ -133,7 +133,7 @@ fn catch_response_error(message: &str) -> String {
 
 /// An error as Locust's console names it: a `CatchResponseError` shows its message
 /// alone (the CSV keeps the whole repr), anything else as recorded.
-pub fn console_text(error: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn console_text(error: &str) -> std::borrow::Cow<'_, str> {
     let inner = error
         .strip_prefix("CatchResponseError(")
         .and_then(|r| r.strip_suffix(')'));

@@ -2,7 +2,7 @@
 //! weighted tasks), each task a sequence of request templates. A scenario is loaded from
 //! TOML (see `raw`), validated completely and compiled before any request is sent.
 
-pub mod check;
+pub(crate) mod check;
 mod raw;
 
 use std::fmt::Write as _;
@@ -16,7 +16,7 @@ use rand::Rng;
 use crate::plan::template::Template;
 
 /// The built-in scenarios, embedded in the binary: (name, TOML text).
-pub const BUILTIN: &[(&str, &str)] = &[
+pub(crate) const BUILTIN: &[(&str, &str)] = &[
     ("acis", include_str!("../../../../scenarios/acis.toml")),
     ("guide", include_str!("../../../../scenarios/guide.toml")),
 ];
@@ -401,7 +401,7 @@ fn describe_requests(requests: &[RequestSpec]) -> String {
 }
 
 /// The built-in scenario names, comma separated.
-pub fn builtin_names() -> String {
+pub(crate) fn builtin_names() -> String {
     BUILTIN
         .iter()
         .map(|(n, _)| *n)

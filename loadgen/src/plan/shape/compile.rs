@@ -208,12 +208,12 @@ pub enum PlanError {
 }
 
 /// The default failure-ratio bound of a breakpoint search without bounds.
-pub const BREAKPOINT_FAIL_RATIO: f64 = 0.05;
+pub(crate) const BREAKPOINT_FAIL_RATIO: f64 = 0.05;
 
 /// The plan and breakpoint rule the flags ask for. Precedence: `--arrival-rate`, then
 /// `--stages` or `--shape` (or the step shape for `--breakpoint`), then the scenario's
 /// `[[stages]]` or `[arrival]`, then `-u`/`-r`.
-pub fn plan_from_flags(
+pub(crate) fn plan_from_flags(
     flags: &PlanFlags,
     scenario: Option<&LoadPlan>,
 ) -> Result<(LoadPlan, Option<crate::verdict::breakpoint::Breakpoint>), PlanError> {
@@ -280,4 +280,4 @@ pub fn plan_from_flags(
 }
 
 /// The pool's bound when `--arrival-rate` is given without `--max-users`.
-pub const DEFAULT_MAX_USERS: usize = 100;
+pub(crate) const DEFAULT_MAX_USERS: usize = 100;

@@ -26,16 +26,14 @@ use std::time::Duration;
 
 use crate::plan::load::Stage;
 
+pub use compile::PlanError;
 pub(crate) use compile::{compile_arrival, compile_stages, RawArrival, RawStage};
-pub use compile::{
-    plan_from_flags, PlanError, PlanFlags, BREAKPOINT_FAIL_RATIO, DEFAULT_MAX_USERS,
-};
-pub use stages::{
-    parse_rate_stages, parse_stage_list, parse_stages, RateStageList, StageList, StagesError,
-};
+pub(crate) use compile::{plan_from_flags, PlanFlags};
+pub(crate) use stages::{parse_rate_stages, parse_stage_list, RateStageList, StageList};
+pub use stages::{parse_stages, StagesError};
 
 /// The built-in shapes' names, for messages.
-pub const SHAPES: &str = "spike, soak, step";
+pub(crate) const SHAPES: &str = "spike, soak, step";
 
 /// The step shape's default step length (the guide's 5 minutes).
 pub const STEP_TIME: Duration = Duration::from_secs(300);

@@ -27,7 +27,7 @@ pub struct StagesError {
 pub struct StageList(pub Vec<Stage>);
 
 /// [`parse_stages`] for clap.
-pub fn parse_stage_list(text: &str) -> Result<StageList, StagesError> {
+pub(crate) fn parse_stage_list(text: &str) -> Result<StageList, StagesError> {
     parse_stages(text).map(StageList)
 }
 
@@ -122,7 +122,7 @@ pub fn parse_stages(text: &str) -> Result<Vec<Stage>, StagesError> {
 }
 
 /// Reads `30s:50,1m:200`: each arrival-rate stage's duration and target rate.
-pub fn parse_rate_stages(text: &str) -> Result<RateStageList, StagesError> {
+pub(crate) fn parse_rate_stages(text: &str) -> Result<RateStageList, StagesError> {
     let list = FieldList {
         flag: "--arrival-stages",
         expected: "DURATION:RATE",

@@ -25,23 +25,23 @@ use crate::stats::{RequestStats, Snapshot};
 
 /// `loadgen_requests_total{method,name}`: requests of each row, failures included.
 /// (The `_total` suffix is added by the OpenMetrics encoder.)
-pub const REQUESTS: &str = "loadgen_requests";
+pub(crate) const REQUESTS: &str = "loadgen_requests";
 /// `loadgen_failures_total{method,name}`: failed requests of each row (0 included).
-pub const FAILURES: &str = "loadgen_failures";
+pub(crate) const FAILURES: &str = "loadgen_failures";
 /// `loadgen_users`: users running now.
-pub const USERS: &str = "loadgen_users";
+pub(crate) const USERS: &str = "loadgen_users";
 /// `loadgen_response_time_seconds{method,name}`: a histogram of each row's response times.
-pub const RESPONSE_TIME: &str = "loadgen_response_time_seconds";
+pub(crate) const RESPONSE_TIME: &str = "loadgen_response_time_seconds";
 
 /// The content type of the exposition (OpenMetrics text, as prometheus-client writes it).
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds of the response-time buckets, in microseconds (the histograms' unit).
 ///
 /// mock-api's server-side bounds (so client and server time compare bucket by bucket),
 /// plus 1.5 s, 2 s and 8 s, so that the guide's 2 s average and the platform's 5 s and
 /// 8 s criteria fall on a bound, and 60 s, Locust's default request timeout.
-pub const RESPONSE_TIME_BUCKETS_US: [u64; 24] = [
+pub(crate) const RESPONSE_TIME_BUCKETS_US: [u64; 24] = [
     1_000, 2_500, 5_000, 7_500, 10_000, 25_000, 50_000, 75_000, 100_000, 250_000, 500_000, 750_000,
     1_000_000, 1_500_000, 2_000_000, 2_500_000, 5_000_000, 7_500_000, 8_000_000, 10_000_000,
     15_000_000, 20_000_000, 30_000_000, 60_000_000,
@@ -84,7 +84,7 @@ fn row_labels(row: &RequestStats) -> [(&'static str, Escaped<'_>); 2] {
 /// A recorded value counts toward the first bound its HdrHistogram bucket's lowest value
 /// does not exceed: a response time equal to a bound counts in it, and one within the
 /// histogram's 0.1% resolution above a bound may count in it too.
-pub fn row_buckets(row: &RequestStats) -> Vec<(f64, u64)> {
+pub(crate) fn row_buckets(row: &RequestStats) -> Vec<(f64, u64)> {
     let histogram = row.histogram();
     let mut counts = [0u64; RESPONSE_TIME_BUCKETS_US.len()];
     let mut finite = 0u64;
@@ -109,7 +109,7 @@ pub fn row_buckets(row: &RequestStats) -> Vec<(f64, u64)> {
 /// Encodes `snapshot`'s users, and each row's requests, failures and response-time
 /// histogram. The Aggregated row is left out: it is the sum of the others, which
 /// PromQL's `sum` already gives.
-pub fn encode_snapshot(
+pub(crate) fn encode_snapshot(
     snapshot: &Snapshot,
     encoder: &mut DescriptorEncoder<'_>,
 ) -> std::fmt::Result {
@@ -160,7 +160,7 @@ pub fn encode_snapshot(
 /// Encodes the latest published snapshot on every scrape, and tells which snapshot the
 /// last scrape read (so that the end of a run can wait for a scrape of the final one).
 #[derive(Debug)]
-pub struct SnapshotCollector {
+pub(crate) struct SnapshotCollector {
     latest: watch::Receiver<Arc<Snapshot>>,
     scraped: watch::Sender<Option<Arc<Snapshot>>>,
 }
@@ -168,7 +168,7 @@ pub struct SnapshotCollector {
 impl SnapshotCollector {
     /// A collector of whatever `latest` holds at scrape time; `scraped` receives each
     /// snapshot a scrape read.
-    pub fn new(
+    pub(crate) fn new(
         latest: watch::Receiver<Arc<Snapshot>>,
         scraped: watch::Sender<Option<Arc<Snapshot>>>,
     ) -> Self {
@@ -187,7 +187,7 @@ impl Collector for SnapshotCollector {
 }
 
 /// A registry holding only a [`SnapshotCollector`] of `latest`.
-pub fn registry(
+pub(crate) fn registry(
     latest: watch::Receiver<Arc<Snapshot>>,
     scraped: watch::Sender<Option<Arc<Snapshot>>>,
 ) -> Registry {
@@ -197,7 +197,7 @@ pub fn registry(
 }
 
 /// The text exposition of `registry` (OpenMetrics, ending in `# EOF`).
-pub fn encode(registry: &Registry) -> Result<String, std::fmt::Error> {
+pub(crate) fn encode(registry: &Registry) -> Result<String, std::fmt::Error> {
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, registry)?;
     Ok(out)

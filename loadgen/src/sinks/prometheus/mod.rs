@@ -17,7 +17,7 @@
 //! (`--metrics-grace`, default 5 s) that ends early once a scrape has read the final
 //! figures, or when the run is stopped by a signal.
 
-pub mod exposition;
+pub(crate) mod exposition;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -37,11 +37,7 @@ use crate::engine::runner::RunConfig;
 use crate::stats::Snapshot;
 
 /// The address `--metrics-host` defaults to: loopback only.
-pub const DEFAULT_METRICS_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-/// How long `--metrics-grace` keeps serving after the run by default: one scrape interval
-/// of the compose stack's Prometheus.
-pub const DEFAULT_METRICS_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_METRICS_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// How long the server may take to close its connections once told to stop.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -88,7 +84,7 @@ pub fn subscribe(config: &mut RunConfig) -> watch::Receiver<Arc<Snapshot>> {
 }
 
 /// The `/metrics` router over `registry`.
-pub fn router(registry: Arc<Registry>) -> Router {
+pub(crate) fn router(registry: Arc<Registry>) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
         .with_state(registry)

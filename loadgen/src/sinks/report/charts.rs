@@ -54,7 +54,7 @@ struct Frame<'a> {
 /// The boundaries a run's time charts mark: every stage's start with its label, when the
 /// run had more than one stage (a plain users/rate or constant-rate run has one stage
 /// and no boundary to show).
-pub fn stage_boundaries(stages: &[StageMark]) -> Vec<(f64, String)> {
+pub(crate) fn stage_boundaries(stages: &[StageMark]) -> Vec<(f64, String)> {
     if stages.len() < 2 {
         return Vec::new();
     }
@@ -236,7 +236,7 @@ fn history_span(snapshot: &Snapshot, rows: &[&HistoryRow]) -> f64 {
 
 /// Requests/s and failures/s over time (Locust's current rates, as the history has them),
 /// with the stage boundaries.
-pub fn rps_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<String, String> {
+pub(crate) fn rps_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<String, String> {
     let marks = stage_boundaries(stages);
     let rows = aggregated_history(snapshot);
     let span = history_span(snapshot, &rows);
@@ -274,7 +274,10 @@ pub fn rps_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<String, St
 /// The 50th, 95th and 99th percentiles over time, as `_stats_history.csv` has them: of
 /// the whole run so far, or of the last ten seconds with full history (as Locust); with
 /// the stage boundaries.
-pub fn response_time_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<String, String> {
+pub(crate) fn response_time_chart(
+    snapshot: &Snapshot,
+    stages: &[StageMark],
+) -> Result<String, String> {
     let marks = stage_boundaries(stages);
     let rows = aggregated_history(snapshot);
     let span = history_span(snapshot, &rows);
@@ -326,7 +329,7 @@ pub fn response_time_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<
 }
 
 /// Users running over time, with the stage boundaries.
-pub fn users_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<String, String> {
+pub(crate) fn users_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<String, String> {
     let marks = stage_boundaries(stages);
     let rows = aggregated_history(snapshot);
     let span = history_span(snapshot, &rows);
@@ -353,7 +356,7 @@ pub fn users_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<String, 
 }
 
 /// `0%`, `90%`, `99%`, `99.9%`... for a position on the nines scale (x = -log10(1 - q)).
-pub fn nines_label(x: &f64) -> String {
+pub(crate) fn nines_label(x: &f64) -> String {
     let percent = 100.0 * (1.0 - 10f64.powf(-x));
     if x.fract().abs() < 1e-9 {
         // Whole nines: print exactly as many decimals as they need.
@@ -366,13 +369,13 @@ pub fn nines_label(x: &f64) -> String {
 
 /// How far right the spectrum reaches: the nines that `count` requests can resolve
 /// (1000 requests reach 99.9%), at least 90%.
-pub fn spectrum_nines(count: u64) -> f64 {
+pub(crate) fn spectrum_nines(count: u64) -> f64 {
     (count.max(1) as f64).log10().ceil().max(1.0)
 }
 
 /// One row's latency percentile spectrum, from the same percentiles as the tables
 /// (Locust's ranks over the row's HdrHistogram).
-pub fn spectrum_chart(row: &RequestStats, label: &str) -> Result<String, String> {
+pub(super) fn spectrum_chart(row: &RequestStats, label: &str) -> Result<String, String> {
     let x_max = spectrum_nines(row.num_requests());
     let xs: Vec<f64> = (0..=SPECTRUM_POINTS)
         .map(|i| x_max * i as f64 / SPECTRUM_POINTS as f64)

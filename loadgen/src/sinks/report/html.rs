@@ -70,7 +70,7 @@ fn figure(out: &mut String, id: &str, chart: Result<String, String>) {
 }
 
 /// The report page.
-pub fn html(i: &Inputs<'_>) -> String {
+pub(crate) fn html(i: &Inputs<'_>) -> String {
     let s = i.snapshot;
     let title = format!("loadgen report: {}", i.settings.scenario);
     let mut out = String::with_capacity(64 * 1024);

@@ -8,7 +8,7 @@ use super::{elapsed_seconds, escape, iso_time, Inputs};
 use crate::verdict::criteria::Outcome;
 
 /// The JUnit XML document.
-pub fn junit(i: &Inputs<'_>) -> String {
+pub(crate) fn junit(i: &Inputs<'_>) -> String {
     let v = i.verdict;
     let aborted = usize::from(v.aborted.is_some());
     let tests = v.results.len() + aborted;

@@ -16,7 +16,7 @@ fn cell(text: &str) -> String {
 }
 
 /// The Markdown document.
-pub fn markdown(i: &Inputs<'_>) -> String {
+pub(crate) fn markdown(i: &Inputs<'_>) -> String {
     let s = i.snapshot;
     let v = i.verdict;
     let mut out = String::new();

@@ -27,17 +27,15 @@ use crate::verdict::baseline::{BaselineReport, Baselines};
 use crate::verdict::criteria::{CriteriaSet, Verdict};
 use crate::verdict::judge::Judgement;
 
-pub use charts::{
-    nines_label, response_time_chart, rps_chart, spectrum_nines, stage_boundaries, users_chart,
-};
-pub use html::html;
-pub use junit::junit;
-pub use markdown::markdown;
+pub(crate) use charts::{response_time_chart, rps_chart, stage_boundaries, users_chart};
+pub(crate) use html::html;
+pub(crate) use junit::junit;
+pub(crate) use markdown::markdown;
 
 /// Everything a report shows; every figure comes from `snapshot` (the verdict, bands and
 /// analysis were computed from it).
 #[derive(Debug, Clone, Copy)]
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     /// The run's final statistics.
     pub snapshot: &'a Snapshot,
     /// The run's settings.
@@ -55,7 +53,7 @@ pub struct Inputs<'a> {
 
 /// Where the reports go (`--html`, `--junit`, `--summary-md`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReportPaths {
+pub(crate) struct ReportPaths {
     /// The HTML report.
     pub html: Option<PathBuf>,
     /// JUnit XML.
@@ -66,7 +64,7 @@ pub struct ReportPaths {
 
 /// Writes the reports asked for in `paths` from a run's judgement, their time charts
 /// marking `stages`; returns what could not be written.
-pub fn write_reports(
+pub(crate) fn write_reports(
     judgement: &Judgement,
     snapshot: &Snapshot,
     settings: &RunSettings,
@@ -102,7 +100,7 @@ type Render = fn(&Inputs<'_>) -> String;
 /// The HTML report for a caller that holds only a snapshot, a scenario name and the
 /// stage marks (the run's, or [`JsonReport::stages`] of its JSON report): judged without
 /// criteria against the guide's baselines. A run writes its report through
-/// [`write_reports`] with the scenario's own.
+/// `write_reports` with the scenario's own.
 pub fn snapshot_html(snapshot: &Snapshot, scenario: &str, stages: &[StageMark]) -> String {
     let settings = RunSettings::from_snapshot(snapshot, scenario);
     let judgement = Judgement::new(
@@ -124,7 +122,7 @@ pub fn snapshot_html(snapshot: &Snapshot, scenario: &str, stages: &[StageMark]) 
 /// A report could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {what} {}: {source}", path.display())]
-pub struct ReportError {
+pub(crate) struct ReportError {
     /// Which report (`HTML report`).
     pub what: &'static str,
     /// Its path.
@@ -135,7 +133,7 @@ pub struct ReportError {
 }
 
 /// Writes a report atomically (temporary file, then rename).
-pub fn write_report(what: &'static str, path: &Path, text: &str) -> Result<(), ReportError> {
+pub(crate) fn write_report(what: &'static str, path: &Path, text: &str) -> Result<(), ReportError> {
     crate::sinks::atomic_file::replace_file(path, text.as_bytes()).map_err(|source| ReportError {
         what,
         path: path.to_path_buf(),

@@ -34,7 +34,8 @@ use toml::Spanned;
 
 use crate::stats::{RequestStats, Snapshot, AGGREGATED_NAME};
 
-pub use parse::{CriteriaError, Criterion, CriterionMetric, Op};
+pub use parse::CriteriaError;
+pub(crate) use parse::{Criterion, CriterionMetric};
 pub use verdict::{exit_code, Abort, CriterionResult, Outcome, Verdict};
 
 /// Which statistics row a group of criteria judges.
@@ -233,7 +234,7 @@ pub struct RawCriteriaError {
 
 /// The value a criterion's metric takes on a row; `None` when the row has no request
 /// and the metric needs one.
-pub fn metric_value(metric: CriterionMetric, row: &RequestStats) -> Option<f64> {
+pub(crate) fn metric_value(metric: CriterionMetric, row: &RequestStats) -> Option<f64> {
     let n = row.num_requests();
     match metric {
         CriterionMetric::Count => return Some(n as f64),
@@ -278,7 +279,11 @@ pub fn evaluate(snapshot: &Snapshot, set: &CriteriaSet) -> Verdict {
 
 /// The first `abort_on_fail` criterion that fails at `elapsed` into the run (past its
 /// delay), if any. Rows without requests do not abort.
-pub fn abort_check(snapshot: &Snapshot, set: &CriteriaSet, elapsed: Duration) -> Option<Abort> {
+pub(crate) fn abort_check(
+    snapshot: &Snapshot,
+    set: &CriteriaSet,
+    elapsed: Duration,
+) -> Option<Abort> {
     for group in set
         .groups
         .iter()

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use super::parse::Op;
 use super::*;
 use crate::stats::reference_fixture::reference_snapshot;
 use CriterionMetric as M;
