@@ -7,7 +7,8 @@
 //! - `PREFIX_stats_history.csv`: appended once a second from the snapshot's history.
 //! - `PREFIX_failures.csv`, `PREFIX_exceptions.csv`: rewritten like the stats file.
 //!
-//! Numbers are written as Python writes them: counts and percentiles as integers,
+//! Fields and lines go through the csv crate set up as Python's csv module writes
+//! (minimal quoting, CRLF); numbers are written as Python writes them: counts and percentiles as integers,
 //! averages, extremes and rates as the shortest float that reads back the same (with a
 //! `.0` on whole numbers), history rates with six decimals. Percentiles and the median
 //! are whole milliseconds rounded to nearest, as Locust's bucketed values are.
@@ -36,6 +37,7 @@ pub(crate) const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences,First Se
 pub(crate) const EXCEPTIONS_HEADER: &str = "Count,Message,Traceback,Nodes";
 
 /// Line end of every CSV line (Python's csv module default).
+#[cfg(test)]
 const CRLF: &str = "\r\n";
 
 /// A CSV file could not be written.
@@ -98,12 +100,13 @@ impl CsvWriter {
 
     /// Appends the history rows recorded since the last call.
     pub fn append_history(&mut self, snapshot: &Snapshot) -> Result<(), CsvError> {
-        let mut text = String::new();
+        let mut lines = Lines::new();
         for row in snapshot.history.since(self.next_history_seq) {
             if self.full_history || is_aggregated(row) {
-                history_line(&mut text, row);
+                lines.push(&history_fields(row));
             }
         }
+        let text = lines.text();
         if !text.is_empty() {
             let mut file = OpenOptions::new()
                 .append(true)
@@ -144,59 +147,58 @@ impl CsvWriter {
 
 /// The text of `_stats.csv`.
 pub fn stats_csv(snapshot: &Snapshot) -> String {
-    let mut out = format!("{STATS_HEADER}{CRLF}");
+    let mut out = Lines::with_header(STATS_HEADER);
     for r in snapshot
         .rows
         .iter()
         .chain(std::iter::once(&snapshot.aggregated))
     {
-        stats_line(&mut out, r);
+        out.push(&stats_fields(r));
     }
-    out
+    out.text()
 }
 
 /// The text of `_stats_history.csv` for every history row the snapshot holds (aggregated
 /// rows only unless `full_history`).
 pub(crate) fn history_csv(snapshot: &Snapshot, full_history: bool) -> String {
-    let mut out = format!("{HISTORY_HEADER}{CRLF}");
+    let mut out = Lines::with_header(HISTORY_HEADER);
     for row in snapshot
         .history
         .iter()
         .filter(|r| full_history || is_aggregated(r))
     {
-        history_line(&mut out, row);
+        out.push(&history_fields(row));
     }
-    out
+    out.text()
 }
 
 /// The text of `_failures.csv`: one line per (method, name, error), first seen first.
 pub(crate) fn failures_csv(snapshot: &Snapshot) -> String {
-    let mut out = format!("{FAILURES_HEADER}{CRLF}");
+    let mut out = Lines::with_header(FAILURES_HEADER);
     for e in &snapshot.errors {
-        let fields = [
-            field(&e.method),
-            field(&e.name),
-            field(&e.error),
+        out.push(&[
+            e.method.clone(),
+            e.name.clone(),
+            e.error.clone(),
             e.occurrences.to_string(),
             utc(e.first_seen),
             utc(e.last_seen),
-        ];
-        push_line(&mut out, &fields);
+        ]);
     }
-    out
+    out.text()
 }
 
 /// The text of `_exceptions.csv`. loadgen's scenarios run no user code, so nothing can
 /// raise inside a task: the file holds Locust's header only.
 pub(crate) fn exceptions_csv(_snapshot: &Snapshot) -> String {
-    format!("{EXCEPTIONS_HEADER}{CRLF}")
+    Lines::with_header(EXCEPTIONS_HEADER).text()
 }
 
-fn stats_line(out: &mut String, r: &RequestStats) {
+fn stats_fields(r: &RequestStats) -> Vec<String> {
     let has = r.num_requests() > 0;
     let mut fields = vec![
-        field(&r.method),
-        field(&r.name),
+        r.method.clone(),
+        r.name.clone(),
         r.num_requests().to_string(),
         r.num_failures().to_string(),
         median_ms(r).to_string(),
@@ -223,16 +225,16 @@ fn stats_line(out: &mut String, r: &RequestStats) {
         &mut fields,
         r.percentiles_ms(&PERCENTILES_TO_REPORT).as_deref(),
     );
-    push_line(out, &fields);
+    fields
 }
 
-fn history_line(out: &mut String, h: &HistoryRow) {
+fn history_fields(h: &HistoryRow) -> Vec<String> {
     let has = h.num_requests > 0;
     let mut fields = vec![
         h.timestamp.to_string(),
         h.user_count.to_string(),
-        field(&h.method),
-        field(&h.name),
+        h.method.clone(),
+        h.name.clone(),
         format!("{:.6}", h.current_rps),
         format!("{:.6}", h.current_fail_per_sec),
     ];
@@ -254,7 +256,7 @@ fn history_line(out: &mut String, h: &HistoryRow) {
             "0".into()
         },
     ]);
-    push_line(out, &fields);
+    fields
 }
 
 fn percentile_fields(fields: &mut Vec<String>, values: Option<&[f64]>) {
@@ -267,9 +269,39 @@ fn percentile_fields(fields: &mut Vec<String>, values: Option<&[f64]>) {
     }
 }
 
-fn push_line(out: &mut String, fields: &[String]) {
-    out.push_str(&fields.join(","));
-    out.push_str(CRLF);
+/// Lines of a CSV file as Python's csv module writes them: fields quoted only when they
+/// must be (`csv.QUOTE_MINIMAL`: a comma, a double quote or a line break; inner quotes
+/// doubled) and CRLF line ends.
+struct Lines(csv::Writer<Vec<u8>>);
+
+impl Lines {
+    fn new() -> Self {
+        Self(
+            csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .quote_style(csv::QuoteStyle::Necessary)
+                .flexible(true)
+                .from_writer(Vec::new()),
+        )
+    }
+
+    /// A file's lines starting with Locust's `header`.
+    fn with_header(header: &str) -> Self {
+        let mut lines = Self::new();
+        lines.push(&header.split(',').map(str::to_owned).collect::<Vec<_>>());
+        lines
+    }
+
+    fn push(&mut self, fields: &[String]) {
+        // Writing into memory cannot fail: the only errors are I/O errors of the sink.
+        let _ = self.0.write_record(fields);
+    }
+
+    fn text(self) -> String {
+        let bytes = self.0.into_inner().unwrap_or_default();
+        // Every field was a Rust string, so the bytes are UTF-8.
+        String::from_utf8(bytes).unwrap_or_default()
+    }
 }
 
 fn is_aggregated(row: &HistoryRow) -> bool {
@@ -290,16 +322,6 @@ fn median_ms(r: &RequestStats) -> i64 {
 
 fn rounded_clamped(value: f64, min: f64, max: f64) -> i64 {
     value.round_ties_even().clamp(min, max.max(min)).trunc() as i64
-}
-
-/// A field quoted only when it must be (Python's `csv.QUOTE_MINIMAL`): when it holds a
-/// comma, a double quote or a line break; inner quotes are doubled.
-pub(crate) fn field(value: &str) -> String {
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
 }
 
 /// A float as Python's `repr` writes it in the common range: the shortest digits that
@@ -443,6 +465,15 @@ mod tests {
         assert_eq!(f.len(), 24);
         assert_eq!(&f[17..19], ["100", "5"]);
         assert_eq!(f[23], "307.0");
+    }
+
+    /// One field as a line of the files holds it, without the line end.
+    fn field(value: &str) -> String {
+        let mut lines = Lines::new();
+        lines.push(&[value.to_owned(), "x".to_owned()]);
+        let text = lines.text();
+        let line = text.strip_suffix(CRLF).unwrap();
+        line.strip_suffix(",x").unwrap().to_owned()
     }
 
     #[test]
