@@ -332,6 +332,15 @@ impl<'m, 'a> Classes<'m, 'a> {
     }
 }
 
+/// Whether the class declares tasks (`@task` members or a `tasks` attribute).
+fn has_tasks(c: &ast::StmtClassDef) -> bool {
+    own_attr(c, "tasks").is_some()
+        || c.body.iter().any(|s| match s {
+            Stmt::FunctionDef(f) => !f.decorator_list.is_empty(),
+            _ => false,
+        })
+}
+
 /// The last `name = ...` in the class body itself.
 fn own_attr<'a>(c: &'a ast::StmtClassDef, name: &str) -> Option<&'a Expr> {
     c.body.iter().rev().find_map(|s| match s {
@@ -357,6 +366,11 @@ pub(crate) fn read(
 ) -> Vec<Class> {
     let mut out = Vec::new();
     for c in &classes.module.classes {
+        let is_abstract = own_attr(c, "abstract")
+            .is_some_and(|e| matches!(classes.module.scope.value(e), Ok(Value::Bool(true))));
+        if is_abstract {
+            continue;
+        }
         match classes.kind(c) {
             Kind::HttpUser => {}
             Kind::PlainUser => {
@@ -364,12 +378,13 @@ pub(crate) fn read(
                 w.warn(c.start(), format!("skipped class {}: a plain User has no HTTP client (expected HttpUser or FastHttpUser)", c.name));
                 continue;
             }
+            Kind::Other if has_tasks(c) && !c.bases.is_empty() => {
+                // Perhaps a user class whose base comes from another module.
+                w.in_class(Some(c.name.as_str()));
+                w.warn(c.start(), format!("skipped class {}: it has tasks, but none of its bases is a Locust user class or a class of this file (the import reads one file)", c.name));
+                continue;
+            }
             _ => continue,
-        }
-        let is_abstract = own_attr(c, "abstract")
-            .is_some_and(|e| matches!(classes.module.scope.value(e), Ok(Value::Bool(true))));
-        if is_abstract {
-            continue;
         }
         w.in_class(Some(c.name.as_str()));
         if let Some(class) = read_class(classes, c, options, w) {

@@ -4,6 +4,7 @@
 //! Any other statement is warned about, with what it held.
 
 use rustpython_parser::ast::{self, Expr, Ranged, Stmt};
+use rustpython_parser::text_size::TextSize;
 
 use super::checks;
 use super::model::{Request, Value};
@@ -46,6 +47,9 @@ pub(crate) struct Reader<'a, 'f, 'w, 't> {
     /// The method's first parameter (`self`, or `user` in a module-level task).
     this: String,
     depth: usize,
+    /// Requests using each local bound to a drawn value: Python draws it once, the
+    /// scenario at each use.
+    drawn_uses: Vec<(String, TextSize, usize)>,
 }
 
 impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
@@ -71,6 +75,7 @@ impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
             on_start,
             this,
             depth: 0,
+            drawn_uses: Vec::new(),
         }
     }
 
@@ -97,7 +102,34 @@ impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
     pub(crate) fn function(&mut self, def: &ast::StmtFunctionDef) -> Body {
         let mut body = Body::default();
         self.stmts(&def.body, &mut body);
+        for (name, at, uses) in std::mem::take(&mut self.drawn_uses) {
+            if uses > 1 {
+                self.warnings.warn(
+                    at,
+                    format!("`{name}` is drawn once and used by {uses} requests; the scenario draws it afresh for each (the requests no longer share the value)"),
+                );
+            }
+        }
         body
+    }
+
+    /// Counts the request's use of locals bound to drawn values.
+    fn note_drawn_uses(&mut self, call: &ast::ExprCall) {
+        let mut names = Vec::new();
+        for e in call
+            .args
+            .iter()
+            .chain(call.keywords.iter().map(|k| &k.value))
+        {
+            names_in(e, &mut names);
+        }
+        names.sort();
+        names.dedup();
+        for name in names {
+            if let Some(entry) = self.drawn_uses.iter_mut().find(|(n, ..)| *n == name) {
+                entry.2 += 1;
+            }
+        }
     }
 
     fn stmts(&mut self, stmts: &[Stmt], out: &mut Body) {
@@ -242,6 +274,10 @@ impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
             match target {
                 Expr::Name(n) => match self.scope.value(value) {
                     Ok(v) => {
+                        self.drawn_uses.retain(|(k, ..)| k != n.id.as_str());
+                        if v.is_drawn() {
+                            self.drawn_uses.push((n.id.to_string(), target.start(), 0));
+                        }
                         self.scope.unreadable.remove(n.id.as_str());
                         self.scope.locals.insert(n.id.to_string(), v);
                     }
@@ -452,6 +488,7 @@ impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
 
     /// One `self.client.METHOD(...)` call as a request, or a warning and `None`.
     fn request(&mut self, call: &ast::ExprCall, method: &str) -> Option<Request> {
+        self.note_drawn_uses(call);
         let line = self.warnings.line(call.start());
         let mut args = call.args.iter();
         let method = if method == "request" {
@@ -642,6 +679,34 @@ fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// The plain names an expression reads (`x` in `f"/a/{x}"`).
+fn names_in(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::Name(n) => out.push(n.id.to_string()),
+        Expr::JoinedStr(j) => j.values.iter().for_each(|v| names_in(v, out)),
+        Expr::FormattedValue(f) => names_in(&f.value, out),
+        Expr::Call(c) => c
+            .args
+            .iter()
+            .chain(c.keywords.iter().map(|k| &k.value))
+            .for_each(|v| names_in(v, out)),
+        Expr::Dict(d) => d
+            .keys
+            .iter()
+            .flatten()
+            .chain(&d.values)
+            .for_each(|v| names_in(v, out)),
+        Expr::List(l) => l.elts.iter().for_each(|v| names_in(v, out)),
+        Expr::Tuple(t) => t.elts.iter().for_each(|v| names_in(v, out)),
+        Expr::BinOp(b) => {
+            names_in(&b.left, out);
+            names_in(&b.right, out);
+        }
+        Expr::Subscript(s) => names_in(&s.value, out),
+        _ => {}
+    }
 }
 
 /// Whether a call looks like `*.client.METHOD(...)` (for counting what a skipped
