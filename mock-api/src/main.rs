@@ -43,6 +43,8 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("--log {:?}", args.log))?,
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person's terminal, never into a redirected log.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match mock_api::server::raise_open_file_limit() {
         Ok(l) => tracing::info!(
