@@ -36,6 +36,20 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The project's locustfile with `from` (which must occur exactly once) replaced by
+/// `to`, written into `dir`: a breakage that follows the real file as it changes.
+fn broken_copy(dir: &tempfile::TempDir, name: &str, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo("scenarios/locustfile.py")).expect("the locustfile");
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "{from:?} in scenarios/locustfile.py"
+    );
+    let path = dir.path().join(name);
+    std::fs::write(&path, text.replacen(from, to, 1)).expect("write the broken copy");
+    path
+}
+
 /// Fails with the install command when Locust is not on PATH.
 fn require_locust() {
     let found = Command::new("locust")
@@ -121,8 +135,16 @@ async fn on_guide_the_fixed_hook_passes_and_the_unfixed_one_and_another_trade_pr
     // ACISAPIUser alone trades less: about 0.7% of its requests fail, a run that passes
     // with failed requests, the case the unfixed hook gets wrong. 300 users make about
     // 11 failures (none at all: a chance of 2e-5).
+    // The hook as it was: no process_exit_code = 0 on a passing run.
+    let dir = tempfile::tempdir().expect("a folder");
+    let unfixed_hook = broken_copy(
+        &dir,
+        "unfixed_hook.py",
+        "\n        environment.process_exit_code = 0\n",
+        "\n",
+    );
     let mut unfixed = LocustSpec {
-        locustfile: fixture("unfixed_hook.py"),
+        locustfile: unfixed_hook,
         users: 300,
         seed: 8,
         ..fixed.clone()
@@ -171,13 +193,14 @@ async fn on_guide_the_fixed_hook_passes_and_the_unfixed_one_and_another_trade_pr
 #[ignore = "needs Locust: pip install locust==2.47.0 and put it on PATH"]
 async fn a_changed_task_weight_fails_the_task_mix() {
     require_locust();
-    let mut spec = spec(
-        "locust".into(),
-        fixture("changed_weight.py"),
-        "healthy",
-        60,
-        15,
+    let dir = tempfile::tempdir().expect("a folder");
+    let changed = broken_copy(
+        &dir,
+        "changed_weight.py",
+        "    @task(5)\n    def get_clients",
+        "    @task(15)\n    def get_clients",
     );
+    let mut spec = spec("locust".into(), changed, "healthy", 60, 15);
     spec.classes = vec!["ACISAPIUser".to_owned()];
     let ev = run(&spec).await;
     // Expected: the project's weights (get_clients 5), not the file's 15.
