@@ -16,16 +16,18 @@ pub(super) fn planned(ctx: &Ctx<'_>) -> usize {
     ctx.rows()
         .iter()
         .filter_map(|(_, route)| *route)
-        .map(|route| {
-            ctx.exp
-                .profile
-                .behaviour(route)
-                .failures
-                .iter()
-                .filter(|f| matches!(f.trigger, Trigger::Probability(_)))
-                .count()
-        })
+        .map(|route| probability_rules(&ctx.exp.profile, route))
         .sum()
+}
+
+/// How many of a route's failure rules fire by probability (each a binomial test).
+pub(crate) fn probability_rules(profile: &mock_api::profile::Profile, route: &str) -> usize {
+    profile
+        .behaviour(route)
+        .failures
+        .iter()
+        .filter(|f| matches!(f.trigger, Trigger::Probability(_)))
+        .count()
 }
 
 /// How loadgen names a failure kind in its error text; `None` for a dribble, which is

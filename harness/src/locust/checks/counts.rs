@@ -9,7 +9,7 @@ use mock_api::fault::Trigger;
 
 use super::Ctx;
 use crate::check::Check;
-use crate::checks::failures::error_marker;
+use crate::checks::failures::{error_marker, probability_rules};
 use crate::checks::sci;
 use crate::stat::binomial_acceptance;
 
@@ -18,15 +18,7 @@ pub(super) fn planned(ctx: &Ctx<'_>) -> usize {
     ctx.rows()
         .iter()
         .filter_map(|(_, route)| *route)
-        .map(|route| {
-            ctx.exp
-                .profile
-                .behaviour(route)
-                .failures
-                .iter()
-                .filter(|f| matches!(f.trigger, Trigger::Probability(_)))
-                .count()
-        })
+        .map(|route| probability_rules(&ctx.exp.profile, route))
         .sum()
 }
 
