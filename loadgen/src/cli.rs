@@ -93,6 +93,9 @@ pub struct Cli {
     /// Print only the final summary, not the table every 2 s.
     #[arg(long, env = "LOCUST_ONLY_SUMMARY")]
     pub only_summary: bool,
+    /// End with every row's analysis sentences, not only the rows with findings.
+    #[arg(long)]
+    pub verbose: bool,
     /// Seconds running tasks may take to finish when the run stops (0: stop them at once).
     #[arg(short = 's', long, value_parser = parse_seconds, default_value = "0", env = "LOCUST_STOP_TIMEOUT")]
     pub stop_timeout: Duration,
@@ -362,6 +365,7 @@ impl Cli {
                 html: self.html,
                 junit: self.junit,
                 summary_md: self.summary_md,
+                verbose: self.verbose,
             },
             stop: CancellationToken::new(),
             shards: default_shards(),

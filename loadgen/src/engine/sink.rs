@@ -40,6 +40,8 @@ pub struct OutputConfig {
     pub junit: Option<PathBuf>,
     /// `--summary-md FILE`: verdict, baselines and tables in Markdown.
     pub summary_md: Option<PathBuf>,
+    /// `--verbose`: every row's analysis sentences at the end, not only the findings.
+    pub verbose: bool,
 }
 
 /// An output that could not be opened before the run.

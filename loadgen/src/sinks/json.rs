@@ -209,6 +209,9 @@ pub struct JsonVerdict {
     pub criteria: Vec<JsonCriterion>,
     /// What stopped the run early, if anything did.
     pub aborted: Option<String>,
+    /// Why the run failed without reaching the target, if it did not.
+    #[serde(default)]
+    pub unreachable: Option<String>,
 }
 
 /// One criterion's result.
@@ -275,6 +278,9 @@ pub struct JsonBandCell {
 pub struct JsonAnalysis {
     /// One entry per row with requests, then Aggregated.
     pub rows: Vec<JsonRowAnalysis>,
+    /// Advice given once for the run.
+    #[serde(default)]
+    pub advice: Vec<String>,
 }
 
 /// What the analysis says about one row.
@@ -284,6 +290,9 @@ pub struct JsonRowAnalysis {
     pub label: String,
     /// Plain sentences.
     pub sentences: Vec<String>,
+    /// What a reader should look at, without the label.
+    #[serde(default)]
+    pub findings: Vec<String>,
     /// The guide's symptoms this row shows.
     pub symptoms: Vec<JsonSymptom>,
     /// The latency drift, when significant and material.
@@ -499,6 +508,7 @@ impl JsonVerdict {
                 })
                 .collect(),
             aborted: verdict.aborted.as_ref().map(|a| a.describe()),
+            unreachable: verdict.unreachable.clone(),
         }
     }
 }
@@ -551,6 +561,7 @@ impl JsonAnalysis {
             .map(|r| JsonRowAnalysis {
                 label: r.label.clone(),
                 sentences: r.sentences.clone(),
+                findings: r.findings.clone(),
                 symptoms: r
                     .symptoms
                     .iter()
@@ -564,7 +575,10 @@ impl JsonAnalysis {
                 drift: r.drift.clone(),
             })
             .collect();
-        Self { rows }
+        Self {
+            rows,
+            advice: judgement.analysis.advice.clone(),
+        }
     }
 }
 

@@ -33,6 +33,10 @@ pub(crate) struct Periodic {
     progress: Progress,
     csv: Option<crate::sinks::csv::CsvWriter>,
     errors: Vec<String>,
+    /// `host:port` of the target, for the warning when nothing reaches it.
+    target: String,
+    /// The unreachable warning was printed (only-summary prints it once).
+    warned_unreachable: bool,
 }
 
 /// The outputs written when the run ends.
@@ -113,6 +117,8 @@ impl Outputs {
                 progress: Progress::new(start, config.run_time),
                 csv,
                 errors: Vec::new(),
+                target: config.target.authority.clone(),
+                warned_unreachable: false,
             }),
             end: Box::new(Self {
                 config: out.clone(),
@@ -188,7 +194,8 @@ impl EndSink for Outputs {
                     &judgement.bands,
                     &judgement.analysis,
                     &judgement.verdict,
-                    summary::colour_on_stderr()
+                    summary::colour_on_stderr(),
+                    self.config.verbose,
                 )
             );
         }
@@ -222,12 +229,30 @@ impl TickSink for Periodic {
                 self.csv = None;
             }
         }
-        if self.console == ConsoleMode::Full {
-            if tick % 2 == 0 {
-                self.progress.clear();
-                eprint!("{}", console::request_table(snapshot, Rates::Current));
+        // A target that refuses every connection is said at once, not after the run:
+        // under every table in full mode, once with only the summary.
+        let unreachable = snapshot.unreachable_warning(Some(&self.target));
+        match self.console {
+            ConsoleMode::Full => {
+                if tick % 2 == 0 {
+                    self.progress.clear();
+                    eprint!("{}", console::request_table(snapshot, Rates::Current));
+                    if let Some(warning) = &unreachable {
+                        eprintln!("WARNING: {warning}\n");
+                    }
+                }
+                self.progress.draw(snapshot);
             }
-            self.progress.draw(snapshot);
+            ConsoleMode::Summary if !self.warned_unreachable => {
+                if let Some(warning) = &unreachable {
+                    self.progress.clear();
+                    eprintln!("WARNING: {warning}");
+                    self.warned_unreachable = true;
+                }
+                self.progress.draw(snapshot);
+            }
+            ConsoleMode::Summary => self.progress.draw(snapshot),
+            ConsoleMode::Quiet => {}
         }
     }
 

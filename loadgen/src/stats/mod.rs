@@ -46,6 +46,7 @@ pub use history::{History, HistoryRow};
 pub use request_stats::{new_histogram, RequestStats, MAX_RECORDED_US};
 pub use shard::{Shard, StatsHub};
 pub use snapshot::{ErrorStats, Snapshot};
+pub(crate) use snapshot::{CANNOT_CONNECT, CONNECTION_REFUSED};
 
 /// The percentiles Locust reports, in its column order.
 pub const PERCENTILES_TO_REPORT: [f64; 11] = [

@@ -57,3 +57,63 @@ impl Snapshot {
             .find(|r| r.method == method && r.name == name)
     }
 }
+
+/// The failure text of a request whose connection the target refused.
+pub(crate) const CONNECTION_REFUSED: &str = "ConnectionRefusedError: connection refused";
+/// The start of the failure text of any other request that could not connect.
+pub(crate) const CANNOT_CONNECT: &str = "ConnectionError: cannot connect";
+
+impl ErrorStats {
+    /// True when the requests never reached the target: no connection could be made.
+    /// Their times are how long the refusal took, not response times.
+    pub fn is_connect_failure(&self) -> bool {
+        self.error == CONNECTION_REFUSED || self.error.starts_with(CANNOT_CONNECT)
+    }
+}
+
+impl Snapshot {
+    /// How many of `row`'s requests (every request, for Aggregated) never reached the
+    /// target because no connection could be made.
+    pub fn connect_failures(&self, row: &RequestStats) -> u64 {
+        let every_row = row.method.is_empty() && row.name == super::AGGREGATED_NAME;
+        self.errors
+            .iter()
+            .filter(|e| e.is_connect_failure())
+            .filter(|e| every_row || (e.method == row.method && e.name == row.name))
+            .map(|e| e.occurrences)
+            .sum()
+    }
+
+    /// `all 1234 requests were refused by 127.0.0.1:18999: is the target running?` while every
+    /// request so far failed to connect; `host` names the target when known.
+    pub fn unreachable_warning(&self, host: Option<&str>) -> Option<String> {
+        let total = self.aggregated.num_requests();
+        if total == 0 || self.connect_failures(&self.aggregated) < total {
+            return None;
+        }
+        let refused = self
+            .errors
+            .iter()
+            .all(|e| !e.is_connect_failure() || e.error == CONNECTION_REFUSED);
+        let requests = if total == 1 {
+            "the one request".to_owned()
+        } else {
+            format!("all {total} requests")
+        };
+        let what = match (refused, total == 1) {
+            (true, true) => "was refused by",
+            (true, false) => "were refused by",
+            (false, _) => "could not connect to",
+        };
+        let target = host.map_or_else(|| "the target".to_owned(), host_and_port);
+        Some(format!(
+            "{requests} {what} {target}: is the target running?"
+        ))
+    }
+}
+
+/// `127.0.0.1:18999` from `http://127.0.0.1:18999/base`: the URL's authority.
+fn host_and_port(host: &str) -> String {
+    let rest = host.split_once("://").map_or(host, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}

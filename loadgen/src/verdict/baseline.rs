@@ -317,7 +317,8 @@ pub struct Cell {
     pub metric: Metric,
     /// Its value; `None` for a row without requests.
     pub value: Option<f64>,
-    /// Its band; `None` without a value.
+    /// Its band; `None` without a value, and for a request row's requests/s (the
+    /// throughput bands judge the whole system).
     pub band: Option<Band>,
 }
 
@@ -372,14 +373,23 @@ impl BaselineReport {
     }
 }
 
-/// Classifies one row.
-pub(crate) fn classify_row(row: &RequestStats, baselines: &Baselines) -> RowBands {
+/// Classifies one row. Requests/s gets a band on the Aggregated row only
+/// (`aggregated`): the guide's throughput bands are the system's, while a row's own
+/// rate is its task weight's share of it.
+pub(crate) fn classify_row(
+    row: &RequestStats,
+    baselines: &Baselines,
+    aggregated: bool,
+) -> RowBands {
     let cells = Metric::ALL.map(|metric| {
         let value = metric.value(row);
+        let judged = aggregated || metric != Metric::Rps;
         Cell {
             metric,
             value,
-            band: value.map(|v| baselines.classify(metric, v)),
+            band: value
+                .filter(|_| judged)
+                .map(|v| baselines.classify(metric, v)),
         }
     });
     RowBands {
@@ -389,15 +399,30 @@ pub(crate) fn classify_row(row: &RequestStats, baselines: &Baselines) -> RowBand
     }
 }
 
-/// Classifies every row of the snapshot and the Aggregated row.
+/// Classifies every row of the snapshot and the Aggregated row. A row whose every
+/// request failed to connect has no latency figures: how long a refusal takes is not a
+/// response time.
 pub fn evaluate(snapshot: &Snapshot, baselines: &Baselines) -> BaselineReport {
+    let classify = |row: &RequestStats, aggregated: bool| {
+        let mut bands = classify_row(row, baselines, aggregated);
+        let n = row.num_requests();
+        if n > 0 && snapshot.connect_failures(row) >= n {
+            for cell in &mut bands.cells {
+                if matches!(cell.metric, Metric::AvgMs | Metric::P95Ms | Metric::P99Ms) {
+                    cell.value = None;
+                    cell.band = None;
+                }
+            }
+        }
+        bands
+    };
     BaselineReport {
         baselines: *baselines,
         rows: snapshot
             .rows
             .iter()
-            .chain(std::iter::once(&snapshot.aggregated))
-            .map(|r| classify_row(r, baselines))
+            .map(|r| classify(r, false))
+            .chain(std::iter::once(classify(&snapshot.aggregated, true)))
             .collect(),
     }
 }
@@ -464,7 +489,7 @@ mod tests {
         for i in 0..1000 {
             row.record_us(1000, 0, i == 0, t);
         }
-        let bands = classify_row(&row, &Baselines::default());
+        let bands = classify_row(&row, &Baselines::default(), true);
         let cell = bands.cell(ErrorRatePercent);
         assert_eq!(cell.value, Some(0.1));
         assert_eq!(cell.band, Some(Acceptable));
@@ -474,7 +499,7 @@ mod tests {
     #[test]
     fn a_row_without_requests_has_no_values_and_no_bands() {
         let row = RequestStats::new("GET", "/x");
-        let bands = classify_row(&row, &Baselines::default());
+        let bands = classify_row(&row, &Baselines::default(), true);
         assert!(bands
             .cells
             .iter()

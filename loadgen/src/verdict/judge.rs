@@ -35,7 +35,9 @@ impl Judgement {
         abort: Option<Abort>,
     ) -> Self {
         Self {
-            verdict: criteria::evaluate(snapshot, criteria).with_abort(abort),
+            verdict: criteria::evaluate(snapshot, criteria)
+                .with_abort(abort)
+                .with_unreachable(snapshot.unreachable_warning(None)),
             bands: baseline::evaluate(snapshot, baselines),
             analysis: analyse(snapshot, baselines),
         }

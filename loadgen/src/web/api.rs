@@ -14,9 +14,9 @@ use crate::verdict::baseline::BaselineReport;
 use crate::verdict::criteria::Verdict;
 
 /// `GET /stats/requests`: every row then Aggregated, the errors, the current and
-/// whole-run rates, the failure ratio, the current p50/p95, the state and user count, and
+/// whole-run rates, the failure ratio, the current p50/p95, the state and user count,
 /// where each stage started (`stages`: index, seconds from the start, label; the
-/// charts' markers).
+/// charts' markers), and `warning` while every request fails to connect.
 pub(super) fn stats_requests(
     snapshot: &Snapshot,
     state: RunState,
@@ -51,6 +51,7 @@ pub(super) fn stats_requests(
         "host": host,
         "start_time": unix_seconds_f64(snapshot.start),
         "stages": stages,
+        "warning": snapshot.unreachable_warning(Some(host)),
     })
 }
 

@@ -127,6 +127,9 @@ async function refresh() {
   const live = state === "running" || state === "spawning" || state === "stopping";
   $("h-rps").textContent = live ? fixed(data.current_rps, 1) : "0.0";
   $("h-fail").textContent = round((data.fail_ratio || 0) * 100) + "%";
+  // Said at the first refresh that shows it: a target refusing every connection.
+  $("unreachable").hidden = !data.warning;
+  $("unreachable").textContent = data.warning ? "Warning: " + data.warning : "";
   fillStats(data.stats);
   fillFailures(data.errors);
   if (was !== state && state === "stopped") showingStart = false;

@@ -382,3 +382,52 @@ async fn a_run_answers_like_locust_and_obeys_edit_reset_and_stop() {
     state.stop_and_wait().await;
     assert_eq!(state.state(), RunState::Stopped);
 }
+
+/// A target that refuses every connection is said on the page's first refresh after
+/// it: `/stats/requests` carries the warning, and none once a request got through.
+#[test]
+fn stats_carry_a_warning_while_every_request_is_refused() {
+    use crate::stats::{Aggregator, RequestKey, Shard, CONNECTION_REFUSED};
+    let t0 = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let key = RequestKey::new("GET", "/hello");
+    let mut shard = Shard::new();
+    for i in 0..3 {
+        let at = t0 + Duration::from_millis(100 * i);
+        shard.record(
+            &key,
+            Duration::from_micros(150),
+            0,
+            Some(CONNECTION_REFUSED),
+            at,
+        );
+    }
+    let mut agg = Aggregator::new(t0);
+    agg.merge_shard(&shard);
+    let host = "http://127.0.0.1:18999";
+    let stats = api::stats_requests(
+        &agg.snapshot(t0 + Duration::from_secs(2), 1),
+        RunState::Running,
+        host,
+        &[],
+    );
+    assert_eq!(
+        stats["warning"],
+        "all 3 requests were refused by 127.0.0.1:18999: is the target running?"
+    );
+    shard.clear();
+    shard.record(
+        &key,
+        Duration::from_millis(3),
+        10,
+        None,
+        t0 + Duration::from_secs(1),
+    );
+    agg.merge_shard(&shard);
+    let stats = api::stats_requests(
+        &agg.snapshot(t0 + Duration::from_secs(2), 1),
+        RunState::Running,
+        host,
+        &[],
+    );
+    assert!(stats["warning"].is_null(), "{stats}");
+}

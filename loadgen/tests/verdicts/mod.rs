@@ -116,3 +116,54 @@ fn the_binary_writes_the_three_reports_and_prints_the_verdict() {
         .unwrap()
         .starts_with("# loadgen: acis - PASSED"));
 }
+
+/// Against a port nobody listens on, the first 2-second table is followed by the warning
+/// that names the target, the end says the requests failed to connect rather than that
+/// the target is fast, the latency bands are empty, and the run fails even though its
+/// only criterion is a latency one.
+#[test]
+fn a_closed_port_is_said_at_once_and_fails_the_run() {
+    // A port that was free a moment ago: bound, then released.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        "[classes.U]\nwait = { constant = 0.05 }\n[[classes.U.tasks]]\nname = \"t\"\nrequests = [{ method = \"GET\", path = \"/api/clients\" }]\n[[criteria]]\nthresholds = [\"avg <= 2000\"]\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg("-f")
+        .arg(&scenario)
+        .args(["--headless", "-u", "2", "-r", "10", "-t", "3s"])
+        .args(["-H", &format!("http://{addr}")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let warning = format!("refused by {addr}: is the target running?");
+    let first_table = stderr.find("Aggregated").expect("a periodic table");
+    let first_warning = stderr
+        .find(&warning)
+        .unwrap_or_else(|| panic!("{warning} missing from:\n{stderr}"));
+    let second_table = stderr[first_table + 1..]
+        .find("Aggregated")
+        .map(|i| i + first_table + 1);
+    assert!(
+        second_table.is_none_or(|t| first_warning < t),
+        "the warning follows the first table:\n{stderr}"
+    );
+    for needle in [
+        "\nAnalysis\n- Aggregated: ",
+        "failed to connect: is the target running?",
+        "FAILED\n  - ",
+        " refused by the target: is the target running?\n",
+    ] {
+        assert!(stderr.contains(needle), "{needle} missing from:\n{stderr}");
+    }
+    assert!(!stderr.contains("is fast"), "{stderr}");
+    assert!(!stderr.contains("Database connection pool"), "{stderr}");
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::MAX_REDIRECTS;
+use crate::stats::{CANNOT_CONNECT, CONNECTION_REFUSED};
 
 /// A failure before the status could be judged.
 #[derive(Debug)]
@@ -49,11 +50,9 @@ impl Failure {
         match self {
             Self::Timeout => format!("Timeout: no response within {}", format_secs(timeout)),
             Self::Connect(e) => match e.kind() {
-                io::ErrorKind::ConnectionRefused => {
-                    "ConnectionRefusedError: connection refused".to_owned()
-                }
+                io::ErrorKind::ConnectionRefused => CONNECTION_REFUSED.to_owned(),
                 io::ErrorKind::ConnectionReset => reset(),
-                kind => format!("ConnectionError: cannot connect ({kind})"),
+                kind => format!("{CANNOT_CONNECT} ({kind})"),
             },
             Self::Io(e) => describe_io(e),
             Self::Closed => "RemoteDisconnected: connection closed without response".to_owned(),

@@ -281,6 +281,15 @@ fn baselines_section(out: &mut String, i: &Inputs<'_>) {
                         escape(&cell.metric.format(v))
                     );
                 }
+                // A request row's requests/s: shown, but the guide's throughput bands
+                // judge the whole system.
+                (Some(v), None) => {
+                    let _ = write!(
+                        out,
+                        "<td class=\"num\" data-v=\"{v}\">{}</td>",
+                        escape(&cell.metric.format(v))
+                    );
+                }
                 _ => out.push_str("<td>n/a</td>"),
             }
         }
@@ -313,6 +322,9 @@ fn baselines_section(out: &mut String, i: &Inputs<'_>) {
 
 fn analysis_section(out: &mut String, i: &Inputs<'_>) {
     out.push_str("<h2 id=\"analysis\">Analysis</h2>\n");
+    for advice in &i.analysis.advice {
+        let _ = writeln!(out, "<p>{}</p>", escape(advice));
+    }
     for row in &i.analysis.rows {
         let _ = writeln!(out, "<h3>{}</h3>\n<ul>", escape(&row.label));
         for s in &row.sentences {

@@ -68,7 +68,11 @@ pub(crate) fn junit(i: &Inputs<'_>) -> String {
     let _ = writeln!(
         out,
         "    <system-out>{}</system-out>\n  </testsuite>\n</testsuites>",
-        escape(&crate::sinks::summary::platform_summary(i.snapshot, v))
+        escape(&crate::sinks::summary::platform_summary(
+            i.snapshot,
+            v,
+            i.baselines
+        ))
     );
     out
 }

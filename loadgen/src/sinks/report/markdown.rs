@@ -78,7 +78,10 @@ pub(crate) fn markdown(i: &Inputs<'_>) -> String {
                 (Some(v), Some(b)) => {
                     let _ = write!(out, " {} {b} |", c.metric.format(v));
                 }
-                _ => out.push_str(" n/a |"),
+                (Some(v), None) => {
+                    let _ = write!(out, " {} |", c.metric.format(v));
+                }
+                (None, _) => out.push_str(" n/a |"),
             }
         }
         out.push('\n');
@@ -98,7 +101,7 @@ pub(crate) fn markdown(i: &Inputs<'_>) -> String {
     }
 
     out.push_str("\n## Analysis\n\n");
-    out.push_str(&i.analysis.to_text());
+    out.push_str(&i.analysis.to_text(false));
 
     out.push_str("\n## Request statistics\n\n| Type | Name | # reqs | # fails | Avg (ms) | Min (ms) | Max (ms) | Med (ms) | req/s | failures/s |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in s.rows.iter().chain(std::iter::once(&s.aggregated)) {

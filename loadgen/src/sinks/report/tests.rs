@@ -302,8 +302,8 @@ fn markdown_has_verdict_bands_analysis_and_tables() {
     for needle in [
         "| Aggregated | `p(95) <= 5000` |",
         "| POST /api/trading/execute | 1500 ms degraded | ",
-        " 10.00% poor | 16.7 req/s poor |",
-        "- POST /api/trading/execute has issues (10.00% failures) - investigate\n",
+        " 10.00% poor | 16.7 req/s |",
+        "- POST /api/trading/execute: needs optimization (1500 ms avg, high max); fails 10.00% of requests: investigate\n",
         "| GET | /api/clients | 5000 | 0 | 250 | 50.0 | 2000 | 200 | 83.33 | 0.00 |",
         "| 100 | POST | /api/trading/execute | HTTPError('500 Server Error for url: /api/trading/execute') |",
     ] {
@@ -361,7 +361,7 @@ fn html_and_markdown_list_the_stages_with_their_start_times() {
 
 /// The text printed after Locust's tables for a judgement.
 fn console_text(j: &Judgement, s: &Snapshot) -> String {
-    crate::sinks::summary::end_of_run(s, &j.bands, &j.analysis, &j.verdict, false)
+    crate::sinks::summary::end_of_run(s, &j.bands, &j.analysis, &j.verdict, false, true)
 }
 
 #[test]
@@ -373,7 +373,16 @@ fn a_judgement_prints_its_verdict_and_writes_each_report_asked_for() {
     let text = console_text(&j, &s);
     assert!(text.starts_with("Baselines"));
     assert!(text.contains("\nAnalysis\n- GET /api/clients is fast (250 ms avg)\n"));
-    assert!(text.ends_with("Requests/s: 166.67\nPASSED\n"), "{text}");
+    assert!(
+        text.contains(
+            "Requests/s: 166.67\nPASSED\n  ok  Aggregated: failure ratio 1.50% is at most 5%\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("  PASSED on the criteria's rows (Aggregated) only; POST /api/trading/execute fails 10.00%: investigate\n"),
+        "{text}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let paths = OutputConfig {

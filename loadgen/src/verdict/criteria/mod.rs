@@ -274,6 +274,7 @@ pub fn evaluate(snapshot: &Snapshot, set: &CriteriaSet) -> Verdict {
     Verdict {
         results,
         aborted: None,
+        unreachable: None,
     }
 }
 

@@ -131,6 +131,19 @@ impl Op {
         }
     }
 
+    /// How a value that keeps `value OP threshold` stands against the threshold, in
+    /// words (`at most` for `<=`).
+    pub fn held_words(self) -> &'static str {
+        match self {
+            Op::Lt => "under",
+            Op::Le => "at most",
+            Op::Gt => "over",
+            Op::Ge => "at least",
+            Op::Eq => "equal to",
+            Op::Ne => "not equal to",
+        }
+    }
+
     /// How a value that breaks `value OP threshold` stands against the threshold, in
     /// words ("over", as the platform's locustfile says for `<=`).
     pub fn breach_words(self) -> &'static str {

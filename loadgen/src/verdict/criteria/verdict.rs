@@ -36,10 +36,28 @@ impl CriterionResult {
             Some(v) => format!("{prefix}{}", describe(&self.criterion, v)),
         }
     }
+
+    /// The criterion that held, with its value: `Aggregated: failure ratio 1.50% is at
+    /// most 5%` (the row is always named, since a pass says where it was measured).
+    pub fn held(&self) -> String {
+        match self.value {
+            None => format!("{}: {} has no requests to judge", self.row, self.criterion),
+            Some(v) => format!(
+                "{}: {}",
+                self.row,
+                describe_with(&self.criterion, v, self.criterion.op.held_words())
+            ),
+        }
+    }
 }
 
 /// `<metric words> <value> is <op words> <threshold>`, in the locustfile's formats.
 pub(crate) fn describe(c: &Criterion, value: f64) -> String {
+    describe_with(c, value, c.op.breach_words())
+}
+
+/// [`describe`] with the words of the comparison given.
+fn describe_with(c: &Criterion, value: f64, words: &str) -> String {
     let (label, v, t) = match c.metric {
         CriterionMetric::Avg => (
             "average response time".to_owned(),
@@ -92,7 +110,7 @@ pub(crate) fn describe(c: &Criterion, value: f64) -> String {
             trim(c.threshold),
         ),
     };
-    format!("{label} {v} is {} {t}", c.op.breach_words())
+    format!("{label} {v} is {words} {t}")
 }
 
 /// Milliseconds as the locustfile prints breaches: whole, with the unit glued on.
@@ -189,6 +207,9 @@ pub struct Verdict {
     pub results: Vec<CriterionResult>,
     /// Set when a criterion stopped the run early.
     pub aborted: Option<Abort>,
+    /// Set when no request reached the target (every connection failed): the run
+    /// fails whatever its criteria say, since nothing was measured.
+    pub unreachable: Option<String>,
 }
 
 impl Verdict {
@@ -198,10 +219,20 @@ impl Verdict {
         self
     }
 
+    /// Records that no request reached the target (see [`Snapshot::unreachable_warning`]).
+    ///
+    /// [`Snapshot::unreachable_warning`]: crate::stats::Snapshot::unreachable_warning
+    pub fn with_unreachable(mut self, unreachable: Option<String>) -> Self {
+        self.unreachable = unreachable;
+        self
+    }
+
     /// The overall outcome.
     pub fn outcome(&self) -> Outcome {
         if self.aborted.is_some() {
             Outcome::Aborted
+        } else if self.unreachable.is_some() {
+            Outcome::Failed
         } else if self.results.is_empty() {
             Outcome::NoCriteria
         } else if self.results.iter().all(|r| r.passed) {
@@ -209,6 +240,21 @@ impl Verdict {
         } else {
             Outcome::Failed
         }
+    }
+
+    /// Each criterion's result in a line, with its measured value: the breach in the
+    /// platform locustfile's words for a failed one, `ok  ...` for one that held.
+    pub fn criteria_lines(&self) -> Vec<String> {
+        self.results
+            .iter()
+            .map(|r| {
+                if r.passed {
+                    format!("ok  {}", r.held())
+                } else {
+                    format!("- {}", r.breach())
+                }
+            })
+            .collect()
     }
 
     /// The failed criteria.
