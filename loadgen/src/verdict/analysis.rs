@@ -457,10 +457,10 @@ pub(crate) fn analyse_row(
         match UserTime::of(row, users).filter(UserTime::client_bound) {
             Some(time) => {
                 client_bound = true;
-                let what = client_bound_sentence(rps, &time, baselines.rps.target);
-                out.sentences.push(what.clone());
+                let what = client_bound_clause(rps, &time, baselines.rps.target);
+                out.sentences.push(format!("Throughput {what}"));
                 if band(Metric::Rps) >= Band::Degraded {
-                    out.findings.push(what);
+                    out.findings.push(format!("throughput {what}"));
                 }
             }
             None => {
@@ -511,12 +511,12 @@ pub(crate) fn analyse_row(
     out
 }
 
-/// `Throughput 13.2 requests/s was set by the users, not the target: ...`, with the load
-/// the guide's target rate needs when the rate is under it.
-fn client_bound_sentence(rps: f64, time: &UserTime, target_rps: f64) -> String {
+/// `13.2 requests/s was set by the users, not the target: ...`, with the load the
+/// guide's target rate needs when the rate is under it.
+fn client_bound_clause(rps: f64, time: &UserTime, target_rps: f64) -> String {
     let in_request_s = time.in_requests * time.cycle_s;
     let mut out = format!(
-        "Throughput {rps:.1} requests/s was set by the users, not the target: by Little's law each of the {} users spent {} of its {:.2} s cycle in a request ({:.0}%) and waited the rest (client-bound)",
+        "{rps:.1} requests/s was set by the users, not the target: by Little's law each of the {} users spent {} of its {:.2} s cycle in a request ({:.0}%) and waited the rest (client-bound)",
         time.users,
         if in_request_s >= 1.0 {
             format!("{in_request_s:.2} s")
@@ -691,11 +691,7 @@ mod tests {
 
     /// A run of `users` users over `seconds` seconds, each row's requests spread evenly
     /// over the run.
-    fn run_of(
-        rows: &[TestRow<'_>],
-        seconds: u64,
-        users: u32,
-    ) -> Snapshot {
+    fn run_of(rows: &[TestRow<'_>], seconds: u64, users: u32) -> Snapshot {
         use crate::stats::{Aggregator, RequestKey, Shard};
         use std::time::{Duration, UNIX_EPOCH};
         let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
