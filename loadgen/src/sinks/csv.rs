@@ -172,10 +172,16 @@ pub(crate) fn history_csv(snapshot: &Snapshot, full_history: bool) -> String {
     out.text()
 }
 
-/// The text of `_failures.csv`: one line per (method, name, error), first seen first.
+/// The text of `_failures.csv`: one line per (method, name, error), in Locust's order.
 pub(crate) fn failures_csv(snapshot: &Snapshot) -> String {
     let mut out = Lines::with_header(FAILURES_HEADER);
-    for e in &snapshot.errors {
+    let mut errors: Vec<(String, &crate::stats::ErrorStats)> = snapshot
+        .errors
+        .iter()
+        .map(|e| (locust_error_key(&e.method, &e.name, &e.error), e))
+        .collect();
+    errors.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, e) in errors {
         out.push(&[
             e.method.clone(),
             e.name.clone(),
@@ -186,6 +192,54 @@ pub(crate) fn failures_csv(snapshot: &Snapshot) -> String {
         ]);
     }
     out.text()
+}
+
+/// Locust's key of an error (`StatsError.create_key`): the SHA-256, in hex, of
+/// `METHOD.NAME.REPR` where REPR is Python's `repr` of the error text. Locust writes
+/// `_failures.csv` sorted by it.
+pub(crate) fn locust_error_key(method: &str, name: &str, error: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{method}.{name}.{}", python_repr(error)));
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Python's `repr` of a string: single quotes unless the text holds a single quote and
+/// no double one; backslashes, the quote, tabs, line ends and other unprintable
+/// characters escaped as Python escapes them.
+pub(crate) fn python_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            // Python prints neither controls nor separators other than the space.
+            c if c.is_control() || (c.is_whitespace() && c != ' ') => {
+                let code = u32::from(c);
+                if code < 0x100 {
+                    out.push_str(&format!("\\x{code:02x}"));
+                } else if code < 0x10000 {
+                    out.push_str(&format!("\\u{code:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{code:08x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
 }
 
 /// The text of `_exceptions.csv`. loadgen's scenarios run no user code, so nothing can
@@ -496,7 +550,7 @@ mod tests {
         let lines: Vec<&str> = text.split(CRLF).filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), 7);
         assert_eq!(
-            lines[1],
+            lines[6],
             "GET,/api/ml/predict,HTTPError('503 Server Error: Service Unavailable for url: /api/ml/predict'),11,2026-11-29T14:03:59Z,2026-11-29T14:03:59Z"
         );
     }
@@ -544,5 +598,65 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    /// Python's own `repr` of each text (printed by CPython 3.11).
+    #[test]
+    fn python_repr_quotes_and_escapes_as_python_does() {
+        let cases = [
+            ("HTTPError('500')", r#""HTTPError('500')""#),
+            (r#"say "hi""#, r#"'say "hi"'"#),
+            (r#"both ' and ""#, r#"'both \' and "'"#),
+            ("tab\there\nnew", r"'tab\there\nnew'"),
+            (r"back\slash", r"'back\\slash'"),
+            (
+                "nbsp\u{a0} and \u{2028} and \u{e9}",
+                "'nbsp\\xa0 and \\u2028 and \u{e9}'",
+            ),
+            ("bell\u{7}", r"'bell\x07'"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(python_repr(text), want, "{text:?}");
+        }
+    }
+
+    /// The real Locust run's failures file is sorted by Locust's error key; errors first
+    /// seen in the opposite order come out in the file's order.
+    #[test]
+    fn failures_are_in_locusts_order() {
+        let theirs = reference_file("run_failures.csv");
+        let rows: Vec<Vec<&str>> = theirs
+            .split(CRLF)
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                // METHOD,NAME,ERROR,...: the error holds no comma in this run.
+                l.splitn(4, ',').take(3).collect()
+            })
+            .collect();
+        assert!(rows.len() >= 6, "{theirs}");
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut shard = crate::stats::Shard::new();
+        for (i, row) in rows.iter().rev().enumerate() {
+            let at = t0 + Duration::from_secs(i as u64);
+            shard.record(
+                &RequestKey::new(row[0], row[1]),
+                Duration::from_millis(5),
+                0,
+                Some(row[2]),
+                at,
+            );
+        }
+        let mut agg = Aggregator::new(t0);
+        agg.merge_shard(&shard);
+        let ours = failures_csv(&agg.snapshot(t0 + Duration::from_secs(10), 1));
+        let order = |text: &str| -> Vec<String> {
+            text.split(CRLF)
+                .skip(1)
+                .filter(|l| !l.is_empty())
+                .map(|l| l.splitn(3, ',').take(2).collect::<Vec<_>>().join(" "))
+                .collect()
+        };
+        assert_eq!(order(&ours), order(&theirs));
     }
 }
