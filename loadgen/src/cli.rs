@@ -27,6 +27,7 @@ use crate::web::{bind_address, Credentials, RunParams, WebConfig, WebError};
     // configuration files' flags placed before it.
     args_override_self = true,
     about = "A load generator that speaks Locust: user classes, flags, tables and CSV, with exact HdrHistogram percentiles",
+    after_help = "Percentiles: the tables and CSV files keep Locust's layout and its \"(approximated)\" heading, but their figures are exact to 3 significant digits (HdrHistogram). Locust first rounds each response time to 1 ms under 100 ms, 10 ms under 1 s, 100 ms under 10 s and 1 s above, so its percentiles can differ from loadgen's by up to that step.",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -72,7 +73,7 @@ pub struct Cli {
     /// Run without the web UI.
     #[arg(long, env = "LOCUST_HEADLESS")]
     pub headless: bool,
-    /// Write stats to PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv, PREFIX_exceptions.csv.
+    /// Write stats to PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv, PREFIX_exceptions.csv (exact percentiles in Locust's columns).
     #[arg(long, value_name = "PREFIX", env = "LOCUST_CSV")]
     pub csv: Option<PathBuf>,
     /// Write every row to the stats history, not only the aggregated one.

@@ -257,7 +257,12 @@ impl Progress {
             .duration_since(self.run_start)
             .unwrap_or_default();
         let remaining = match self.run_time {
-            Some(limit) => clock(limit.saturating_sub(elapsed)),
+            // Rounded up: a run with 0.4 s to go has not finished.
+            Some(limit) => clock(
+                limit
+                    .saturating_sub(elapsed)
+                    .saturating_add(Duration::from_nanos(999_999_999)),
+            ),
             None => "-".to_owned(),
         };
         let agg = &snapshot.aggregated;
@@ -455,7 +460,8 @@ mod tests {
         let progress = Progress::new(s.start, Some(Duration::from_secs(30)));
         assert_eq!(
             progress.line(&s),
-            "elapsed 0:00:20 | remaining 0:00:09 | users 5 | 10.0 req/s | failures 10.00%"
+            // 20.5 s in: elapsed rounds down and the 9.5 s left round up.
+            "elapsed 0:00:20 | remaining 0:00:10 | users 5 | 10.0 req/s | failures 10.00%"
         );
         let unlimited = Progress::new(s.start, None);
         assert!(unlimited.line(&s).contains("remaining - |"));

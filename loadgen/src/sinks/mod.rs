@@ -236,6 +236,8 @@ impl TickSink for Periodic {
             ConsoleMode::Full => {
                 if tick % 2 == 0 {
                     self.progress.clear();
+                    // Locust's table, headed by where the run stands (terminal or not).
+                    eprintln!("{}", self.progress.line(snapshot));
                     eprint!("{}", console::request_table(snapshot, Rates::Current));
                     if let Some(warning) = &unreachable {
                         eprintln!("WARNING: {warning}\n");

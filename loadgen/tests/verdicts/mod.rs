@@ -164,6 +164,14 @@ fn a_closed_port_is_said_at_once_and_fails_the_run() {
     ] {
         assert!(stderr.contains(needle), "{needle} missing from:\n{stderr}");
     }
+    // Each 2-second table is headed by where the run stands.
+    let header = stderr.find("elapsed 0:00:0").expect("a progress header");
+    assert!(header < first_table, "{stderr}");
+    let line = stderr[header..].lines().next().unwrap_or_default();
+    assert!(
+        line.contains(" | remaining 0:00:0") && line.contains(" | users 2 | "),
+        "{line}"
+    );
     assert!(!stderr.contains("is fast"), "{stderr}");
     assert!(!stderr.contains("Database connection pool"), "{stderr}");
 }
