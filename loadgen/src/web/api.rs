@@ -1,7 +1,7 @@
 //! The JSON the page and Locust's scripts read: `/stats/requests` (Locust's field names),
 //! `/tasks` (class and task ratios) and `/verdict` (baselines and criteria as they stand).
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
 
@@ -13,15 +13,26 @@ use crate::stats::{unix_seconds_f64, RequestStats, Snapshot};
 use crate::verdict::baseline::BaselineReport;
 use crate::verdict::criteria::Verdict;
 
+/// Where a live run stands in time.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RunClock {
+    /// Since the run started; `None` without a live run.
+    pub elapsed: Option<Duration>,
+    /// The run's time limit, if it has one.
+    pub run_time: Option<Duration>,
+}
+
 /// `GET /stats/requests`: every row then Aggregated, the errors, the current and
 /// whole-run rates, the failure ratio, the current p50/p95, the state and user count,
 /// where each stage started (`stages`: index, seconds from the start, label; the
-/// charts' markers), and `warning` while every request fails to connect.
+/// charts' markers), `elapsed` and `remaining` seconds of a live run (`remaining` only
+/// with a time limit), and `warning` while every request fails to connect.
 pub(super) fn stats_requests(
     snapshot: &Snapshot,
     state: RunState,
     host: &str,
     stages: &[StageMark],
+    clock: RunClock,
 ) -> Value {
     let now = snapshot.taken_at;
     let mut stats: Vec<Value> = snapshot.rows.iter().map(|r| row(r, now)).collect();
@@ -52,6 +63,11 @@ pub(super) fn stats_requests(
         "start_time": unix_seconds_f64(snapshot.start),
         "stages": stages,
         "warning": snapshot.unreachable_warning(Some(host)),
+        "elapsed": clock.elapsed.map(|e| e.as_secs_f64()),
+        "remaining": clock
+            .elapsed
+            .zip(clock.run_time)
+            .map(|(e, limit)| limit.saturating_sub(e).as_secs_f64()),
     })
 }
 

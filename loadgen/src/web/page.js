@@ -22,6 +22,14 @@ async function getJson(path, options) {
   return response.json();
 }
 
+// Seconds as H:MM:SS, as the console's progress line shows them; "-" when unknown.
+function clock(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  const s = Math.floor(seconds);
+  const pad = (n) => String(n).padStart(2, "0");
+  return Math.floor(s / 3600) + ":" + pad(Math.floor(s / 60) % 60) + ":" + pad(s % 60);
+}
+
 function round(value) {
   return Math.round(Number(value) || 0).toLocaleString("en-US");
 }
@@ -122,6 +130,8 @@ async function refresh() {
   state = data.state;
   $("h-host").textContent = data.host || "-";
   $("h-state").textContent = state;
+  $("h-elapsed").textContent = clock(data.elapsed);
+  $("h-remaining").textContent = clock(data.remaining === null ? null : Math.ceil(data.remaining));
   $("h-users").textContent = String(data.user_count);
   // A stopped test sends nothing: its last current rate would mislead in the header.
   const live = state === "running" || state === "spawning" || state === "stopping";

@@ -121,11 +121,17 @@ async fn reset(State(state): Shared) -> Response {
 
 async fn stats_requests(State(state): Shared) -> Response {
     let snapshot = state.snapshot();
+    let params = state.params();
+    let clock = api::RunClock {
+        elapsed: state.elapsed(),
+        run_time: params.run_time,
+    };
     let body = api::stats_requests(
         &snapshot,
         state.state(),
-        &state.params().host,
+        &params.host,
         &state.stages(),
+        clock,
     );
     ([NO_STORE], Json(body)).into_response()
 }

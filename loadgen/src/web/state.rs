@@ -193,6 +193,11 @@ impl WebState {
         }
     }
 
+    /// How long the live run has been going; `None` without one.
+    pub fn elapsed(&self) -> Option<Duration> {
+        self.lock().live.as_ref().map(|live| live.started.elapsed())
+    }
+
     /// Where each stage of the current (or last) run started, from the run's start.
     pub fn stages(&self) -> Vec<StageMark> {
         self.lock().stages.clone()

@@ -404,11 +404,20 @@ fn stats_carry_a_warning_while_every_request_is_refused() {
     let mut agg = Aggregator::new(t0);
     agg.merge_shard(&shard);
     let host = "http://127.0.0.1:18999";
+    let clock = api::RunClock {
+        elapsed: Some(Duration::from_millis(2500)),
+        run_time: Some(Duration::from_secs(10)),
+    };
     let stats = api::stats_requests(
         &agg.snapshot(t0 + Duration::from_secs(2), 1),
         RunState::Running,
         host,
         &[],
+        clock,
+    );
+    assert_eq!(
+        (stats["elapsed"].as_f64(), stats["remaining"].as_f64()),
+        (Some(2.5), Some(7.5))
     );
     assert_eq!(
         stats["warning"],
@@ -425,9 +434,14 @@ fn stats_carry_a_warning_while_every_request_is_refused() {
     agg.merge_shard(&shard);
     let stats = api::stats_requests(
         &agg.snapshot(t0 + Duration::from_secs(2), 1),
-        RunState::Running,
+        RunState::Stopped,
         host,
         &[],
+        api::RunClock::default(),
     );
     assert!(stats["warning"].is_null(), "{stats}");
+    assert!(
+        stats["elapsed"].is_null() && stats["remaining"].is_null(),
+        "{stats}"
+    );
 }
