@@ -121,10 +121,92 @@ pub enum CliError {
     /// A Locust run could not be made or read.
     #[error(transparent)]
     Locust(#[from] crate::locust::LocustError),
+    /// A flag the command does not use (it would be silently ignored).
+    #[error("harness {command}: {flags} cannot be used here: {why}")]
+    UnusedFlags {
+        /// The command (`bands`).
+        command: &'static str,
+        /// The flags given, as typed (`-u/--users, --time-scale`).
+        flags: String,
+        /// What the command takes instead.
+        why: &'static str,
+    },
+}
+
+impl Command {
+    /// The command's name, and the global flags it does not use with the reason.
+    fn unused_globals(&self) -> (&'static str, &'static [Global], &'static str) {
+        const FIXED: &[Global] = &[
+            Global::Users,
+            Global::Duration,
+            Global::TimeScale,
+            Global::Database,
+        ];
+        const FIXED_WHY: &str =
+            "its runs have fixed loads on their own databases; only --seed applies";
+        match self {
+            Command::Bands => ("bands", FIXED, FIXED_WHY),
+            Command::Capacity => ("capacity", FIXED, FIXED_WHY),
+            Command::Locust(_) => (
+                "locust",
+                &[Global::Database],
+                "the Locust run's mock keeps its records in a temporary database of its own",
+            ),
+            _ => ("", &[], ""),
+        }
+    }
+}
+
+/// A global flag that some commands do not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Global {
+    Users,
+    Duration,
+    TimeScale,
+    Database,
+}
+
+impl Global {
+    fn given(self, cli: &Cli) -> bool {
+        match self {
+            Global::Users => cli.users.is_some(),
+            Global::Duration => cli.duration.is_some(),
+            Global::TimeScale => cli.time_scale.is_some(),
+            Global::Database => cli.database.is_some(),
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Global::Users => "-u/--users",
+            Global::Duration => "-t/--duration",
+            Global::TimeScale => "--time-scale",
+            Global::Database => "--database",
+        }
+    }
+}
+
+/// Refuses the global flags the command would ignore.
+fn refuse_unused_flags(cli: &Cli) -> Result<(), CliError> {
+    let (command, unused, why) = cli.command.unused_globals();
+    let given: Vec<&str> = unused
+        .iter()
+        .filter(|g| g.given(cli))
+        .map(|g| g.flag())
+        .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::UnusedFlags {
+        command,
+        flags: given.join(", "),
+        why,
+    })
 }
 
 /// Runs the command, prints everything, and returns the exit code.
 pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
+    refuse_unused_flags(cli)?;
     let Some(mode) = cli.command.mode() else {
         return match &cli.command {
             Command::Bands => run_bands(cli.seed),
@@ -337,6 +419,37 @@ mod tests {
             e.contains("scenarios/guide_locustfile.py") && e.contains("no such file"),
             "{e}"
         );
+    }
+
+    /// `harness bands -u 10 --time-scale 0.05` used to run with neither: a flag a
+    /// command cannot use is an error that names it and says why.
+    #[test]
+    fn flags_a_command_cannot_use_are_refused_with_the_reason() {
+        let cases: [(&[&str], &str); 3] = [
+            (
+                &["harness", "bands", "-u", "10", "--time-scale", "0.05"],
+                "harness bands: -u/--users, --time-scale cannot be used here: its runs have fixed loads",
+            ),
+            (
+                &["harness", "capacity", "--database", "postgres://h/db"],
+                "harness capacity: --database cannot be used here",
+            ),
+            (
+                &["harness", "locust", "--database", "x.db"],
+                "harness locust: --database cannot be used here",
+            ),
+        ];
+        for (args, words) in cases {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let e = run(&cli).unwrap_err().to_string();
+            assert!(e.starts_with(words), "{args:?}: {e}");
+        }
+        // The guide run uses them all; bands with --seed alone is fine.
+        let cli = Cli::try_parse_from(["harness", "bands", "--seed", "3"]).unwrap();
+        assert!(refuse_unused_flags(&cli).is_ok());
+        let cli =
+            Cli::try_parse_from(["harness", "guide", "-u", "5", "--database", "x.db"]).unwrap();
+        assert!(refuse_unused_flags(&cli).is_ok());
     }
 
     #[test]
