@@ -111,51 +111,51 @@ impl CheckTable {
         (n(Verdict::Pass), n(Verdict::Fail), n(Verdict::Skip))
     }
 
-    /// The table as text, columns sized to their contents.
+    /// The table as text for a 120-column terminal: each check's verdict first, then its
+    /// name, with what was expected, measured and tolerated wrapped beneath it; the
+    /// counts last.
     pub fn render(&self) -> String {
-        let head = ["check", "expected", "measured", "tolerance", "verdict"];
-        let rows: Vec<[&str; 5]> = self
-            .checks
-            .iter()
-            .map(|c| {
-                [
-                    c.name.as_str(),
-                    c.expected.as_str(),
-                    c.measured.as_str(),
-                    c.tolerance.as_str(),
-                    c.verdict.label(),
-                ]
-            })
-            .collect();
-        let mut width = head.map(str::len);
-        for row in &rows {
-            for (w, cell) in width.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
         let mut out = String::new();
-        let line = |out: &mut String, cells: &[&str; 5]| {
-            let mut text = String::new();
-            for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
-                if i > 0 {
-                    text.push_str(" | ");
-                }
-                let _ = write!(text, "{cell:<w$}");
+        for c in &self.checks {
+            let _ = writeln!(out, "{:<4}  {}", c.verdict.label(), c.name);
+            let details = format!(
+                "expected {}; measured {}; tolerance {}",
+                c.expected, c.measured, c.tolerance
+            );
+            for line in wrap(&details, RENDER_WIDTH - DETAIL_INDENT.len()) {
+                let _ = writeln!(out, "{DETAIL_INDENT}{line}");
             }
-            out.push_str(text.trim_end());
-            out.push('\n');
-        };
-        line(&mut out, &head);
-        let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
-        out.push_str(&rule.join("-|-"));
-        out.push('\n');
-        for row in &rows {
-            line(&mut out, row);
         }
         let (pass, fail, skip) = self.counts();
         let _ = writeln!(out, "\n{pass} passed, {fail} failed, {skip} skipped");
         out
     }
+}
+
+/// The width [`CheckTable::render`] fits.
+pub const RENDER_WIDTH: usize = 120;
+/// The indent of a check's details under its verdict and name.
+const DETAIL_INDENT: &str = "      ";
+
+/// Breaks `text` into lines of at most `width` characters at spaces (a word longer than
+/// the width gets a line of its own).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let fits = line.chars().count() + 1 + word.chars().count() <= width;
+        if !line.is_empty() && !fits {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -177,11 +177,38 @@ mod tests {
             ["b"]
         );
         let text = t.render();
-        let b_line = text
-            .lines()
-            .find(|l| l.starts_with("b "))
-            .expect("a line for check b");
-        assert!(b_line.ends_with("| FAIL"), "{text}");
+        assert!(
+            text.starts_with("PASS  a\n      expected 1; measured 1; tolerance exact\nFAIL  b\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nSKIP  c\n"), "{text}");
         assert!(text.ends_with("1 passed, 1 failed, 1 skipped\n"), "{text}");
+    }
+
+    /// Long details wrap beneath the check at 120 columns, every word kept.
+    #[test]
+    fn rows_fit_120_columns() {
+        let long = "a 95% band from the order statistics ".repeat(12);
+        let mut t = CheckTable::default();
+        t.extend([Check::new(
+            "trade p95 vs profile",
+            &long,
+            "4001 ms",
+            &long,
+            true,
+        )]);
+        let text = t.render();
+        assert!(
+            text.lines().all(|l| l.chars().count() <= RENDER_WIDTH),
+            "{text}"
+        );
+        assert!(text.lines().count() > 4, "{text}");
+        let words = |s: &str| s.split_whitespace().count();
+        assert_eq!(
+            words(&text),
+            words(&format!(
+                "PASS trade p95 vs profile expected {long}; measured 4001 ms; tolerance {long}"
+            )) + words("1 passed, 0 failed, 0 skipped")
+        );
     }
 }

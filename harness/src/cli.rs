@@ -219,7 +219,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
-    let evidence = runtime.block_on(crate::run::execute_on(&spec, cli.database.as_deref()))?;
+    let progress = crate::progress::Progress::to_stderr();
+    let evidence = runtime.block_on(crate::run::execute_with(
+        &spec,
+        cli.database.as_deref(),
+        progress,
+    ))?;
+    progress.phase("checking the run against the profile and the mock's records");
     let table = crate::checks::evaluate(&evidence, &spec.expectation());
     let f = spec.load.time_scale;
     let snapshot = &evidence.outcome.snapshot;
@@ -294,7 +300,16 @@ fn run_locust(cli: &Cli, args: &LocustArgs) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
+    let progress = crate::progress::Progress::to_stderr();
+    progress.phase(format_args!(
+        "calibrating, then running {} with {} users for {:.0} s against mock-api (profile `{}`)",
+        spec.program.display(),
+        spec.users,
+        spec.run_time.as_secs_f64(),
+        spec.profile.name
+    ));
     let evidence = runtime.block_on(crate::locust::run::execute(&spec))?;
+    progress.phase("checking the run against the mock's records");
     let table = crate::locust::checks::evaluate(&evidence, &expectation);
     let mut out = crate::locust::report::header(&evidence, &title);
     out.push_str(&crate::locust::report::notes(&expectation));
@@ -314,6 +329,9 @@ fn run_bands(seed: u64) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
+    crate::progress::Progress::to_stderr().phase(
+        "running the band runs (each profile that lands a metric in a band), then checking them",
+    );
     let table = runtime.block_on(crate::checks::bands::run_all(seed))?;
     println!("Baselines and criteria (seed {seed})\n{}", table.render());
     if table.all_passed() {
@@ -332,6 +350,9 @@ fn run_capacity(seed: u64) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
+    crate::progress::Progress::to_stderr().phase(
+        "running the capacity families (breakpoint, coordinated omission, queueing, spike, soak), then checking them",
+    );
     let table = runtime.block_on(crate::checks::capacity::run_all(seed))?;
     println!("Capacity checks (seed {seed})\n{}", table.render());
     if table.all_passed() {

@@ -27,6 +27,7 @@ pub mod config;
 pub mod database;
 pub mod erlang;
 pub mod locust;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod stat;

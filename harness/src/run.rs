@@ -12,6 +12,7 @@ use mock_api::{spawn, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RunSpec;
+use crate::progress::Progress;
 
 /// The runtime's timer resolution (tokio's timer wheel ticks every millisecond and a
 /// timer fires on the first tick at or after its deadline): the least lateness any
@@ -150,6 +151,15 @@ pub async fn execute(spec: &RunSpec) -> Result<Evidence, RunError> {
 /// path) instead of a temporary SQLite file; the database must hold no trades written
 /// during the run but this run's (see [`crate::database::ScratchDatabase`]).
 pub async fn execute_on(spec: &RunSpec, database: Option<&str>) -> Result<Evidence, RunError> {
+    execute_with(spec, database, Progress::quiet()).await
+}
+
+/// [`execute_on`], saying each phase and the run's progress through `progress`.
+pub async fn execute_with(
+    spec: &RunSpec,
+    database: Option<&str>,
+    progress: Progress,
+) -> Result<Evidence, RunError> {
     let started = Instant::now();
     let f = spec.load.time_scale;
     let dir = tempfile::tempdir().map_err(RunError::TempDir)?;
@@ -161,6 +171,15 @@ pub async fn execute_on(spec: &RunSpec, database: Option<&str>) -> Result<Eviden
             .to_string_lossy()
             .into_owned(),
     };
+    progress.phase(format_args!(
+        "starting mock-api (profile `{}`, {})",
+        spec.profile.name,
+        if database.is_some() {
+            "the given database"
+        } else {
+            "a temporary SQLite database"
+        }
+    ));
     let server = start_mock(&spec.profile, &db, spec.seed, f).await?;
     let trades_before = count_trades(&db).await?;
 
@@ -180,8 +199,17 @@ pub async fn execute_on(spec: &RunSpec, database: Option<&str>) -> Result<Eviden
 
     let stop_probe = CancellationToken::new();
     let probe = tokio::spawn(lag_probe(stop_probe.clone()));
+    let planned = spec.load.duration.mul_f64(f);
+    progress.phase(format_args!(
+        "running loadgen: {} users at {}/s for {:.1} s of wall time (time scale x{f})",
+        spec.load.users,
+        spec.load.spawn_rate,
+        planned.as_secs_f64()
+    ));
+    progress.run_ticker("loadgen".to_owned(), planned, stop_probe.clone());
     let outcome = loadgen::run(config, spec.scenario.clone().scaled(f)).await?;
     stop_probe.cancel();
+    progress.phase("collecting the mock's own records");
     let probe_samples = probe.await.unwrap_or_default();
 
     // Shut down first: every connection's last request is recorded by then.
