@@ -38,9 +38,9 @@ use crate::cpu::{self, CpuBudget, CpuSpent};
 use crate::error::ApiError;
 use crate::fault::FailureKind;
 use crate::live::ProfilePair;
-use crate::seeding::{fnv1a, mix64};
 use crate::state::AppState;
 use crate::stats::{DelayError, Outcome};
+use seeding::{fnv1a, mix64};
 
 /// Most bytes of a dribbled body (the body is buffered before dribbling).
 const DRIBBLE_BODY_LIMIT: usize = 16 << 20;

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::seeding::mix64;
+use seeding::mix64;
 
 /// Real CPU work the handler should do (the profile's `cpu_ms`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,7 +37,6 @@ pub mod openapi;
 pub mod optimize;
 pub mod route_table;
 pub mod routes;
-pub mod seeding;
 pub mod server;
 pub mod state;
 pub mod stats;

@@ -9,7 +9,7 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::seeding::{fnv1a, mix64};
+use seeding::{fnv1a, mix64};
 
 /// One tradable instrument of the universe.
 #[derive(Debug, Clone, Copy, PartialEq)]

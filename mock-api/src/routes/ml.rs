@@ -10,9 +10,9 @@ use crate::background::JobKind;
 use crate::error::{ApiError, Json, Query};
 use crate::market;
 use crate::routes::jobs::JobAccepted;
-use crate::seeding::{fnv1a, mix64};
 use crate::state::AppState;
 use crate::store::JobStatus;
+use seeding::{fnv1a, mix64};
 
 /// The model version every answer names.
 pub const MODEL_VERSION: &str = "acis-ensemble-2.3.1";
