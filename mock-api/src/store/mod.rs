@@ -10,7 +10,7 @@ pub mod probe;
 mod records;
 mod seed;
 
-pub use records::{Client, Holding, Job, JobStatus, Side, Trade};
+pub use records::{Client, Holding, Job, JobStatus, JsonText, Side, Trade, UnknownJobStatus};
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
