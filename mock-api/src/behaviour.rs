@@ -48,7 +48,7 @@ const DRIBBLE_BODY_LIMIT: usize = 16 << 20;
 const DRIBBLE_TICK: Duration = Duration::from_millis(100);
 
 /// The middleware (install with `route_layer` so `MatchedPath` is known).
-pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let arrival = req
         .extensions()
         .get::<Arrival>()

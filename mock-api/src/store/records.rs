@@ -73,7 +73,7 @@ pub struct Trade {
     pub quantity: i64,
     /// Execution price per share in USD.
     pub price: f64,
-    /// quantity * price (not stored: see [`Trade::with_total`]).
+    /// quantity * price (not stored: computed when the trade is read).
     #[sqlx(skip)]
     pub total: f64,
     /// Order type (`market`).
