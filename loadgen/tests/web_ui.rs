@@ -1,5 +1,5 @@
 //! The web UI in a real browser: Debian's chromium driven by chromedriver over the
-//! WebDriver protocol (plain HTTP/1.1 from this test, no WebDriver crate). loadgen's web
+//! WebDriver protocol (its JSON commands sent through the shared test client). loadgen's web
 //! UI runs in-process against an in-process axum target on loopback; the test fills the
 //! form, starts the run, waits for rows and charts, changes the user count, stops,
 //! downloads the stats CSV and compares it with `GET /stats/requests/csv`, and saves a
@@ -10,8 +10,7 @@
 //! what to install when either is missing. Its folder (screenshots, the browser's
 //! profile) is removed at the end.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,78 +26,13 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// WebDriver's key for an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// An HTTP/1.1 exchange over a fresh connection: (status, body).
+/// An exchange over a fresh connection through the shared test client: (status, body).
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
-    let payload = body.map(Value::to_string).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-        payload.len()
-    );
-    stream.write_all(request.as_bytes()).expect("write");
-    // chromedriver keeps the connection open despite `Connection: close`, so the body
-    // ends at Content-Length (or the last chunk), not at the close.
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16384];
-    let (head, body_start) = loop {
-        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break (
-                String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase(),
-                split + 4,
-            );
-        }
-        let n = stream.read(&mut buf).expect("read");
-        assert!(n > 0, "the connection closed before the HTTP head ended");
-        raw.extend_from_slice(&buf[..n]);
-    };
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status code");
-    let length = head.lines().find_map(|l| {
-        l.strip_prefix("content-length:")
-            .and_then(|v| v.trim().parse::<usize>().ok())
-    });
-    let chunked = head.contains("transfer-encoding: chunked");
-    loop {
-        let body = &raw[body_start..];
-        let complete = match length {
-            Some(n) => body.len() >= n,
-            None if chunked => body.windows(5).any(|w| w == b"0\r\n\r\n"),
-            None => false,
-        };
-        if complete {
-            break;
-        }
-        let n = stream.read(&mut buf).expect("read");
-        if n == 0 {
-            break;
-        }
-        raw.extend_from_slice(&buf[..n]);
-    }
-    let body = raw[body_start..].to_vec();
-    let body = if chunked { dechunk(&body) } else { body };
-    (status, body)
-}
-
-/// Decodes a chunked body.
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size_text = String::from_utf8_lossy(&data[..end]).to_string();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
-            .expect("a chunk size");
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[end + 2..end + 2 + size]);
-        data = &data[end + 2 + size + 2..];
-    }
+    let body = body.map(Value::to_string);
+    let request = test_http::blocking::request(addr, method, path, body.as_deref());
+    let reply =
+        test_http::blocking::send(request).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    (reply.status, reply.body)
 }
 
 /// A WebDriver session on a chromedriver this test started (killed on drop).
@@ -128,7 +62,7 @@ impl Browser {
             session: String::new(),
         };
         poll("chromedriver to listen", || {
-            TcpStream::connect(addr).is_ok() && http(addr, "GET", "/status", None).0 == 200
+            test_http::blocking::get(addr, "/status").is_ok_and(|r| r.status == 200)
         });
         let profile = dir.join("chromium-profile");
         let caps = json!({"capabilities": {"alwaysMatch": {

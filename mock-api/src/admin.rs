@@ -30,7 +30,7 @@ use crate::state::AppState;
 use crate::stats::StatsSnapshot;
 
 /// Largest profile a PUT accepts.
-pub const PROFILE_BODY_LIMIT: usize = 1 << 20;
+pub(crate) const PROFILE_BODY_LIMIT: usize = 1 << 20;
 
 /// Who may use the admin API.
 #[derive(Clone)]
@@ -137,7 +137,7 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
 }
 
 /// The `/admin` routes, guarded by the access rule.
-pub fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/profile", get(get_profile).put(put_profile))
         .route("/stats", get(get_stats))
@@ -149,7 +149,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 
 /// Query of `GET /admin/profile`.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct ProfileQuery {
+pub(crate) struct ProfileQuery {
     /// `json` (default) or `toml`.
     pub format: Option<String>,
 }
@@ -157,7 +157,7 @@ pub struct ProfileQuery {
 /// The configured live profile.
 #[utoipa::path(get, path = "/admin/profile", tag = "admin", params(ProfileQuery),
     responses((status = 200, description = "The profile as configured (before --time-scale)", body = Object)))]
-pub async fn get_profile(
+pub(crate) async fn get_profile(
     State(state): State<AppState>,
     Query(q): Query<ProfileQuery>,
 ) -> Result<Response, ApiError> {
@@ -183,7 +183,7 @@ pub async fn get_profile(
 
 /// The answer to a profile replacement.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Replaced {
+pub(crate) struct Replaced {
     /// `replaced`.
     pub status: String,
     /// Name of the new live profile.
@@ -191,7 +191,7 @@ pub struct Replaced {
 }
 
 /// Parses a profile from a PUT body: JSON when the content type says so, else TOML.
-pub fn parse_profile(headers: &HeaderMap, body: &str) -> Result<Profile, ApiError> {
+pub(crate) fn parse_profile(headers: &HeaderMap, body: &str) -> Result<Profile, ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -211,7 +211,7 @@ pub fn parse_profile(headers: &HeaderMap, body: &str) -> Result<Profile, ApiErro
 /// Replaces the live profile (TOML, or JSON with `Content-Type: application/json`).
 #[utoipa::path(put, path = "/admin/profile", tag = "admin", request_body(content = String, description = "A profile in TOML or JSON"),
     responses((status = 200, body = Replaced), (status = 422, body = crate::error::ErrorBody)))]
-pub async fn put_profile(
+pub(crate) async fn put_profile(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: String,
@@ -228,13 +228,13 @@ pub async fn put_profile(
 
 /// Server-side statistics per route.
 #[utoipa::path(get, path = "/admin/stats", tag = "admin", responses((status = 200, body = StatsSnapshot)))]
-pub async fn get_stats(State(state): State<AppState>) -> Json<StatsSnapshot> {
+pub(crate) async fn get_stats(State(state): State<AppState>) -> Json<StatsSnapshot> {
     Json(state.stats_snapshot())
 }
 
 /// Forgets the statistics (Prometheus counters are monotonic and are not reset).
 #[utoipa::path(post, path = "/admin/stats/reset", tag = "admin", responses((status = 204, description = "Reset")))]
-pub async fn reset_stats(State(state): State<AppState>) -> StatusCode {
+pub(crate) async fn reset_stats(State(state): State<AppState>) -> StatusCode {
     state.reset_stats();
     StatusCode::NO_CONTENT
 }
@@ -242,7 +242,7 @@ pub async fn reset_stats(State(state): State<AppState>) -> StatusCode {
 /// Body of `POST /admin/stall`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StallRequest {
+pub(crate) struct StallRequest {
     /// How long responses are held, real ms (not time-scaled); 0 ends a stall.
     pub ms: f64,
     /// Start this many real ms from now (default 0: at once).
@@ -252,7 +252,7 @@ pub struct StallRequest {
 
 /// The answer to a stall request.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Stalling {
+pub(crate) struct Stalling {
     /// `stalling`, `scheduled` or `ended`.
     pub status: String,
     /// Length, ms.
@@ -267,7 +267,7 @@ const MAX_STALL_MS: f64 = 3_600_000.0;
 /// Holds every response due during the next `ms` (a GC pause, a failover).
 #[utoipa::path(post, path = "/admin/stall", tag = "admin", request_body = StallRequest,
     responses((status = 200, body = Stalling), (status = 422, body = crate::error::ErrorBody)))]
-pub async fn post_stall(
+pub(crate) async fn post_stall(
     State(state): State<AppState>,
     Json(req): Json<StallRequest>,
 ) -> Result<Json<Stalling>, ApiError> {

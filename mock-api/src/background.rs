@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::profile::JobSettings;
-use crate::seeding::mix64;
 use crate::store::{Job, JobStatus, Store, StoreError};
+use seeding::mix64;
 
 /// A kind of background job, as the route that starts it defines it.
 #[derive(Debug, Clone, Copy)]

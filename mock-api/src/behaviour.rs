@@ -38,9 +38,9 @@ use crate::cpu::{self, CpuBudget, CpuSpent};
 use crate::error::ApiError;
 use crate::fault::FailureKind;
 use crate::live::ProfilePair;
-use crate::seeding::{fnv1a, mix64};
 use crate::state::AppState;
 use crate::stats::{DelayError, Outcome};
+use seeding::{fnv1a, mix64};
 
 /// Most bytes of a dribbled body (the body is buffered before dribbling).
 const DRIBBLE_BODY_LIMIT: usize = 16 << 20;
@@ -48,7 +48,7 @@ const DRIBBLE_BODY_LIMIT: usize = 16 << 20;
 const DRIBBLE_TICK: Duration = Duration::from_millis(100);
 
 /// The middleware (install with `route_layer` so `MatchedPath` is known).
-pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let arrival = req
         .extensions()
         .get::<Arrival>()

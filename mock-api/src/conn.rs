@@ -19,15 +19,15 @@ use tokio::sync::Notify;
 
 /// When the request's head was received (the start of its server time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Arrival(pub Instant);
+pub(crate) struct Arrival(pub Instant);
 
 /// The peer's address, for the admin access rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PeerAddr(pub SocketAddr);
+pub(crate) struct PeerAddr(pub SocketAddr);
 
 /// A fault the connection task enacts after dropping hyper's connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnAction {
+pub(crate) enum ConnAction {
     /// SO_LINGER 0 and close: the peer sees RST.
     Reset,
     /// Close with no response: the peer sees EOF.
@@ -38,25 +38,25 @@ pub enum ConnAction {
 
 /// The per-connection slot a request uses to hand a [`ConnAction`] to its connection.
 #[derive(Debug, Default)]
-pub struct ConnSlot {
+pub(crate) struct ConnSlot {
     action: Mutex<Option<ConnAction>>,
     notify: Notify,
 }
 
 impl ConnSlot {
     /// A new, empty slot.
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
     /// Asks the connection to enact `action` (the request future is then dropped).
-    pub fn request(&self, action: ConnAction) {
+    pub(crate) fn request(&self, action: ConnAction) {
         *self.action.lock().unwrap_or_else(PoisonError::into_inner) = Some(action);
         self.notify.notify_one();
     }
 
     /// Waits until an action is requested and takes it.
-    pub async fn wait(&self) -> ConnAction {
+    pub(crate) async fn wait(&self) -> ConnAction {
         loop {
             self.notify.notified().await;
             if let Some(a) = self
@@ -74,7 +74,7 @@ impl ConnSlot {
 /// A `TcpStream` hyper reads and writes through an `Arc`, so another owner keeps the
 /// socket after hyper lets go. Uses tokio's `&self` readiness API, no `unsafe`.
 #[derive(Debug, Clone)]
-pub struct SharedStream(pub Arc<TcpStream>);
+pub(crate) struct SharedStream(pub Arc<TcpStream>);
 
 impl AsyncRead for SharedStream {
     fn poll_read(
@@ -139,7 +139,7 @@ impl AsyncWrite for SharedStream {
 }
 
 /// Enacts `action` on `stream` once hyper no longer uses it, then drops it.
-pub async fn enact(action: ConnAction, stream: Arc<TcpStream>) -> io::Result<()> {
+pub(crate) async fn enact(action: ConnAction, stream: Arc<TcpStream>) -> io::Result<()> {
     if action != ConnAction::Reset {
         drain(&stream);
     }

@@ -6,15 +6,15 @@
 
 use std::time::{Duration, Instant};
 
-use crate::seeding::mix64;
+use seeding::mix64;
 
 /// Real CPU work the handler should do (the profile's `cpu_ms`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CpuBudget(pub Duration);
+pub(crate) struct CpuBudget(pub Duration);
 
 /// A response extension: the handler spent its [`CpuBudget`] itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CpuSpent;
+pub(crate) struct CpuSpent;
 
 /// Burns `budget` of CPU on a blocking thread (the async workers stay free).
 pub(crate) async fn burn(budget: Duration) {

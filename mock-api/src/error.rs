@@ -17,7 +17,7 @@ use crate::store::{StoreError, TradeError};
 
 /// The JSON body of every error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// What was wrong, for a person.
     pub detail: String,
     /// A stable code, for a program (`not_found`, `invalid_json`, ...).
@@ -26,7 +26,7 @@ pub struct ErrorBody {
 
 /// An error answer: status, code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// Stable code.
@@ -37,7 +37,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with the given parts.
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -46,17 +46,17 @@ impl ApiError {
     }
 
     /// 404 for a missing resource.
-    pub fn not_found(detail: impl Into<String>) -> Self {
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
 
     /// 422 for a well-formed request whose values are unacceptable.
-    pub fn invalid(detail: impl Into<String>) -> Self {
+    pub(crate) fn invalid(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_error", detail)
     }
 
     /// 500 with a generic message; `cause` is logged, not sent.
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -141,7 +141,7 @@ impl From<PathRejection> for ApiError {
 /// `axum::Json` whose rejection is an [`ApiError`].
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
-pub struct Json<T>(pub T);
+pub(crate) struct Json<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -152,14 +152,14 @@ impl<T: Serialize> IntoResponse for Json<T> {
 /// `axum::extract::Query` whose rejection is an [`ApiError`].
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct Query<T>(pub T);
+pub(crate) struct Query<T>(pub T);
 
 /// `axum::extract::Path` whose rejection is an [`ApiError`].
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct Path<T>(pub T);
+pub(crate) struct Path<T>(pub T);
 
 /// The 404 for a path no route matches, in the same JSON shape.
-pub async fn not_found_fallback(uri: axum::http::Uri) -> ApiError {
+pub(crate) async fn not_found_fallback(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no route for {}", uri.path()))
 }

@@ -9,11 +9,11 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::seeding::{fnv1a, mix64};
+use seeding::{fnv1a, mix64};
 
 /// One tradable instrument of the universe.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TickerInfo {
+pub(crate) struct TickerInfo {
     /// Exchange symbol, e.g. `AAPL`.
     pub symbol: &'static str,
     /// Company name.
@@ -35,7 +35,7 @@ const fn t(symbol: &'static str, name: &'static str, sector: &'static str, p: f6
 
 /// The universe seeded into every database: the eight tickers of the platform's load
 /// profile first, then a handful more so portfolios look like portfolios.
-pub const UNIVERSE: &[TickerInfo] = &[
+pub(crate) const UNIVERSE: &[TickerInfo] = &[
     t("AAPL", "Apple Inc.", "Information Technology", 189.50),
     t(
         "GOOGL",
@@ -80,16 +80,16 @@ pub const UNIVERSE: &[TickerInfo] = &[
 ];
 
 /// How many of [`UNIVERSE`]'s first entries the platform's load profile trades.
-pub const LOAD_PROFILE_TICKERS: usize = 8;
+pub(crate) const LOAD_PROFILE_TICKERS: usize = 8;
 
 /// The universe entry for `symbol` (exact, upper-case match), if any.
-pub fn ticker(symbol: &str) -> Option<&'static TickerInfo> {
+pub(crate) fn ticker(symbol: &str) -> Option<&'static TickerInfo> {
     UNIVERSE.iter().find(|t| t.symbol == symbol)
 }
 
 /// A day's open/high/low/close/volume.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
-pub struct Bar {
+pub(crate) struct Bar {
     /// The trading day.
     #[schema(value_type = String, format = Date)]
     pub date: NaiveDate,
@@ -106,7 +106,7 @@ pub struct Bar {
 }
 
 /// Whether `date` is a trading day (the imitation ignores exchange holidays).
-pub fn is_trading_day(date: NaiveDate) -> bool {
+pub(crate) fn is_trading_day(date: NaiveDate) -> bool {
     !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
@@ -117,7 +117,7 @@ fn unit(bits: u64) -> f64 {
 
 /// The bar of `info` on `date`: a slow trend and seasonal swing around the reference
 /// price plus day noise, all from the hash of (ticker, date).
-pub fn daily_bar(info: &TickerInfo, date: NaiveDate) -> Bar {
+pub(crate) fn daily_bar(info: &TickerInfo, date: NaiveDate) -> Bar {
     let day = f64::from(date.num_days_from_ce());
     let phase = unit(fnv1a(&[info.symbol.as_bytes()])) * std::f64::consts::TAU;
     // Smooth components: about +-12 % over a year, +-4 % over a quarter.
@@ -142,12 +142,12 @@ pub fn daily_bar(info: &TickerInfo, date: NaiveDate) -> Bar {
 }
 
 /// Rounds a price to cents.
-pub fn round2(x: f64) -> f64 {
+pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
 /// The trading-day bars of `info` from `start` to `end` inclusive.
-pub fn bars(info: &TickerInfo, start: NaiveDate, end: NaiveDate) -> Vec<Bar> {
+pub(crate) fn bars(info: &TickerInfo, start: NaiveDate, end: NaiveDate) -> Vec<Bar> {
     start
         .iter_days()
         .take_while(|d| *d <= end)

@@ -28,13 +28,13 @@ macro_rules! api_doc {
                 (name = "admin", description = "The mock's own control API"),
             )
         )]
-        pub struct ApiDoc;
+        pub(crate) struct ApiDoc;
     };
 }
 
 crate::route_table::platform_routes!(api_doc);
 
 /// `GET /openapi.json`.
-pub async fn handler() -> axum::Json<utoipa::openapi::OpenApi> {
+pub(crate) async fn handler() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(ApiDoc::openapi())
 }

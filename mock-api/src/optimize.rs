@@ -12,15 +12,15 @@ use utoipa::ToSchema;
 use crate::market::{self, TickerInfo};
 
 /// The fewest portfolios tried even with no budget, so every answer is meaningful.
-pub const MIN_ITERATIONS: u64 = 256;
+pub(crate) const MIN_ITERATIONS: u64 = 256;
 /// The most portfolios tried whatever the budget, so a huge budget still ends.
-pub const MAX_ITERATIONS: u64 = 200_000_000;
+pub(crate) const MAX_ITERATIONS: u64 = 200_000_000;
 const TRADING_DAYS: f64 = 252.0;
 const RISK_FREE: f64 = 0.04;
 
 /// The best portfolio found.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Optimum {
+pub(crate) struct Optimum {
     /// Weight per ticker (sum 1).
     pub weights: std::collections::BTreeMap<String, f64>,
     /// Annualised expected return.
@@ -37,7 +37,7 @@ pub struct Optimum {
 
 /// Searches for `budget` (at least [`MIN_ITERATIONS`] portfolios). Blocking: call it from
 /// `spawn_blocking`.
-pub fn optimise(
+pub(crate) fn optimise(
     tickers: &[&'static TickerInfo],
     end: chrono::NaiveDate,
     budget: Duration,

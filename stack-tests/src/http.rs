@@ -1,5 +1,6 @@
-//! GET over HTTP for Prometheus's API and readiness endpoints, through reqwest's blocking
-//! client (the callers are plain test threads). Loopback only, so no TLS.
+//! GET over HTTP for Prometheus's API and readiness endpoints, through the workspace's
+//! shared test client (reqwest's blocking one: the callers are plain test threads).
+//! Loopback only, so no TLS.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,21 +37,13 @@ pub fn get(addr: SocketAddr, target: &str, timeout: Duration) -> Result<Response
         target: target.to_owned(),
         source,
     };
-    let client = reqwest::blocking::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .no_proxy()
-        .build()
-        .map_err(fail)?;
-    let response = client
-        .get(format!("http://{addr}{target}"))
-        .send()
-        .map_err(fail)?;
-    let status = response.status().as_u16();
-    let body = response.bytes().map_err(fail)?;
+    let request = test_http::blocking::client()
+        .get(test_http::url(addr, target))
+        .timeout(timeout);
+    let reply = test_http::blocking::send(request).map_err(fail)?;
     Ok(Response {
-        status,
-        body: String::from_utf8_lossy(&body).into_owned(),
+        status: reply.status,
+        body: reply.text(),
     })
 }
 

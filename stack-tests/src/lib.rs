@@ -1,7 +1,7 @@
 //! stack-tests: checks of the monitoring stack in `deploy/` that need no container
 //! engine. The library reads the Grafana dashboards (`dashboard`), talks to a real
-//! Prometheus server started as a child process (`prometheus`) over a minimal HTTP/1.0
-//! client (`http`); the integration tests in `tests/` use them to evaluate every
+//! Prometheus server started as a child process (`prometheus`) over the workspace's
+//! shared test client (`http`); the integration tests in `tests/` use them to evaluate every
 //! dashboard query against live mock-api and loadgen metrics.
 
 #![warn(missing_docs, unreachable_pub)]

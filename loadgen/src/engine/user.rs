@@ -94,14 +94,8 @@ pub(crate) struct UserReport {
 /// A user's RNG seed: the run seed and the index, mixed so that neighbouring seeds and
 /// indices give unrelated streams.
 pub(crate) fn user_seed(seed: u64, index: usize) -> u64 {
-    splitmix64(seed ^ splitmix64(index as u64))
-}
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    use seeding::mix64;
+    mix64(seed ^ mix64(index as u64))
 }
 
 /// A user's state between tasks: its class, RNG, HTTP session and stats keys. The closed

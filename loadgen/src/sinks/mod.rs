@@ -74,12 +74,8 @@ impl Outputs {
             None => None,
         };
         // Fail before any request rather than after the run when a report cannot be written.
-        for (what, path) in [
-            ("JSON report", &out.json),
-            ("HTML report", &out.html),
-            ("JUnit report", &out.junit),
-            ("Markdown summary", &out.summary_md),
-        ] {
+        let reports = crate::sinks::report::reports(out).map(|(what, path, _)| (what, path));
+        for (what, path) in std::iter::once(("JSON report", &out.json)).chain(reports) {
             if let Some(dir) = path.as_ref().and_then(|p| p.parent()) {
                 if !dir.as_os_str().is_empty() && !dir.is_dir() {
                     return Err(OutputError {

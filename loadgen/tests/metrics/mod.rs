@@ -6,8 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use loadgen::metrics::{self, MetricsConfig, MetricsServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use test_http::Reply;
 
 use crate::support::{app, config, one_request};
 
@@ -17,19 +16,12 @@ const DEADLINE: Duration = Duration::from_secs(30);
 /// The row the test scenario sends.
 const ROW: &str = r#"{method="GET",name="/metered"}"#;
 
-/// `GET /metrics` over a fresh connection: (status line, headers and body as text).
-async fn scrape(addr: SocketAddr) -> std::io::Result<(String, String)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .await?;
-    let mut response = Vec::new();
-    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut response))
+/// `GET /metrics` over a fresh connection.
+async fn scrape(addr: SocketAddr) -> Result<Reply, String> {
+    tokio::time::timeout(DEADLINE, test_http::get(addr, "/metrics"))
         .await
-        .map_err(|_| std::io::Error::other("no full answer in time"))??;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text.lines().next().unwrap_or_default().to_owned();
-    Ok((status, text))
+        .map_err(|_| "no full answer in time".to_owned())?
+        .map_err(|e| e.to_string())
 }
 
 /// The value of the sample `series` in an exposition, if present.
@@ -66,13 +58,14 @@ async fn the_endpoint_serves_live_figures_during_the_run_and_the_final_ones_afte
 
     // Live: both users running and requests counted, while the run goes on.
     let started = Instant::now();
-    let live = loop {
-        let (status, text) = scrape(addr).await.expect("the endpoint answers");
-        assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
+    let (live, content_type) = loop {
+        let reply = scrape(addr).await.expect("the endpoint answers");
+        let text = reply.text();
+        assert_eq!(reply.status, 200, "{text}");
         let users = sample(&text, "loadgen_users");
         let requests = sample(&text, &format!("loadgen_requests_total{ROW}"));
         if users == Some(2.0) && requests.is_some_and(|n| n > 0.0) {
-            break text;
+            break (text, reply.header("content-type").unwrap_or("").to_owned());
         }
         assert!(
             started.elapsed() < DEADLINE,
@@ -82,9 +75,8 @@ async fn the_endpoint_serves_live_figures_during_the_run_and_the_final_ones_afte
     };
     assert!(!run.is_finished(), "the run was still going");
     assert!(
-        live.to_ascii_lowercase()
-            .contains("content-type: application/openmetrics-text"),
-        "{live}"
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
     );
     assert_eq!(
         sample(&live, &format!("loadgen_failures_total{ROW}")),
@@ -101,7 +93,7 @@ async fn the_endpoint_serves_live_figures_during_the_run_and_the_final_ones_afte
     stop.cancel();
     let outcome = run.await.expect("the run task").expect("the run");
     let row = outcome.snapshot.row("GET", "/metered").expect("the row");
-    let (_, after) = scrape(addr).await.expect("served during the grace");
+    let after = scrape(addr).await.expect("served during the grace").text();
     assert_eq!(
         sample(&after, &format!("loadgen_requests_total{ROW}")),
         Some(row.num_requests() as f64),
@@ -137,8 +129,8 @@ async fn the_grace_ends_with_the_first_scrape_of_the_final_figures() {
         .expect("the run");
     assert!(!stop.is_cancelled(), "the run ended by its run time");
     let finish = tokio::spawn(async move { server.finish(&stop).await });
-    let (status, text) = scrape(addr).await.expect("served during the grace");
-    assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
+    let reply = scrape(addr).await.expect("served during the grace");
+    assert_eq!(reply.status, 200, "{}", reply.text());
     tokio::time::timeout(DEADLINE, finish)
         .await
         .expect("the scrape ended the grace")
@@ -186,7 +178,7 @@ fn the_binary_offers_the_flags_and_refuses_them_without_headless() {
 
 #[test]
 fn the_binary_prints_the_bound_address_and_serves_while_it_runs() {
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::io::{BufRead as _, BufReader};
 
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let target = runtime.block_on(app());
@@ -218,25 +210,19 @@ fn the_binary_prints_the_bound_address_and_serves_while_it_runs() {
                 .and_then(|rest| rest.strip_suffix("/metrics"))
                 .and_then(|a| a.parse::<SocketAddr>().ok())
         });
-    let result = announced.ok_or("no address announced").and_then(|addr| {
-        let mut stream = std::net::TcpStream::connect(addr).map_err(|_| "cannot connect")?;
-        stream
-            .set_read_timeout(Some(DEADLINE))
-            .map_err(|_| "timeout")?;
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            .map_err(|_| "cannot send")?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).map_err(|_| "no answer")?;
-        Ok((addr, text))
-    });
+    let result = announced
+        .ok_or_else(|| "no address announced".to_owned())
+        .and_then(|addr| {
+            if !addr.ip().is_loopback() {
+                return Err(format!("{addr}: the default host is loopback"));
+            }
+            let reply = test_http::blocking::get(addr, "/metrics").map_err(|e| e.to_string())?;
+            Ok((addr, reply))
+        });
     let _ = child.kill();
     let _ = child.wait();
-    let (addr, text) = result.unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        addr.ip().is_loopback(),
-        "{addr}: the default host is loopback"
-    );
-    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    let (_, reply) = result.unwrap_or_else(|e| panic!("{e}"));
+    let text = reply.text();
+    assert_eq!(reply.status, 200, "{text}");
     assert!(text.contains("loadgen_users"), "{text}");
 }

@@ -17,7 +17,7 @@ use crate::store::Client;
 
 /// The client list.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClientList {
+pub(crate) struct ClientList {
     /// Every client, by id.
     pub clients: Vec<Client>,
     /// How many.
@@ -26,7 +26,7 @@ pub struct ClientList {
 
 /// One valued position.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Position {
+pub(crate) struct Position {
     /// Ticker symbol.
     pub ticker: String,
     /// Shares held.
@@ -45,7 +45,7 @@ pub struct Position {
 
 /// A client's holdings, valued at today's prices.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Portfolio {
+pub(crate) struct Portfolio {
     /// The client.
     pub client_id: i64,
     /// Cash in USD.
@@ -102,7 +102,7 @@ impl EncodedClients {
 /// Lists every client.
 #[utoipa::path(get, path = "/api/clients", tag = "clients",
     responses((status = 200, description = "All clients", body = ClientList)))]
-pub async fn list_clients(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn list_clients(State(state): State<AppState>) -> Result<Response, ApiError> {
     let clients = state.store.clients().await?;
     let body = state
         .clients_json
@@ -116,7 +116,7 @@ pub async fn list_clients(State(state): State<AppState>) -> Result<Response, Api
     params(("client_id" = i64, Path, description = "Client id")),
     responses((status = 200, body = Client), (status = 404, body = crate::error::ErrorBody),
               (status = 422, description = "client_id is not an integer", body = crate::error::ErrorBody)))]
-pub async fn get_client(
+pub(crate) async fn get_client(
     State(state): State<AppState>,
     Path(client_id): Path<i64>,
 ) -> Result<Json<Client>, ApiError> {
@@ -127,7 +127,7 @@ pub async fn get_client(
 #[utoipa::path(get, path = "/api/clients/{client_id}/portfolio", tag = "clients",
     params(("client_id" = i64, Path, description = "Client id")),
     responses((status = 200, body = Portfolio), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get_portfolio(
+pub(crate) async fn get_portfolio(
     State(state): State<AppState>,
     Path(client_id): Path<i64>,
 ) -> Result<Json<Portfolio>, ApiError> {

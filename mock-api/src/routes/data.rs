@@ -9,11 +9,11 @@ use crate::error::{ApiError, Json, Query};
 use crate::market::{self, Bar};
 
 /// The longest range one request may ask for, in days.
-pub const MAX_RANGE_DAYS: i64 = 3660;
+pub(crate) const MAX_RANGE_DAYS: i64 = 3660;
 
 /// Query of `GET /api/data/historical`.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct HistoricalQuery {
+pub(crate) struct HistoricalQuery {
     /// Ticker symbol.
     pub ticker: String,
     /// First day, YYYY-MM-DD (default: a year before `end`).
@@ -24,7 +24,7 @@ pub struct HistoricalQuery {
 
 /// The answer: the bars of the range.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Historical {
+pub(crate) struct Historical {
     /// Ticker symbol.
     pub ticker: String,
     /// First day asked for.
@@ -40,7 +40,7 @@ pub struct Historical {
 }
 
 /// The years the market data covers.
-pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
+pub(crate) const YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
 
 fn parse_date(field: &str, value: &str) -> Result<NaiveDate, ApiError> {
     let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|e| {
@@ -62,7 +62,9 @@ fn parse_date(field: &str, value: &str) -> Result<NaiveDate, ApiError> {
 #[utoipa::path(get, path = "/api/data/historical", tag = "data", params(HistoricalQuery),
     responses((status = 200, body = Historical), (status = 404, description = "Unknown ticker", body = crate::error::ErrorBody),
               (status = 422, description = "Bad date or range", body = crate::error::ErrorBody)))]
-pub async fn historical(Query(q): Query<HistoricalQuery>) -> Result<Json<Historical>, ApiError> {
+pub(crate) async fn historical(
+    Query(q): Query<HistoricalQuery>,
+) -> Result<Json<Historical>, ApiError> {
     let symbol = q.ticker.trim().to_ascii_uppercase();
     let info = market::ticker(&symbol)
         .ok_or_else(|| ApiError::not_found(format!("ticker {:?} not found", q.ticker)))?;

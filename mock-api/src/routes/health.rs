@@ -17,7 +17,7 @@ use crate::store::Backend;
 
 /// The database part of the health answer.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DatabaseHealth {
+pub(crate) struct DatabaseHealth {
     /// `connected` or `unavailable`.
     pub status: &'static str,
     /// The engine.
@@ -30,7 +30,7 @@ pub struct DatabaseHealth {
 
 /// The health answer.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
+pub(crate) struct Health {
     /// `healthy`, or `degraded` when the database does not answer.
     pub status: &'static str,
     /// The database's state.
@@ -48,7 +48,7 @@ pub struct Health {
 /// Liveness and database status (503 when the database did not answer its last probe).
 #[utoipa::path(get, path = "/health", tag = "health",
     responses((status = 200, body = Health), (status = 503, description = "Database unavailable", body = Health)))]
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let probe = match state.db_probe.latest() {
         Some(p) => p,
         None => state.db_probe.refresh(&state.store).await,

@@ -12,7 +12,7 @@ use crate::store::{Job, JobStatus};
 
 /// The 202 answer to a job start.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct JobAccepted {
+pub(crate) struct JobAccepted {
     /// Job id (UUID).
     pub job_id: String,
     /// Job kind.
@@ -27,7 +27,7 @@ pub struct JobAccepted {
 
 impl JobAccepted {
     /// 202 with a Location header and this body.
-    pub fn response(job: &Job) -> (StatusCode, [(HeaderName, String); 1], Json<Self>) {
+    pub(crate) fn response(job: &Job) -> (StatusCode, [(HeaderName, String); 1], Json<Self>) {
         let status_url = format!("/api/jobs/{}", job.job_id);
         (
             StatusCode::ACCEPTED,
@@ -45,7 +45,7 @@ impl JobAccepted {
 
 /// A job as polled.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct JobView {
+pub(crate) struct JobView {
     /// The stored job.
     #[serde(flatten)]
     pub job: Job,
@@ -76,7 +76,7 @@ fn progress(job: &Job) -> f64 {
     params(("job_id" = String, Path, description = "Job id (UUID)")),
     responses((status = 200, body = JobView), (status = 404, body = crate::error::ErrorBody),
               (status = 422, description = "job_id is not a UUID", body = crate::error::ErrorBody)))]
-pub async fn get_job(
+pub(crate) async fn get_job(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {

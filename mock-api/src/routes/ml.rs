@@ -10,15 +10,15 @@ use crate::background::JobKind;
 use crate::error::{ApiError, Json, Query};
 use crate::market;
 use crate::routes::jobs::JobAccepted;
-use crate::seeding::{fnv1a, mix64};
 use crate::state::AppState;
 use crate::store::JobStatus;
+use seeding::{fnv1a, mix64};
 
 /// The model version every answer names.
-pub const MODEL_VERSION: &str = "acis-ensemble-2.3.1";
+pub(crate) const MODEL_VERSION: &str = "acis-ensemble-2.3.1";
 
 /// The job training creates.
-pub const TRAIN_JOB: JobKind = JobKind {
+pub(crate) const TRAIN_JOB: JobKind = JobKind {
     name: ModelType::JOB_KIND,
     failure: "worker failed: training diverged",
     result: train_result,
@@ -37,14 +37,14 @@ fn train_result(params: &serde_json::Value, q: f64) -> serde_json::Value {
 
 /// Query of `GET /api/ml/predict`.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct PredictQuery {
+pub(crate) struct PredictQuery {
     /// Ticker symbol, e.g. AAPL.
     pub ticker: String,
 }
 
 /// The model's call for one ticker.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Forecast {
+pub(crate) struct Forecast {
     /// `up`, `down` or `flat`.
     pub direction: &'static str,
     /// Expected return over the horizon (fraction).
@@ -59,7 +59,7 @@ pub struct Forecast {
 
 /// The answer of `GET /api/ml/predict`.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Prediction {
+pub(crate) struct Prediction {
     /// Ticker symbol.
     pub ticker: String,
     /// Today's price.
@@ -82,7 +82,7 @@ fn unit(bits: u64) -> f64 {
 #[utoipa::path(get, path = "/api/ml/predict", tag = "ml", params(PredictQuery),
     responses((status = 200, body = Prediction), (status = 404, description = "Unknown ticker", body = crate::error::ErrorBody),
               (status = 422, description = "Missing ticker", body = crate::error::ErrorBody)))]
-pub async fn predict(Query(q): Query<PredictQuery>) -> Result<Json<Prediction>, ApiError> {
+pub(crate) async fn predict(Query(q): Query<PredictQuery>) -> Result<Json<Prediction>, ApiError> {
     let symbol = q.ticker.trim().to_ascii_uppercase();
     let info = market::ticker(&symbol)
         .ok_or_else(|| ApiError::not_found(format!("ticker {:?} not found", q.ticker)))?;
@@ -123,7 +123,7 @@ pub async fn predict(Query(q): Query<PredictQuery>) -> Result<Json<Prediction>, 
 
 /// Metrics of one model type.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ModelMetrics {
+pub(crate) struct ModelMetrics {
     /// Model type.
     pub model_type: &'static str,
     /// Directional accuracy (0..1).
@@ -140,7 +140,7 @@ pub struct ModelMetrics {
 
 /// The answer of `GET /api/ml/performance`.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Performance {
+pub(crate) struct Performance {
     /// Model in production.
     pub model_version: &'static str,
     /// One entry per model type.
@@ -153,7 +153,9 @@ pub struct Performance {
 
 /// Model performance metrics.
 #[utoipa::path(get, path = "/api/ml/performance", tag = "ml", responses((status = 200, body = Performance)))]
-pub async fn performance(State(state): State<AppState>) -> Result<Json<Performance>, ApiError> {
+pub(crate) async fn performance(
+    State(state): State<AppState>,
+) -> Result<Json<Performance>, ApiError> {
     let completed = state
         .store
         .count_jobs(ModelType::JOB_KIND, JobStatus::Completed)
@@ -196,7 +198,7 @@ pub async fn performance(State(state): State<AppState>) -> Result<Json<Performan
 /// The strategies a model can be trained for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum ModelType {
+pub(crate) enum ModelType {
     /// Growth.
     Growth,
     /// Value.
@@ -209,12 +211,12 @@ pub enum ModelType {
 
 impl ModelType {
     /// Every model type.
-    pub const ALL: [Self; 4] = [Self::Growth, Self::Value, Self::Dividend, Self::Momentum];
+    pub(crate) const ALL: [Self; 4] = [Self::Growth, Self::Value, Self::Dividend, Self::Momentum];
     /// The job kind training creates.
-    pub const JOB_KIND: &'static str = "ml_train";
+    pub(crate) const JOB_KIND: &'static str = "ml_train";
 
     /// The wire spelling.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Growth => "growth",
             Self::Value => "value",
@@ -226,7 +228,7 @@ impl ModelType {
 
 /// Body of `POST /api/ml/train`.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct TrainRequest {
+pub(crate) struct TrainRequest {
     /// Strategy to train.
     pub model_type: ModelType,
     /// Days of history to learn from (the platform uses 30, 60, 90 or 180; 1..=3650 accepted).
@@ -237,7 +239,7 @@ pub struct TrainRequest {
 #[utoipa::path(post, path = "/api/ml/train", tag = "ml", request_body = TrainRequest,
     responses((status = 202, body = JobAccepted), (status = 400, description = "Malformed JSON", body = crate::error::ErrorBody),
               (status = 422, description = "Invalid field", body = crate::error::ErrorBody)))]
-pub async fn train(
+pub(crate) async fn train(
     State(state): State<AppState>,
     Json(req): Json<TrainRequest>,
 ) -> Result<

@@ -2,13 +2,13 @@
 //! from the one route table (`crate::route_table`), so each route has a behaviour in
 //! every profile.
 
-pub mod clients;
-pub mod data;
-pub mod health;
-pub mod jobs;
-pub mod ml;
-pub mod portfolio;
-pub mod trading;
+pub(crate) mod clients;
+pub(crate) mod data;
+pub(crate) mod health;
+pub(crate) mod jobs;
+pub(crate) mod ml;
+pub(crate) mod portfolio;
+pub(crate) mod trading;
 
 use axum::routing::MethodFilter;
 use axum::Router;
@@ -19,7 +19,7 @@ use crate::state::AppState;
 macro_rules! platform_router {
     ($($method:ident $path:literal => $area:ident :: $handler:ident,)*) => {
         /// The platform's routes (without the behaviour layer).
-        pub fn platform() -> Router<AppState> {
+        pub(crate) fn platform() -> Router<AppState> {
             Router::new()
                 $(.route($path, axum::routing::on(MethodFilter::$method, $area::$handler)))*
         }

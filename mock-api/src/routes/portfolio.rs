@@ -17,7 +17,7 @@ use crate::routes::jobs::JobAccepted;
 use crate::state::AppState;
 
 /// The job rebalancing creates.
-pub const REBALANCE_JOB: JobKind = JobKind {
+pub(crate) const REBALANCE_JOB: JobKind = JobKind {
     name: "portfolio_rebalance",
     failure: "worker failed: order routing rejected the rebalance",
     result: rebalance_result,
@@ -37,7 +37,7 @@ fn rebalance_result(params: &serde_json::Value, q: f64) -> serde_json::Value {
 
 /// The answer of the optimiser.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Optimization {
+pub(crate) struct Optimization {
     /// The client.
     pub client_id: i64,
     /// `max_sharpe`.
@@ -52,7 +52,7 @@ pub struct Optimization {
 #[utoipa::path(get, path = "/api/portfolio/optimize/{client_id}", tag = "portfolio",
     params(("client_id" = i64, Path, description = "Client id")),
     responses((status = 200, body = Optimization), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn optimize(
+pub(crate) async fn optimize(
     State(state): State<AppState>,
     Path(client_id): Path<i64>,
     budget: Option<Extension<CpuBudget>>,
@@ -108,7 +108,7 @@ pub async fn optimize(
 #[utoipa::path(post, path = "/api/portfolio/rebalance/{client_id}", tag = "portfolio",
     params(("client_id" = i64, Path, description = "Client id")),
     responses((status = 202, body = JobAccepted), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn rebalance(
+pub(crate) async fn rebalance(
     State(state): State<AppState>,
     Path(client_id): Path<i64>,
 ) -> Result<(StatusCode, [(HeaderName, String); 1], Json<JobAccepted>), ApiError> {

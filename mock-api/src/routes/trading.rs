@@ -11,12 +11,12 @@ use crate::state::AppState;
 use crate::store::{NewTrade, Side, Trade};
 
 /// The largest order the platform accepts.
-pub const MAX_QUANTITY: i64 = 1_000_000;
+pub(crate) const MAX_QUANTITY: i64 = 1_000_000;
 
 /// Order types the platform executes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum OrderType {
+pub(crate) enum OrderType {
     /// At today's price.
     #[default]
     Market,
@@ -24,7 +24,7 @@ pub enum OrderType {
 
 /// Body of `POST /api/trading/execute`.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct TradeRequest {
+pub(crate) struct TradeRequest {
     /// The trading client.
     pub client_id: i64,
     /// Ticker symbol.
@@ -34,6 +34,8 @@ pub struct TradeRequest {
     /// `buy` or `sell`.
     pub side: Side,
     /// `market` (the default).
+    // Deserialised so that any other order type is refused; nothing reads it after.
+    #[allow(dead_code)]
     #[serde(default)]
     pub order_type: OrderType,
 }
@@ -45,7 +47,7 @@ pub struct TradeRequest {
               (status = 404, description = "Unknown client", body = crate::error::ErrorBody),
               (status = 409, description = "Selling more than held", body = crate::error::ErrorBody),
               (status = 422, description = "Invalid field or unknown ticker", body = crate::error::ErrorBody)))]
-pub async fn execute(
+pub(crate) async fn execute(
     State(state): State<AppState>,
     Json(req): Json<TradeRequest>,
 ) -> Result<Json<Trade>, ApiError> {
@@ -67,14 +69,14 @@ pub async fn execute(
 
 /// Query of the trading history.
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct HistoryQuery {
+pub(crate) struct HistoryQuery {
     /// At most this many trades, newest first (1..=1000, default 50).
     pub limit: Option<u32>,
 }
 
 /// A client's trades.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TradeHistory {
+pub(crate) struct TradeHistory {
     /// The client.
     pub client_id: i64,
     /// Trades, newest first.
@@ -87,7 +89,7 @@ pub struct TradeHistory {
 #[utoipa::path(get, path = "/api/trading/history/{client_id}", tag = "trading",
     params(("client_id" = i64, Path, description = "Client id"), HistoryQuery),
     responses((status = 200, body = TradeHistory), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn history(
+pub(crate) async fn history(
     State(state): State<AppState>,
     Path(client_id): Path<i64>,
     Query(q): Query<HistoryQuery>,

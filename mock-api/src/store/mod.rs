@@ -10,7 +10,7 @@ pub mod probe;
 mod records;
 mod seed;
 
-pub use records::{Client, Holding, Job, JobStatus, Side, Trade};
+pub use records::{Client, Holding, Job, JobStatus, JsonText, Side, Trade, UnknownJobStatus};
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -326,7 +326,7 @@ impl Store {
     }
 
     /// Every client, by id: read from the database once, then served from memory until
-    /// this store next writes to the clients table (see [`ClientsCache`]).
+    /// this store next writes to the clients table (see `ClientsCache`).
     pub async fn clients(&self) -> Result<Arc<Vec<Client>>, StoreError> {
         if let Some(list) = self.clients_cache.get() {
             return Ok(list);

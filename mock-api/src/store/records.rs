@@ -1,10 +1,12 @@
 //! The rows the store hands out, decoded from `AnyRow` so one decoder serves SQLite and
-//! PostgreSQL alike: sqlx's `FromRow` derive where columns map to fields, by hand for
-//! the job (its JSON text columns and status need parsing).
+//! PostgreSQL alike, all through sqlx's `FromRow` derive: the job's JSON columns are
+//! text in both databases, read through `JsonText`, and its status through
+//! `TryFrom<String>`.
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::any::{Any, AnyTypeInfo, AnyValueRef};
+use sqlx::error::BoxDynError;
+use sqlx::{Decode, Type, ValueRef as _};
 use utoipa::ToSchema;
 
 /// A client of the platform.
@@ -71,7 +73,7 @@ pub struct Trade {
     pub quantity: i64,
     /// Execution price per share in USD.
     pub price: f64,
-    /// quantity * price (not stored: see [`Trade::with_total`]).
+    /// quantity * price (not stored: computed when the trade is read).
     #[sqlx(skip)]
     pub total: f64,
     /// Order type (`market`).
@@ -114,8 +116,17 @@ impl JobStatus {
             Self::Interrupted => "interrupted",
         }
     }
+}
 
-    fn parse(s: &str) -> Option<Self> {
+/// A stored job status that is none of the four.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown job status {0:?}")]
+pub struct UnknownJobStatus(String);
+
+impl TryFrom<String> for JobStatus {
+    type Error = UnknownJobStatus;
+
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
         [
             Self::Running,
             Self::Completed,
@@ -123,14 +134,16 @@ impl JobStatus {
             Self::Interrupted,
         ]
         .into_iter()
-        .find(|v| v.as_str() == s)
+        .find(|v| v.as_str() == stored)
+        .ok_or(UnknownJobStatus(stored))
     }
 }
 
 /// A background job (model training or portfolio rebalancing).
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Job {
     /// Job id (UUID).
+    #[sqlx(rename = "id")]
     pub job_id: String,
     /// `ml_train` or `portfolio_rebalance`.
     pub kind: String,
@@ -138,8 +151,10 @@ pub struct Job {
     pub client_id: Option<i64>,
     /// The request's parameters.
     #[schema(value_type = Object)]
+    #[sqlx(try_from = "JsonText")]
     pub params: serde_json::Value,
     /// Lifecycle state.
+    #[sqlx(try_from = "String")]
     pub status: JobStatus,
     /// Planned duration in ms.
     pub duration_ms: i64,
@@ -151,33 +166,67 @@ pub struct Job {
     pub finished_at: Option<String>,
     /// What the job produced, once completed.
     #[schema(value_type = Option<Object>)]
+    #[sqlx(try_from = "JsonText")]
     pub result: Option<serde_json::Value>,
     /// Why it failed or stopped.
     pub error: Option<String>,
 }
 
-impl Job {
-    pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
-        let json = |col: &str| -> sqlx::Result<Option<serde_json::Value>> {
-            let text: Option<String> = row.try_get(col)?;
-            text.map(|t| serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e))))
-                .transpose()
-        };
-        let status: String = row.try_get("status")?;
-        Ok(Self {
-            job_id: row.try_get("id")?,
-            kind: row.try_get("kind")?,
-            client_id: row.try_get("client_id")?,
-            params: json("params")?.unwrap_or(serde_json::Value::Null),
-            status: JobStatus::parse(&status).ok_or_else(|| {
-                sqlx::Error::Decode(format!("unknown job status {status:?}").into())
-            })?,
-            duration_ms: row.try_get("duration_ms")?,
-            created_at: row.try_get("created_at")?,
-            started_at: row.try_get("started_at")?,
-            finished_at: row.try_get("finished_at")?,
-            result: json("result")?,
-            error: row.try_get("error")?,
-        })
+/// A JSON document in a text column (SQL `NULL` reads as none), decoded for either
+/// database behind `Any`.
+#[derive(Debug)]
+pub struct JsonText(Option<serde_json::Value>);
+
+impl Type<Any> for JsonText {
+    fn type_info() -> AnyTypeInfo {
+        <String as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <String as Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Any> for JsonText {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        if value.is_null() {
+            return Ok(Self(None));
+        }
+        let text = <String as Decode<'r, Any>>::decode(value)?;
+        Ok(Self(Some(serde_json::from_str(&text)?)))
+    }
+}
+
+impl From<JsonText> for serde_json::Value {
+    fn from(json: JsonText) -> Self {
+        json.0.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<JsonText> for Option<serde_json::Value> {
+    fn from(json: JsonText) -> Self {
+        json.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_status_reads_back_and_an_unknown_one_is_named() {
+        for status in [
+            JobStatus::Running,
+            JobStatus::Completed,
+            JobStatus::Failed,
+            JobStatus::Interrupted,
+        ] {
+            assert_eq!(
+                JobStatus::try_from(status.as_str().to_owned()).unwrap(),
+                status
+            );
+        }
+        let e = JobStatus::try_from("done".to_owned()).unwrap_err();
+        assert_eq!(e.to_string(), "unknown job status \"done\"");
     }
 }

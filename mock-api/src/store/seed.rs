@@ -7,7 +7,7 @@
 //! same reason.
 
 use crate::market::{self, LOAD_PROFILE_TICKERS, UNIVERSE};
-use crate::seeding::mix64;
+use seeding::mix64;
 
 const FIRST: &[&str] = &[
     "Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Gustav", "Hana", "Ivan", "Julia", "Kenji",

@@ -2,23 +2,17 @@
 //! the right bearer token. (Non-loopback peers are covered by the unit tests of
 //! `AdminAccess::check`.)
 
-use std::time::Duration;
-
 use mock_api::server::{spawn, ServerConfig};
+use test_http::header::{AUTHORIZATION, CONTENT_TYPE};
 
-use crate::support::{self, raw};
+use crate::support;
 
 async fn status_of(addr: std::net::SocketAddr, path: &str, auth: Option<&str>) -> u16 {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n");
-    tokio::io::AsyncWriteExt::write_all(&mut stream, req.as_bytes())
-        .await
-        .unwrap();
-    match raw::read_all(&mut stream, Duration::from_secs(10)).await {
-        raw::Seen::Eof { bytes, .. } => raw::parse(&bytes).0,
-        other => panic!("{other:?}"),
+    let mut request = test_http::client().get(test_http::url(addr, path));
+    if let Some(auth) = auth {
+        request = request.header(AUTHORIZATION, auth);
     }
+    test_http::send(request).await.expect("an answer").status
 }
 
 #[tokio::test]
@@ -57,33 +51,19 @@ async fn the_profile_is_replaced_at_run_time_and_stats_reset() {
         .unwrap()
         .to_toml();
     guide = guide.replacen("name = \"guide\"", "name = \"guide-copy\"", 1);
-    let mut s = raw::send(addr, "GET", "/api/clients", None).await;
-    assert!(matches!(
-        raw::read_all(&mut s, Duration::from_secs(10)).await,
-        raw::Seen::Eof { .. }
-    ));
-    let req = format!(
-        "PUT /admin/profile HTTP/1.1\r\nHost: x\r\nContent-Type: application/toml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{guide}",
-        guide.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut stream, req.as_bytes())
+    test_http::get(addr, "/api/clients")
         .await
-        .unwrap();
-    let raw::Seen::Eof { bytes, .. } = raw::read_all(&mut stream, Duration::from_secs(10)).await
-    else {
-        panic!()
-    };
-    let (status, _, body) = raw::parse(&bytes);
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        .expect("an answer");
+    let put = test_http::client()
+        .put(test_http::url(addr, "/admin/profile"))
+        .header(CONTENT_TYPE, "application/toml")
+        .body(guide);
+    let reply = test_http::send(put).await.expect("an answer");
+    assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(server.profile().name, "guide-copy");
     assert_eq!(server.stats().routes["GET /api/clients"].requests, 1);
-    let mut stream = raw::send(addr, "POST", "/admin/stats/reset", Some("")).await;
-    let raw::Seen::Eof { bytes, .. } = raw::read_all(&mut stream, Duration::from_secs(10)).await
-    else {
-        panic!()
-    };
-    assert_eq!(raw::parse(&bytes).0, 204);
+    let reset = test_http::client().post(test_http::url(addr, "/admin/stats/reset"));
+    assert_eq!(test_http::send(reset).await.expect("an answer").status, 204);
     assert_eq!(server.stats().routes["GET /api/clients"].requests, 0);
     server.shutdown().await.unwrap();
 }

@@ -9,7 +9,7 @@ use mock_api::profile::Profile;
 use mock_api::state::{AppState, StateOptions};
 use mock_api::store::{Store, StoreOptions};
 
-use crate::support::{self, get, post, raw};
+use crate::support::{self, get, post};
 
 async fn app_with(profile: Profile, time_scale: f64, seed: u64) -> axum::Router {
     let store = Store::connect("sqlite::memory:", &StoreOptions::default())
@@ -127,10 +127,9 @@ async fn a_profile_swap_drops_no_request_in_flight() {
     .await
     .unwrap();
     let addr = server.addr();
-    let mut streams = Vec::new();
-    for _ in 0..20 {
-        streams.push(raw::send(addr, "GET", "/api/clients", None).await);
-    }
+    let in_flight: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(test_http::get(addr, "/api/clients")))
+        .collect();
     support::wait_in_flight(&server, 20).await;
     // Swap to a profile where the route always resets: requests already in flight keep
     // the profile they started with.
@@ -140,19 +139,15 @@ async fn a_profile_swap_drops_no_request_in_flight() {
             mock_api::fault::FailureKind::Reset,
         ))
         .unwrap();
-    for mut s in streams {
-        match raw::read_all(&mut s, Duration::from_secs(10)).await {
-            raw::Seen::Eof { bytes, .. } => assert_eq!(raw::parse(&bytes).0, 200),
-            other => panic!("{other:?}"),
-        }
+    for request in in_flight {
+        let reply = request.await.unwrap().expect("an answer");
+        assert_eq!(reply.status, 200);
     }
-    let mut s = raw::send(addr, "GET", "/api/clients", None).await;
+    // The connection is reset: no response at all.
+    let after = test_http::get(addr, "/api/clients").await;
     assert!(
-        matches!(
-            raw::read_all(&mut s, Duration::from_secs(10)).await,
-            raw::Seen::Error { .. }
-        ),
-        "the new profile applies to new requests"
+        after.is_err(),
+        "the new profile applies to new requests: {after:?}"
     );
     server.shutdown().await.unwrap();
 }
@@ -165,13 +160,16 @@ async fn shutdown_finishes_an_acknowledged_trade() {
     config.database_url = dir.path().join("t.db").display().to_string();
     let server = mock_api::spawn(config.clone()).await.unwrap();
     let body = r#"{"client_id":2,"ticker":"TSLA","quantity":3,"side":"buy","order_type":"market"}"#;
-    let mut s = raw::send(server.addr(), "POST", "/api/trading/execute", Some(body)).await;
+    let trade = tokio::spawn(test_http::send(test_http::request(
+        server.addr(),
+        "POST",
+        "/api/trading/execute",
+        Some(body),
+    )));
     support::wait_in_flight(&server, 1).await;
     let shutdown = tokio::spawn(server.shutdown());
-    let raw::Seen::Eof { bytes, .. } = raw::read_all(&mut s, Duration::from_secs(10)).await else {
-        panic!("no answer")
-    };
-    assert_eq!(raw::parse(&bytes).0, 200);
+    let reply = trade.await.unwrap().expect("an answer");
+    assert_eq!(reply.status, 200);
     shutdown.await.unwrap().unwrap();
     let store = Store::connect(&config.database_url, &StoreOptions::default())
         .await

@@ -9,7 +9,9 @@ use mock_api::capacity::{Capacity, Degradation, RateLimit, Stall};
 use mock_api::server::{spawn, RunningServer, ServerConfig};
 use mock_api::stats::StatsSnapshot;
 
-use crate::support::{self, raw};
+use test_http::Reply;
+
+use crate::support;
 
 const HEALTH: &str = "GET /health";
 
@@ -28,21 +30,17 @@ async fn start(profile: mock_api::profile::Profile) -> RunningServer {
     spawn(config).await.expect("the server starts")
 }
 
-/// One request on its own connection: (status, lower-cased head, body).
+/// One request on its own connection: (status, the whole reply, body as text).
 async fn request(
     server: &RunningServer,
     method: &str,
     path: &str,
     body: Option<&str>,
-) -> (u16, String, String) {
-    let mut stream = raw::send(server.addr(), method, path, body).await;
-    match raw::read_all(&mut stream, Duration::from_secs(20)).await {
-        raw::Seen::Eof { bytes, .. } => {
-            let (status, head, body) = raw::parse(&bytes);
-            (status, head, String::from_utf8_lossy(&body).into_owned())
-        }
-        other => panic!("{method} {path}: {other:?}"),
-    }
+) -> (u16, Reply, String) {
+    let reply = test_http::send(test_http::request(server.addr(), method, path, body))
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    (reply.status, reply.clone(), reply.text())
 }
 
 /// Polls the statistics (bounded: 10 s) until `ready` holds.
@@ -113,21 +111,9 @@ async fn a_full_queue_and_a_queue_timeout_answer_503() {
         },
     ))
     .await;
-    let first = tokio::spawn({
-        let addr = server.addr();
-        async move {
-            let mut s = raw::send(addr, "GET", "/health", None).await;
-            raw::read_all(&mut s, Duration::from_secs(20)).await
-        }
-    });
+    let first = tokio::spawn(test_http::get(server.addr(), "/health"));
     stats_until(&server, "one worker busy", |s| s.capacity.busy_workers == 1).await;
-    let second = tokio::spawn({
-        let addr = server.addr();
-        async move {
-            let mut s = raw::send(addr, "GET", "/health", None).await;
-            raw::read_all(&mut s, Duration::from_secs(20)).await
-        }
-    });
+    let second = tokio::spawn(test_http::get(server.addr(), "/health"));
     stats_until(&server, "one request queued", |s| {
         s.capacity.queue_length == 1
     })
@@ -141,18 +127,12 @@ async fn a_full_queue_and_a_queue_timeout_answer_503() {
     assert_eq!((c.busy_workers, c.queue_length), (1, 1), "{c:?}");
 
     // The queued one gives up after its timeout, before the worker frees up.
-    let second = match second.await.unwrap() {
-        raw::Seen::Eof { bytes, .. } => raw::parse(&bytes),
-        other => panic!("{other:?}"),
-    };
-    assert_eq!(second.0, 503);
-    assert!(String::from_utf8_lossy(&second.2).contains("\"queue_timeout\""));
+    let second = second.await.unwrap().expect("an answer");
+    assert_eq!(second.status, 503);
+    assert!(second.text().contains("\"queue_timeout\""));
     assert_eq!(server.stats().capacity.busy_workers, 1);
-    let first = match first.await.unwrap() {
-        raw::Seen::Eof { bytes, .. } => raw::parse(&bytes),
-        other => panic!("{other:?}"),
-    };
-    assert_eq!(first.0, 200);
+    let first = first.await.unwrap().expect("an answer");
+    assert_eq!(first.status, 200);
 
     let stats = server.stats();
     let route = &stats.routes[HEALTH];
@@ -198,14 +178,13 @@ async fn the_rate_limit_answers_429_with_retry_after() {
     for _ in 0..2 {
         assert_eq!(request(&server, "GET", "/health", None).await.0, 200);
     }
-    let (status, head, body) = request(&server, "GET", "/health", None).await;
+    let (status, reply, body) = request(&server, "GET", "/health", None).await;
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("\"rate_limited\""), "{body}");
-    let retry: u64 = head
-        .lines()
-        .find_map(|l| l.strip_prefix("retry-after: "))
+    let retry: u64 = reply
+        .header("retry-after")
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Retry-After in {head}"));
+        .unwrap_or_else(|| panic!("no Retry-After in {:?}", reply.headers));
     assert!((1..=100).contains(&retry), "Retry-After: {retry}");
     let stats = server.stats();
     assert_eq!(stats.routes[HEALTH].rejections["rate_limited"], 1);

@@ -1,28 +1,22 @@
 //! Persistence across a restart: a SQLite file keeps trades and holdings, and a job
 //! that was running when the server stopped reads `interrupted` afterwards.
 
-use std::time::Duration;
-
 use mock_api::latency::LatencyDistribution;
 use mock_api::server::{spawn, ServerConfig};
 
-use crate::support::{self, raw, raw::Seen};
+use crate::support;
 
+/// One request: its status and JSON body (`Null` when the body is not JSON).
 async fn request(
     addr: std::net::SocketAddr,
     method: &str,
     path: &str,
     body: Option<&str>,
 ) -> (u16, serde_json::Value) {
-    let mut s = raw::send(addr, method, path, body).await;
-    let Seen::Eof { bytes, .. } = raw::read_all(&mut s, Duration::from_secs(10)).await else {
-        panic!("{path}: no answer")
-    };
-    let (status, _, body) = raw::parse(&bytes);
-    (
-        status,
-        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-    )
+    let reply = test_http::send(test_http::request(addr, method, path, body))
+        .await
+        .unwrap_or_else(|e| panic!("{path}: no answer: {e}"));
+    (reply.status, reply.json())
 }
 
 #[tokio::test]

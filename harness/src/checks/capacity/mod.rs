@@ -61,7 +61,7 @@ weight = 1
 requests = [{ method = "GET", path = "/api/clients" }]
 "#;
 
-/// The capacity runs' scenario (see [`SCENARIO`]); with `wait`, each user waits that
+/// The capacity runs' scenario (see `SCENARIO`); with `wait`, each user waits that
 /// long (unscaled) between iterations instead.
 pub fn scenario(wait: Option<Duration>) -> Scenario {
     let text = match wait {

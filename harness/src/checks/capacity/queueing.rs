@@ -37,6 +37,7 @@
 
 use std::time::{Duration, Instant};
 
+use seeding::SplitMix64;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -123,25 +124,9 @@ impl Queueing {
     }
 }
 
-/// A small seeded generator (SplitMix64): enough for exponential draws, no dependency.
-#[derive(Debug, Clone)]
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        // 53 random bits in (0, 1].
-        ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64
-    }
-
-    /// An exponential draw with the given mean.
-    fn exponential(&mut self, mean: f64) -> f64 {
-        -mean * self.next_f64().ln()
-    }
+/// An exponential draw with the given mean, from the seeded stream.
+fn exponential(rng: &mut SplitMix64, mean: f64) -> f64 {
+    -mean * rng.next_f64().ln()
 }
 
 /// One request over a fresh connection; true on a 200.
@@ -161,7 +146,7 @@ pub async fn run(seed: u64) -> Result<Queueing, CapacityError> {
     let f = TIME_SCALE;
     let mock = start_mock(super::profile("capacity")?, f, seed).await?;
     let addr = mock.server.addr();
-    let mut rng = SplitMix(seed ^ 0x0005_EED0_FA11_u64);
+    let mut rng = SplitMix64::new(seed ^ 0x0005_EED0_FA11_u64);
     let mean_gap = f / RATE;
     let batch = BATCH.mul_f64(f);
     let total = batch * BATCHES;
@@ -174,7 +159,7 @@ pub async fn run(seed: u64) -> Result<Queueing, CapacityError> {
     let mut next_batch = 1u32;
     let mut batch_start = start;
     let (mut arrivals, mut busy_sum) = (0u64, 0u64);
-    let mut at = rng.exponential(mean_gap);
+    let mut at = exponential(&mut rng, mean_gap);
     let mut sent = 0u64;
     // Bounded: at most RATE x duration x 10 arrivals (the expected count is a tenth of
     // that), and no later than the run's end.
@@ -210,7 +195,7 @@ pub async fn run(seed: u64) -> Result<Queueing, CapacityError> {
         arrivals += 1;
         tasks.spawn(async move { tokio::time::timeout(REQUEST_TIMEOUT, one_request(addr)).await });
         sent += 1;
-        at += rng.exponential(mean_gap);
+        at += exponential(&mut rng, mean_gap);
     }
     let elapsed = start.elapsed();
     let mut ok = 0u64;
@@ -413,9 +398,9 @@ mod tests {
     fn exponential_draws_have_the_asked_mean() {
         // 100 000 draws of mean 1: the sample mean's standard error is 1/sqrt(1e5) =
         // 0.32%, so 2% is six standard errors (and the seed is fixed).
-        let mut rng = SplitMix(7);
+        let mut rng = SplitMix64::new(7);
         let n = 100_000;
-        let mean = (0..n).map(|_| rng.exponential(1.0)).sum::<f64>() / f64::from(n);
+        let mean = (0..n).map(|_| exponential(&mut rng, 1.0)).sum::<f64>() / f64::from(n);
         assert!((mean - 1.0).abs() < 0.02, "{mean}");
     }
 }

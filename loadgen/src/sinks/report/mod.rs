@@ -70,12 +70,8 @@ pub(crate) fn write_reports(
         analysis: &judgement.analysis,
         stages,
     };
-    let jobs: [(&'static str, &Option<PathBuf>, Render); 3] = [
-        ("HTML report", &outputs.html, html),
-        ("JUnit report", &outputs.junit, junit),
-        ("Markdown summary", &outputs.summary_md, markdown),
-    ];
-    jobs.into_iter()
+    reports(outputs)
+        .into_iter()
         .filter_map(|(what, path, render)| {
             let path = path.as_ref()?;
             write_report(what, path, &render(&inputs))
@@ -86,7 +82,18 @@ pub(crate) fn write_reports(
 }
 
 /// Renders one report.
-type Render = fn(&Inputs<'_>) -> String;
+pub(crate) type Render = fn(&Inputs<'_>) -> String;
+
+/// Every report with the path `outputs` gives it: what it is called in messages, where
+/// it goes, and how it is rendered. A new report is a module and a row here (and its
+/// flag and `OutputConfig` field); the run checks and writes every row.
+pub(crate) fn reports(outputs: &OutputConfig) -> [(&'static str, &Option<PathBuf>, Render); 3] {
+    [
+        ("HTML report", &outputs.html, html),
+        ("JUnit report", &outputs.junit, junit),
+        ("Markdown summary", &outputs.summary_md, markdown),
+    ]
+}
 
 /// The HTML report for a caller that holds only a snapshot, a scenario name and the
 /// stage marks (the run's, or [`JsonReport::stages`] of its JSON report): judged without
@@ -132,19 +139,12 @@ pub(crate) fn write_report(what: &'static str, path: &Path, text: &str) -> Resul
     })
 }
 
-/// Escapes text for HTML and XML (content and attribute values).
+/// Text escaped for XML content and double-quoted attribute values (the JUnit report;
+/// the HTML page escapes through its template).
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    // maud's escaper covers `&`, `<`, `>` and `"`, all that XML needs here.
+    let _ = std::fmt::Write::write_str(&mut maud::Escaper::new(&mut out), text);
     out
 }
 

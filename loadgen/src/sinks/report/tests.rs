@@ -220,7 +220,7 @@ fn html_shows_verdict_settings_criteria_bands_analysis_and_failures() {
         "GET /api/clients is fast (250 ms avg)",
         "<strong>High Error Rate</strong>: error rate 10.00% is over 5%",
         "<li>Increase connection pool size</li>",
-        "HTTPError(&#39;500 Server Error for url: /api/trading/execute&#39;)",
+        "HTTPError('500 Server Error for url: /api/trading/execute')",
     ] {
         assert!(page.contains(needle), "missing {needle}");
     }

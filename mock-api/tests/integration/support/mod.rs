@@ -1,5 +1,6 @@
 //! Shared helpers: profiles built in code, in-process apps, requests through
-//! `oneshot`, raw HTTP over TCP, and databases per backend.
+//! `oneshot`, raw HTTP over TCP (for the tests that watch the wire), and databases per
+//! backend. Requests over real connections otherwise go through the shared `test_http`.
 
 pub mod db;
 pub mod raw;
