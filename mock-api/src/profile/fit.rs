@@ -8,8 +8,9 @@
 //! the maximum at 100%. A lognormal through the median and p99 is used instead when
 //! every column from 50% to 99% lies within Locust's rounding of it; otherwise a
 //! `quantiles` table, linear between the points, with up to four points added in the
-//! widest gaps (the first, p25 when the row has none) that give the table the row's
-//! average, as the built-in `guide` profile's p25 points do. The failure ratio becomes
+//! middle of its largest gaps that give the table the row's average, as the built-in
+//! `guide` profile's p25 points do (the shape between published points is a choice;
+//! the points and the mean are exact). The failure ratio becomes
 //! a 500 with that probability. Rows that match no route are reported, never dropped in
 //! silence. (Locust's history CSV adds nothing a stationary route could reproduce, so
 //! the fit reads the stats CSV only.)
@@ -261,8 +262,8 @@ fn fit_latency(row: &Row) -> (LatencyDistribution, String, Vec<(f64, f64)>) {
     (latency, how, points)
 }
 
-/// Adds up to four points, each at the middle of the widest gap between percentiles,
-/// that bring the table's mean to `target` (the row's average); returns them. The mean
+/// Adds up to four points, each in the middle of the gap with the largest area (span
+/// in percentiles times rise in ms), that bring the table's mean to `target` (the row's average); returns them. The mean
 /// is linear in one added point's value, so each is solved for, then kept between its
 /// neighbours; the next one makes up what that clamp left.
 fn match_mean(table: &mut Vec<(f64, f64)>, target: f64) -> Vec<(f64, f64)> {
@@ -272,12 +273,12 @@ fn match_mean(table: &mut Vec<(f64, f64)>, target: f64) -> Vec<(f64, f64)> {
         if (mean - target).abs() < 1e-9 * target.max(1.0) {
             break;
         }
+        // The gap whose point can move the mean furthest: widest in percentiles times
+        // milliseconds.
+        let area = |i: usize| (table[i].0 - table[i - 1].0) * (table[i].1 - table[i - 1].1);
         let Some(i) = (1..table.len())
-            .filter(|&i| table[i].0 - table[i - 1].0 > 1.0)
-            .max_by(|&a, &b| {
-                let w = |i: usize| table[i].0 - table[i - 1].0;
-                w(a).total_cmp(&w(b)).then(b.cmp(&a))
-            })
+            .filter(|&i| table[i].0 - table[i - 1].0 > 1.0 && area(i) > 0.0)
+            .max_by(|&a, &b| area(a).total_cmp(&area(b)).then(b.cmp(&a)))
         else {
             break;
         };

@@ -138,8 +138,10 @@ fn signed_ms(x: f64) -> String {
 }
 
 fn short_p(p: f64) -> String {
-    if p >= 0.001 {
-        format!("{p:.3}")
+    if p >= 0.1 {
+        format!("{p:.2}")
+    } else if p >= 0.001 {
+        format!("{p:.4}")
     } else {
         format!("{p:.1e}")
     }
@@ -160,7 +162,9 @@ fn outcome(c: &Comparison) -> String {
     let significant = c.significant().count();
     match (c.breaches.len(), significant) {
         (0, 0) => "no significant change".to_owned(),
+        (0, 1) => "1 significant change, no threshold crossed".to_owned(),
         (0, n) => format!("{n} significant changes, no threshold crossed"),
+        (1, _) => "FAILED: a threshold crossed by a significant change".to_owned(),
         (n, _) => format!("FAILED: {n} thresholds crossed by significant changes"),
     }
 }
