@@ -71,7 +71,7 @@ fn fit(
         eprintln!("not fitted: {u}");
     }
     eprintln!(
-        "Wrote {} ({} routes fitted, {} rows not)",
+        "Wrote {} ({} routes fitted, {} rows not fitted)",
         output.display(),
         fit.fitted.len(),
         fit.unmatched.len()
