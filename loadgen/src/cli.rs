@@ -208,6 +208,46 @@ pub enum Command {
     /// Write a locustfile's equivalent scenario (TOML), each class and task commented
     /// with its source line; what cannot be carried over is warned about on stderr.
     Import(ImportArgs),
+    /// Compare two runs (loadgen JSON reports or Locust stats CSVs) with significance;
+    /// exit 1 when a significant change crosses a --fail-if threshold.
+    Compare(CompareArgs),
+}
+
+/// `loadgen compare BASELINE CURRENT`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareArgs {
+    /// The baseline run: a loadgen JSON report (--json) or Locust's *_stats.csv.
+    #[arg(value_name = "BASELINE")]
+    pub baseline: PathBuf,
+    /// The current run, in either format.
+    #[arg(value_name = "CURRENT")]
+    pub current: PathBuf,
+    /// Fail (exit 1) when a significant change crosses this: 'p95 > +10%', 'avg > +50ms', 'fail_ratio > +1pp'.
+    #[arg(long, value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+    /// Write the comparison as Markdown (fits a pull-request comment).
+    #[arg(long, value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
+    /// Write JUnit XML: one test case per row and threshold.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the comparison as an HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+impl CompareArgs {
+    /// The comparison's job.
+    pub fn job(&self) -> crate::sinks::compare::CompareJob {
+        crate::sinks::compare::CompareJob {
+            baseline: self.baseline.clone(),
+            current: self.current.clone(),
+            fail_if: self.fail_if.clone(),
+            summary_md: self.summary_md.clone(),
+            junit: self.junit.clone(),
+            html: self.html.clone(),
+        }
+    }
 }
 
 /// `loadgen import FILE.py`.

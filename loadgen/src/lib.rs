@@ -72,6 +72,19 @@ pub mod criteria {
     };
 }
 
+/// Two runs compared with significance (`loadgen compare`).
+pub mod compare {
+    pub use crate::sinks::compare::{
+        from_locust_csv, from_report, read_run, run_compare, CompareError, CompareJob,
+        CompareOutcome, InputError,
+    };
+    pub use crate::sinks::report::ReportError;
+    pub use crate::verdict::compare::{
+        compare, Breach, Buckets, Change, ChangeUnit, Comparison, FailIf, Interval, Latency,
+        Measure, RowComparison, RowFigures, RunFigures, FAMILY_ALPHA,
+    };
+}
+
 /// Locust's console tables.
 pub mod console {
     pub use crate::sinks::console::{

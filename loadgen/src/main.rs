@@ -32,6 +32,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(loadgen::cli::Command::Import(args)) = &cli.command {
         return import(args);
     }
+    if let Some(loadgen::cli::Command::Compare(args)) = &cli.command {
+        let outcome = loadgen::compare::run_compare(&args.job())?;
+        print!("{}", outcome.text);
+        return Ok(ExitCode::from(outcome.exit_code()));
+    }
     if cli.list {
         print!("{}", cli.scenario()?.listing());
         return Ok(ExitCode::SUCCESS);

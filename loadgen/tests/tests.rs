@@ -774,3 +774,39 @@ fn the_binary_refuses_a_bad_configuration_file_with_its_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.conf"));
 }
+
+#[test]
+fn compare_exits_1_on_a_significant_regression_and_2_on_a_bad_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = include_str!("reference/locust-2.47/run_stats.csv");
+    // Trades failing 90 of 212 times instead of 24.
+    let worse = reference.replacen(
+        "POST,/api/trading/execute,212,24,",
+        "POST,/api/trading/execute,212,90,",
+        1,
+    );
+    let (base, current) = (dir.path().join("base.csv"), dir.path().join("current.csv"));
+    std::fs::write(&base, reference).unwrap();
+    std::fs::write(&current, worse).unwrap();
+    let compare = |current: &std::path::Path, fail_if: &str| {
+        Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .arg("compare")
+            .arg(&base)
+            .arg(current)
+            .args(["--fail-if", fail_if])
+            .output()
+            .unwrap()
+    };
+    let same = compare(&base, "fail_ratio > +1pp");
+    assert_eq!(same.status.code(), Some(0));
+    let out = compare(&current, "fail_ratio > +1pp");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("REGRESSION `fail_ratio > +1pp`"),
+        "{stdout}"
+    );
+    let bad = compare(&current, "fail_ratio > 1");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bad --fail-if"));
+}

@@ -51,6 +51,19 @@ pub enum ProfileAction {
         /// Built-in name or path.
         name: String,
     },
+    /// Fit a profile to Locust's stats CSV: each row's percentiles and failure ratio on
+    /// the route its method and path match; rows that match none are reported.
+    Fit {
+        /// Locust's `*_stats.csv`.
+        #[arg(value_name = "STATS.csv")]
+        csv: PathBuf,
+        /// Where to write the profile (TOML).
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: PathBuf,
+        /// The profile's name (default: the output file's stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// Options of `mock-api serve`.

@@ -31,9 +31,52 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", Profile::load(&name)?.to_toml());
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Profile {
+            action: ProfileAction::Fit { csv, output, name },
+        }) => fit(&csv, &output, name),
         Some(Command::Serve(args)) => serve(&args),
         None => serve(&cli.serve),
     }
+}
+
+/// `mock-api profile fit`: the profile to `output` (whole or not at all), what became of
+/// each row to stderr.
+fn fit(
+    csv: &std::path::Path,
+    output: &std::path::Path,
+    name: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(csv).with_context(|| format!("cannot read {}", csv.display()))?;
+    let source = csv.display().to_string();
+    let name = name.unwrap_or_else(|| {
+        output
+            .file_stem()
+            .map_or("fitted".to_owned(), |s| s.to_string_lossy().into_owned())
+    });
+    let fit = mock_api::profile::fit(&text, &source, &name)?;
+    let toml = fit.to_toml(&source);
+    let mut tmp = output.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, &toml)
+        .and_then(|()| std::fs::rename(&tmp, output))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    for f in &fit.fitted {
+        eprintln!("{} -> {}: {}", f.row, f.route, f.how);
+    }
+    for u in &fit.unmatched {
+        eprintln!("not fitted: {u}");
+    }
+    eprintln!(
+        "Wrote {} ({} routes fitted, {} rows not fitted)",
+        output.display(),
+        fit.fitted.len(),
+        fit.unmatched.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {

@@ -31,6 +31,7 @@
 //! the offending value (see [`ProfileError`]).
 
 mod de;
+mod fit;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,8 @@ use crate::capacity::Capacity;
 use crate::fault::{FailureKind, FailureRule};
 use crate::latency::LatencyDistribution;
 use crate::route_table::route_keys;
+
+pub use fit::{fit, route_for, Fit, FitError, FittedRow};
 
 crate::route_table::platform_routes!(route_keys);
 

@@ -56,21 +56,7 @@ impl Ctx<'_> {
 /// row's method and stats name, its query dropped, where `[id]` (Locust's convention for
 /// a path parameter) stands for the template's `{...}` segment.
 pub fn route_of(method: &str, name: &str) -> Option<&'static str> {
-    let path = name.split('?').next().unwrap_or(name);
-    mock_api::profile::ROUTES.iter().copied().find(|route| {
-        let Some((m, template)) = route.split_once(' ') else {
-            return false;
-        };
-        if m != method {
-            return false;
-        }
-        let a: Vec<&str> = template.split('/').collect();
-        let b: Vec<&str> = path.split('/').collect();
-        a.len() == b.len()
-            && a.iter()
-                .zip(&b)
-                .all(|(t, p)| t == p || (t.starts_with('{') && (*p == "[id]" || !p.is_empty())))
-    })
+    mock_api::profile::route_for(method, name)
 }
 
 /// Evaluates every check of the run against the expectation.

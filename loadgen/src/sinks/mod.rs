@@ -7,6 +7,7 @@
 //! Prometheus) read the same snapshots from the run's watch channel.
 
 pub(crate) mod atomic_file;
+pub(crate) mod compare;
 pub(crate) mod console;
 pub(crate) mod csv;
 pub(crate) mod json;

@@ -6,5 +6,6 @@
 pub(crate) mod analysis;
 pub(crate) mod baseline;
 pub(crate) mod breakpoint;
+pub(crate) mod compare;
 pub(crate) mod criteria;
 pub(crate) mod judge;

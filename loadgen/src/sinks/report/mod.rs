@@ -120,7 +120,7 @@ pub fn snapshot_html(snapshot: &Snapshot, scenario: &str, stages: &[StageMark]) 
 /// A report could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {what} {}: {source}", path.display())]
-pub(crate) struct ReportError {
+pub struct ReportError {
     /// Which report (`HTML report`).
     pub what: &'static str,
     /// Its path.

@@ -35,7 +35,7 @@ use toml::Spanned;
 use crate::stats::{RequestStats, Snapshot, AGGREGATED_NAME};
 
 pub use parse::CriteriaError;
-pub(crate) use parse::{Criterion, CriterionMetric};
+pub(crate) use parse::{Criterion, CriterionMetric, Op, Parser};
 pub use verdict::{exit_code, Abort, CriterionResult, Outcome, Verdict};
 
 /// Which statistics row a group of criteria judges.

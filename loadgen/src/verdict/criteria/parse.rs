@@ -191,14 +191,14 @@ impl Criterion {
     }
 }
 
-/// A cursor over the expression's characters.
-struct Parser {
+/// A cursor over the expression's characters (also reads `loadgen compare --fail-if`).
+pub(crate) struct Parser {
     chars: Vec<char>,
     pos: usize,
 }
 
 impl Parser {
-    fn new(text: &str) -> Self {
+    pub(crate) fn new(text: &str) -> Self {
         Self {
             chars: text.chars().collect(),
             pos: 0,
@@ -234,7 +234,7 @@ impl Parser {
         }
     }
 
-    fn metric(&mut self) -> Result<CriterionMetric, CriteriaError> {
+    pub(crate) fn metric(&mut self) -> Result<CriterionMetric, CriteriaError> {
         self.skip_spaces();
         let start = self.pos;
         while self
@@ -274,7 +274,7 @@ impl Parser {
         Ok(CriterionMetric::Percentile(p))
     }
 
-    fn op(&mut self) -> Result<Op, CriteriaError> {
+    pub(crate) fn op(&mut self) -> Result<Op, CriteriaError> {
         self.skip_spaces();
         let at = self.pos;
         let next = self.chars.get(at + 1).copied();
@@ -294,7 +294,7 @@ impl Parser {
     }
 
     /// A decimal number, optionally signed, with an optional fraction and exponent.
-    fn number(&mut self, expected: &str) -> Result<f64, CriteriaError> {
+    pub(crate) fn number(&mut self, expected: &str) -> Result<f64, CriteriaError> {
         self.skip_spaces();
         let start = self.pos;
         let digits = |p: &mut Self| {
@@ -333,7 +333,24 @@ impl Parser {
         }
     }
 
-    fn end(&mut self) -> Result<(), CriteriaError> {
+    /// One of `words` next (after spaces), for a unit after a number (`10%`).
+    pub(crate) fn one_of(
+        &mut self,
+        words: &[&'static str],
+        expected: &str,
+    ) -> Result<&'static str, CriteriaError> {
+        self.skip_spaces();
+        let rest: String = self.chars[self.pos..].iter().collect();
+        match words.iter().find(|w| rest.starts_with(*w)) {
+            Some(w) => {
+                self.pos += w.chars().count();
+                Ok(w)
+            }
+            None => Err(self.error_at(self.pos, expected)),
+        }
+    }
+
+    pub(crate) fn end(&mut self) -> Result<(), CriteriaError> {
         self.skip_spaces();
         if self.pos < self.chars.len() {
             return Err(self.error_at(self.pos, "end of expression"));
