@@ -98,6 +98,11 @@ impl From<TradeError> for ApiError {
             TradeError::InsufficientHoldings { .. } => {
                 Self::new(StatusCode::CONFLICT, "insufficient_holdings", e.to_string())
             }
+            TradeError::KeyReused { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
             TradeError::Store(inner) => Self::internal(&inner),
         }
     }
