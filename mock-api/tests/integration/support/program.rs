@@ -37,13 +37,15 @@ impl Program {
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
+                    {
+                        let mut log = log.lock().unwrap();
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
                     if let Some(rest) = line.strip_prefix("mock-api listening on http://") {
                         let addr = rest.split_whitespace().next().unwrap_or_default();
                         let _ = tx.send(addr.parse::<SocketAddr>());
                     }
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
                 }
             });
         }
