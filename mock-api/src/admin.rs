@@ -151,12 +151,14 @@ pub fn router(state: AppState) -> Router<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ProfileQuery {
     /// `json` (default) or `toml`.
+    #[param(pattern = "^(json|toml)$")]
     pub format: Option<String>,
 }
 
 /// The configured live profile.
 #[utoipa::path(get, path = "/admin/profile", tag = "admin", params(ProfileQuery),
-    responses((status = 200, description = "The profile as configured (before --time-scale)", body = Object)))]
+    responses((status = 200, description = "The profile as configured (before --time-scale): JSON, or TOML with ?format=toml",
+        content((Object = "application/json"), (String = "application/toml")))))]
 pub async fn get_profile(
     State(state): State<AppState>,
     Query(q): Query<ProfileQuery>,
@@ -244,9 +246,11 @@ pub async fn reset_stats(State(state): State<AppState>) -> StatusCode {
 #[serde(deny_unknown_fields)]
 pub struct StallRequest {
     /// How long responses are held, real ms (not time-scaled); 0 ends a stall.
+    #[schema(minimum = 0, maximum = 3_600_000)]
     pub ms: f64,
     /// Start this many real ms from now (default 0: at once).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 3_600_000)]
     pub after_ms: f64,
 }
 

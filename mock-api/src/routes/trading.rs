@@ -32,9 +32,15 @@ pub enum OrderType {
 pub struct TradeRequest {
     /// The trading client.
     pub client_id: i64,
-    /// Ticker symbol.
+    /// Ticker symbol, one of the universe's (lower case and spaces around it are
+    /// accepted too).
+    #[schema(
+        pattern = "^(AAPL|GOOGL|MSFT|AMZN|TSLA|NVDA|META|NFLX|JPM|V|JNJ|XOM|PG|KO|DIS|SPY)$",
+        example = "AAPL"
+    )]
     pub ticker: String,
     /// Shares, 1..=1000000.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub quantity: i64,
     /// `buy` or `sell`.
     pub side: Side,
@@ -50,7 +56,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// before the answer: a client that gave up during the profile's delay, or a shutdown
 /// whose grace ran out, leaves no trade behind the failure it saw.
 #[utoipa::path(post, path = "/api/trading/execute", tag = "trading", request_body = TradeRequest,
-    params(("Idempotency-Key" = Option<String>, Header,
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
         description = "A key of 1..=255 visible characters (e.g. a UUID) naming this order: a repeat with the same key and order returns the first trade (same trade_id, header Idempotent-Replayed: true) instead of trading again; the same key with another order is refused with 422. Keys are kept in the database, across connections and restarts.")),
     responses((status = 200, body = Trade,
                 headers(("Idempotent-Replayed" = String, description = "`true` when the trade is the first result of a repeated Idempotency-Key"))),
@@ -103,20 +109,16 @@ pub async fn execute(
             "the server is shutting down: the order was not executed",
         ));
     }
-    // Spawned: once begun, the transaction runs to its end even if the client leaves
-    // now, instead of being cut between statements.
-    let store = state.store.clone();
-    let executed = tokio::spawn(async move {
-        match key {
-            Some(key) => store.execute_trade_once(&order, &key).await,
-            None => store.execute_trade(&order).await.map(|trade| Executed {
-                trade,
-                replayed: false,
-            }),
-        }
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))??;
+    // Not spawned: a client that leaves while the transaction runs cancels it, and an
+    // uncommitted transaction rolls back, so only a client gone during the commit itself
+    // can miss a trade it made (and its Idempotency-Key finds it again).
+    let executed = match key {
+        Some(key) => state.store.execute_trade_once(&order, &key).await?,
+        None => Executed {
+            trade: state.store.execute_trade(&order).await?,
+            replayed: false,
+        },
+    };
     let mut response = Json(executed.trade).into_response();
     if executed.replayed {
         response.headers_mut().insert(
@@ -155,6 +157,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct HistoryQuery {
     /// At most this many trades, newest first (1..=1000, default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -191,4 +194,18 @@ pub async fn history(
         count: trades.len(),
         trades,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::market::UNIVERSE;
+    use utoipa::PartialSchema as _;
+
+    #[test]
+    fn the_documented_ticker_pattern_is_the_universe() {
+        let schema = serde_json::to_value(super::TradeRequest::schema()).unwrap();
+        let pattern = schema["properties"]["ticker"]["pattern"].as_str().unwrap();
+        let symbols: Vec<&str> = UNIVERSE.iter().map(|t| t.symbol).collect();
+        assert_eq!(pattern, format!("^({})$", symbols.join("|")));
+    }
 }
