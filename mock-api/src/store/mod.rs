@@ -44,6 +44,13 @@ pub enum StoreError {
         /// The URL as given (credentials removed).
         url: String,
     },
+    /// A SQLite URL without a file: SQLite would give each connection its own empty
+    /// temporary database.
+    #[error("database URL {url:?} names no file: expected sqlite://FILE (e.g. sqlite://mock-api.db) or sqlite::memory:")]
+    NoSqliteFile {
+        /// The URL as given.
+        url: String,
+    },
     /// A query or connection failed.
     #[error("database error while {op}: {source}")]
     Sql {
@@ -152,6 +159,13 @@ pub fn normalize_url(url: &str) -> Result<(String, Backend), StoreError> {
     if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
         Ok((url.to_owned(), Backend::Postgres))
     } else if lower.starts_with("sqlite:") {
+        let rest = url["sqlite:".len()..].trim_start_matches("//");
+        let (file, params) = rest.split_once('?').unwrap_or((rest, ""));
+        if file.is_empty() && !params.contains("mode=memory") {
+            return Err(StoreError::NoSqliteFile {
+                url: url.to_owned(),
+            });
+        }
         Ok((url.to_owned(), Backend::Sqlite))
     } else if !url.is_empty() && !url.contains("://") {
         Ok((format!("sqlite://{url}"), Backend::Sqlite))
@@ -193,6 +207,16 @@ impl Store {
         } else {
             None
         };
+        // One connection first, so an unreachable server or a refused login is reported
+        // as what it is; the pool would retry it until its timeout and say only that.
+        if !in_memory {
+            AnyConnection::connect_with(&connect)
+                .await
+                .map_err(sql("connecting"))?
+                .close()
+                .await
+                .map_err(sql("connecting"))?;
+        }
         let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         pool = match (backend, in_memory) {
             // One connection, as before: the database is a single writer either way.
@@ -538,6 +562,35 @@ mod tests {
             .await
             .expect_err("a database without the schema");
         assert!(err.to_string().contains("tickers"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_url_without_a_file_or_server_says_what_is_wrong() {
+        for url in ["sqlite://", "sqlite:", "sqlite://?mode=rwc"] {
+            let err = Store::connect(url, &StoreOptions::default())
+                .await
+                .expect_err(url)
+                .to_string();
+            assert!(err.contains("names no file"), "{url}: {err}");
+        }
+        // Nothing listens on port 1 of loopback: the connection error itself, at once.
+        let start = Instant::now();
+        let err = Store::connect(
+            "postgres://postgres@127.0.0.1:1/none",
+            &StoreOptions::default(),
+        )
+        .await
+        .expect_err("no server")
+        .to_string();
+        assert!(
+            err.contains("refused") && !err.contains("timed out"),
+            "{err}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]
