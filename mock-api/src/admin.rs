@@ -143,6 +143,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/stats", get(get_stats))
         .route("/stats/reset", post(reset_stats))
         .route("/stall", post(post_stall))
+        .route_layer(axum::middleware::from_fn_with_state(
+            PROFILE_BODY_LIMIT,
+            crate::error::declared_length_limit,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(state, guard))
         .layer(DefaultBodyLimit::max(PROFILE_BODY_LIMIT))
 }
