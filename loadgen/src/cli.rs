@@ -16,7 +16,7 @@ use crate::plan::scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
 use crate::plan::target::{Target, TargetError};
 use crate::sinks::prometheus::{MetricsConfig, MetricsError};
 use crate::timespan::{parse_seconds, parse_timespan};
-use crate::web::{bind_address, Credentials, RunParams, WebConfig, WebError};
+use crate::web::{bind_address, Credentials, RunParams, WebConfig, WebError, WebLimits};
 
 /// Locust's flags. Without `-f`, the built-in `acis` scenario runs.
 #[derive(Debug, Clone, Parser)]
@@ -163,6 +163,14 @@ pub struct Cli {
     /// HTTP basic credentials for the web UI, as user:password.
     #[arg(long, value_name = "USER:PASSWORD", env = "LOCUST_WEB_AUTH")]
     pub web_auth: Option<String>,
+    /// Most users the web UI's form may start (at most 100000).
+    #[arg(long, value_name = "N", default_value_t = crate::web::WebLimits::default().max_users as u64,
+          value_parser = clap::value_parser!(u64).range(1..=crate::web::MAX_USERS as u64))]
+    pub web_max_users: u64,
+    /// Most users per second the web UI's form may start (at most 10000).
+    #[arg(long, value_name = "RATE", default_value_t = crate::web::WebLimits::default().max_spawn_rate,
+          value_parser = parse_web_spawn_rate)]
+    pub web_max_spawn_rate: f64,
     /// Start the test at once, without waiting for the web UI's form.
     #[arg(long, env = "LOCUST_AUTOSTART")]
     pub autostart: bool,
@@ -487,6 +495,10 @@ impl Cli {
         Ok(WebConfig {
             bind: bind_address(&cli.web_host, cli.web_port)?,
             auth,
+            limits: WebLimits {
+                max_users: usize::try_from(cli.web_max_users).unwrap_or(crate::web::MAX_USERS),
+                max_spawn_rate: cli.web_max_spawn_rate,
+            },
             defaults: RunParams {
                 users: cli.users,
                 spawn_rate: cli.spawn_rate,
@@ -502,6 +514,20 @@ impl Cli {
             scenario,
         })
     }
+}
+
+/// Parses `--web-max-spawn-rate`: users per second above 0, at most the form's ceiling.
+fn parse_web_spawn_rate(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0 && *r <= crate::web::MAX_SPAWN_RATE)
+        .ok_or_else(|| {
+            format!(
+                "expected users per second above 0 and at most {}",
+                crate::web::MAX_SPAWN_RATE
+            )
+        })
 }
 
 /// The first flag whose load plan only a headless run carries out, if any.

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use loadgen::web::{RunParams, WebConfig, WebUi};
+use loadgen::web::{RunParams, WebConfig, WebLimits, WebUi};
 use loadgen::{RunConfig, Scenario, Target};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -267,6 +267,7 @@ fn the_page_runs_a_test_in_chromium() {
     base.seed = 7;
     let config = WebConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        limits: WebLimits::default(),
         auth: None,
         defaults: RunParams {
             users: 1,

@@ -143,6 +143,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/stats", get(get_stats))
         .route("/stats/reset", post(reset_stats))
         .route("/stall", post(post_stall))
+        .route_layer(axum::middleware::from_fn_with_state(
+            PROFILE_BODY_LIMIT,
+            crate::error::declared_length_limit,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(state, guard))
         .layer(DefaultBodyLimit::max(PROFILE_BODY_LIMIT))
 }
@@ -151,12 +155,14 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 pub(crate) struct ProfileQuery {
     /// `json` (default) or `toml`.
+    #[param(pattern = "^(json|toml)$")]
     pub format: Option<String>,
 }
 
 /// The configured live profile.
 #[utoipa::path(get, path = "/admin/profile", tag = "admin", params(ProfileQuery),
-    responses((status = 200, description = "The profile as configured (before --time-scale)", body = Object)))]
+    responses((status = 200, description = "The profile as configured (before --time-scale): JSON, or TOML with ?format=toml",
+        content((Object = "application/json"), (String = "application/toml")))))]
 pub(crate) async fn get_profile(
     State(state): State<AppState>,
     Query(q): Query<ProfileQuery>,
@@ -244,9 +250,11 @@ pub(crate) async fn reset_stats(State(state): State<AppState>) -> StatusCode {
 #[serde(deny_unknown_fields)]
 pub(crate) struct StallRequest {
     /// How long responses are held, real ms (not time-scaled); 0 ends a stall.
+    #[schema(minimum = 0, maximum = 3_600_000)]
     pub ms: f64,
     /// Start this many real ms from now (default 0: at once).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 3_600_000)]
     pub after_ms: f64,
 }
 

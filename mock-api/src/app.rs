@@ -22,6 +22,11 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             behaviour::layer,
+        ))
+        // Outside the behaviour layer: an oversized body is refused before any delay.
+        .route_layer(axum::middleware::from_fn_with_state(
+            BODY_LIMIT,
+            error::declared_length_limit,
         ));
     Router::new()
         .merge(platform)
@@ -39,6 +44,7 @@ pub fn router(state: AppState) -> Router {
                     TraceLayer::new_for_http()
                         .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
                 )
+                .layer(axum::middleware::from_fn(error::json_errors))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
         )
         .with_state(state)

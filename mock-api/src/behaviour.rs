@@ -16,6 +16,8 @@
 //!
 //! A failure other than `dribble` skips the handler, so a failed trade is never written.
 //! A dribble is a slow but valid answer, so its handler runs (and its trade is real).
+//! A handler that writes waits for [`ResponseDue`] and commits then, so its write is the
+//! last thing before the response, not the first thing before the delay.
 //! Statistics and metrics are recorded when the response body is finished (or the fault
 //! enacted), which is the server time the profile configures.
 
@@ -113,6 +115,7 @@ pub(crate) async fn layer(State(state): State<AppState>, mut req: Request, next:
 
     let Some(failure) = decision.failure else {
         req.extensions_mut().insert(CpuBudget(cpu));
+        req.extensions_mut().insert(ResponseDue(deadline));
         let response = next.run(req).await;
         // A handler that spent the budget itself says so; for the others it is burned here.
         if !cpu.is_zero() && response.extensions().get::<CpuSpent>().is_none() {
@@ -133,6 +136,7 @@ pub(crate) async fn layer(State(state): State<AppState>, mut req: Request, next:
         }
         FailureKind::Dribble { bytes_per_sec } => {
             req.extensions_mut().insert(CpuBudget(cpu));
+            req.extensions_mut().insert(ResponseDue(deadline));
             let response = next.run(req).await;
             service.end().await;
             recorder.finish(dribble(response, bytes_per_sec).await, Some(label))
@@ -167,6 +171,12 @@ pub(crate) async fn layer(State(state): State<AppState>, mut req: Request, next:
         }
     }
 }
+
+/// A request extension: when the profile's delay for this request ends. A handler that
+/// writes waits for it and commits last, so a client that gives up during the delay (or
+/// a shutdown that abandons it) leaves nothing written behind a failure it saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResponseDue(pub Instant);
 
 /// Most back-to-back stalls one response waits through (a bound, not a policy).
 const MAX_STALLS_IN_A_ROW: usize = 64;

@@ -98,6 +98,11 @@ impl From<TradeError> for ApiError {
             TradeError::InsufficientHoldings { .. } => {
                 Self::new(StatusCode::CONFLICT, "insufficient_holdings", e.to_string())
             }
+            TradeError::KeyReused { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
             TradeError::Store(inner) => Self::internal(&inner),
         }
     }
@@ -162,4 +167,72 @@ pub(crate) struct Path<T>(pub T);
 /// The 404 for a path no route matches, in the same JSON shape.
 pub(crate) async fn not_found_fallback(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no route for {}", uri.path()))
+}
+
+/// Rewrites an error answer that is not JSON (axum's own rejections: a body that is not
+/// UTF-8, or over the limit) into the JSON error shape, keeping its status and headers.
+pub(crate) async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Rejection bodies are one sentence; a longer one is cut, not waited for.
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::BAD_REQUEST => "bad_request",
+        _ => "error",
+    };
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let mut answer = ApiError::new(status, code, detail).into_response();
+    for (name, value) in parts.headers.iter() {
+        answer
+            .headers_mut()
+            .entry(name)
+            .or_insert_with(|| value.clone());
+    }
+    answer
+}
+
+/// Answers 413 at once when a request declares a body (`Content-Length`) over `limit`,
+/// without reading it: a client that sends a gigabyte learns so before sending it.
+pub(crate) async fn declared_length_limit(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body declares {n} bytes: the limit is {limit} bytes"),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }

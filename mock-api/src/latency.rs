@@ -650,6 +650,7 @@ fn lognormal_params(
                     expected: format!("a finite number above median_ms ({median})"),
                 });
             }
+            validate::positive("lognormal", "p99_ms", p99)?;
             Ok((median.ln(), (p99 / median).ln() / Z_99))
         }
         (Some(median), None, Some(sigma), None, None) => {

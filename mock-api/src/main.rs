@@ -133,6 +133,13 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 report.jobs_interrupted
             );
         }
+        if report.connections_abandoned > 0 {
+            eprintln!(
+                "mock-api: error: {} connection(s) still open after the {} s shutdown grace were abandoned without an answer (raise --shutdown-grace-secs to let them finish)",
+                report.connections_abandoned, args.shutdown_grace_secs
+            );
+            return Ok(ExitCode::FAILURE);
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

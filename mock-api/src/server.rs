@@ -92,11 +92,16 @@ pub enum ServerError {
 /// What shutdown found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShutdownReport {
-    /// Whether connections were still open when the grace period ended (left to finish on their own).
-    pub connections_abandoned: bool,
+    /// Connections still open when the grace period (and the short drain after it) ended:
+    /// their requests got no answer.
+    pub connections_abandoned: usize,
     /// Jobs marked interrupted.
     pub jobs_interrupted: u64,
 }
+
+/// How long connections get to answer once the grace period is over and writes not yet
+/// begun are refused.
+const GRACE_OVER_DRAIN: Duration = Duration::from_secs(1);
 
 /// A started server.
 #[derive(Debug)]
@@ -330,11 +335,20 @@ impl RunningServer {
         let _ = self.accept.await;
         self.state.shutdown.cancel();
         self.connections.close();
-        let connections_abandoned = tokio::time::timeout(self.grace, self.connections.wait())
+        let mut connections_abandoned = 0;
+        if tokio::time::timeout(self.grace, self.connections.wait())
             .await
-            .is_err();
-        if connections_abandoned {
-            tracing::warn!(grace = ?self.grace, "connections still open after the grace period");
+            .is_err()
+        {
+            // Writes still waiting out their delay are refused now (503, nothing
+            // written), and writes already committing finish and answer: give them a
+            // moment, then count who is left without an answer.
+            self.state.grace_over.cancel();
+            let _ = tokio::time::timeout(GRACE_OVER_DRAIN, self.connections.wait()).await;
+            connections_abandoned = self.connections.len();
+            if connections_abandoned > 0 {
+                tracing::warn!(grace = ?self.grace, connections = connections_abandoned, "connections still open after the grace period are abandoned");
+            }
         }
         self.state.jobs.wait().await;
         let jobs_interrupted = self

@@ -45,6 +45,8 @@ pub struct Inner {
     pub jobs: JobRunner,
     /// Cancelled when the server shuts down (ends hangs and jobs).
     pub shutdown: CancellationToken,
+    /// Cancelled when the shutdown's grace runs out: a write not yet started is refused.
+    pub grace_over: CancellationToken,
     /// When the server started.
     pub started: Instant,
     /// Per route template: the sequence counter `Behaviour::decide` receives.
@@ -94,6 +96,7 @@ impl AppState {
             admin: AdminAccess::new(options.admin_token),
             jobs: JobRunner::new(shutdown.clone(), options.seed),
             shutdown,
+            grace_over: CancellationToken::new(),
             started: Instant::now(),
             sequences: ROUTES.iter().map(|r| (*r, AtomicU64::new(0))).collect(),
             uptime: Uptime::new(),

@@ -6,11 +6,31 @@ use std::time::Duration;
 
 use crate::timespan::parse_timespan;
 
-/// The most users one run may ask for (each is a task with its own connection).
+/// The most users one run may ask for (each is a task with its own connection): the
+/// ceiling of `--web-max-users`.
 pub const MAX_USERS: usize = 100_000;
 
-/// The most users started per second.
-pub(super) const MAX_SPAWN_RATE: f64 = 10_000.0;
+/// The most users started per second: the ceiling of `--web-max-spawn-rate`.
+pub const MAX_SPAWN_RATE: f64 = 10_000.0;
+
+/// What the form may ask for (`--web-max-users`, `--web-max-spawn-rate`): a page, or a
+/// person's typo, cannot start more than this machine was meant to run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WebLimits {
+    /// Most users.
+    pub max_users: usize,
+    /// Most users started per second.
+    pub max_spawn_rate: f64,
+}
+
+impl Default for WebLimits {
+    fn default() -> Self {
+        Self {
+            max_users: 10_000,
+            max_spawn_rate: 1_000.0,
+        }
+    }
+}
 
 /// A decoded `POST /swarm`.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,8 +47,12 @@ pub struct SwarmRequest {
     pub classes: Vec<String>,
 }
 
-/// Decodes and checks a form body.
-pub fn parse_swarm(body: &str) -> Result<SwarmRequest, String> {
+/// Decodes and checks a form body against `limits`.
+pub fn parse_swarm(body: &str, limits: &WebLimits) -> Result<SwarmRequest, String> {
+    let WebLimits {
+        max_users,
+        max_spawn_rate,
+    } = *limits;
     let pairs = decode_pairs(body);
     let get = |key: &str| {
         pairs
@@ -43,9 +67,9 @@ pub fn parse_swarm(body: &str) -> Result<SwarmRequest, String> {
     let users = users_text
         .parse::<usize>()
         .ok()
-        .filter(|n| (1..=MAX_USERS).contains(n))
+        .filter(|n| (1..=max_users).contains(n))
         .ok_or_else(|| {
-            format!("bad user_count {users_text:?}: expected a whole number from 1 to {MAX_USERS}")
+            format!("bad user_count {users_text:?}: expected a whole number from 1 to {max_users} (--web-max-users)")
         })?;
     let rate_text = get("spawn_rate")
         .filter(|v| !v.is_empty())
@@ -53,9 +77,9 @@ pub fn parse_swarm(body: &str) -> Result<SwarmRequest, String> {
     let spawn_rate = rate_text
         .parse::<f64>()
         .ok()
-        .filter(|r| r.is_finite() && *r > 0.0 && *r <= MAX_SPAWN_RATE)
+        .filter(|r| r.is_finite() && *r > 0.0 && *r <= max_spawn_rate)
         .ok_or_else(|| {
-            format!("bad spawn_rate {rate_text:?}: expected users per second above 0 and at most {MAX_SPAWN_RATE}")
+            format!("bad spawn_rate {rate_text:?}: expected users per second above 0 and at most {max_spawn_rate} (--web-max-spawn-rate)")
         })?;
     let run_time = match get("run_time").filter(|v| !v.is_empty()) {
         None => None,
@@ -119,6 +143,7 @@ mod tests {
     fn a_full_form_decodes() {
         let r = parse_swarm(
             "user_count=25&spawn_rate=2.5&host=http%3A%2F%2F127.0.0.1%3A9000&run_time=1m30s&user_classes=A&user_classes=B+C",
+            &WebLimits::default(),
         )
         .unwrap();
         assert_eq!(r.users, 25);
@@ -141,9 +166,25 @@ mod tests {
             ("user_count=5&spawn_rate=NaN", "bad spawn_rate"),
             ("user_count=5&spawn_rate=1&run_time=1d", "bad run_time"),
         ] {
-            let e = parse_swarm(body).unwrap_err();
+            let e = parse_swarm(body, &WebLimits::default()).unwrap_err();
             assert!(e.contains(words), "{body}: {e}");
         }
+    }
+
+    #[test]
+    fn users_and_rate_are_capped_by_the_limits() {
+        let limits = WebLimits {
+            max_users: 50,
+            max_spawn_rate: 5.0,
+        };
+        assert!(parse_swarm("user_count=50&spawn_rate=5", &limits).is_ok());
+        let e = parse_swarm("user_count=51&spawn_rate=5", &limits).unwrap_err();
+        assert!(e.contains("from 1 to 50 (--web-max-users)"), "{e}");
+        let e = parse_swarm("user_count=50&spawn_rate=5.5", &limits).unwrap_err();
+        assert!(e.contains("at most 5 (--web-max-spawn-rate)"), "{e}");
+        // The defaults refuse what a hostile page asked for.
+        let e = parse_swarm("user_count=100000&spawn_rate=10000", &WebLimits::default());
+        assert!(e.is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@
 mod api;
 mod auth;
 mod form;
+mod origin;
 mod page;
 mod routes;
 mod state;
@@ -35,7 +36,7 @@ use crate::verdict::baseline::Baselines;
 use crate::verdict::criteria::CriteriaSet;
 
 pub use auth::Credentials;
-pub use form::{parse_swarm, SwarmRequest, MAX_USERS};
+pub use form::{parse_swarm, SwarmRequest, WebLimits, MAX_SPAWN_RATE, MAX_USERS};
 pub use routes::router;
 pub use state::{RunParams, RunState, WebState};
 
@@ -52,6 +53,8 @@ pub struct WebConfig {
     pub bind: SocketAddr,
     /// HTTP basic credentials (required off loopback).
     pub auth: Option<Credentials>,
+    /// Most users and spawn rate the form may ask for.
+    pub limits: WebLimits,
     /// The settings of every run started from the page; target, users, rate and run
     /// time are replaced by the form's values.
     pub base: RunConfig,

@@ -11,16 +11,21 @@ use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use serde_json::json;
 
+use super::origin::OwnAddress;
 use super::state::{SwarmOutcome, WebState};
-use super::{api, auth, form, page};
+use super::{api, auth, form, origin, page};
 use crate::sinks::json::{JsonPlan, JsonReport};
 use crate::stats::unix_seconds;
 use crate::verdict::judge::Judgement;
 
 /// The web UI's router; every route sits behind the basic-auth layer when credentials
-/// are configured.
+/// are configured, and behind the Host and Origin checks always.
 pub fn router(state: Arc<WebState>) -> Router {
     let credentials = state.config().auth.clone();
+    let own = OwnAddress {
+        ip: state.config().bind.ip(),
+        any_host: credentials.is_some(),
+    };
     Router::new()
         .route("/", get(page::index))
         .route("/static/page.css", get(page::css))
@@ -40,6 +45,10 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/verdict", get(verdict))
         .route("/charts/{name}", get(chart))
         .layer(middleware::from_fn_with_state(credentials, auth::require))
+        .layer(middleware::from_fn_with_state(
+            own,
+            origin::require_own_origin,
+        ))
         .with_state(state)
 }
 
@@ -83,7 +92,7 @@ async fn ui_config(State(state): Shared) -> Response {
 
 /// Locust's `POST /swarm`: start a test, or change the running one's users and rate.
 async fn swarm(State(state): Shared, body: String) -> Response {
-    let answer = match form::parse_swarm(&body) {
+    let answer = match form::parse_swarm(&body, &state.config().limits) {
         Err(message) => json!({ "success": false, "message": message }),
         Ok(request) => match state.swarm(request).await {
             Ok(SwarmOutcome::Started) => json!({

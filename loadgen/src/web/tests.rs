@@ -46,6 +46,7 @@ fn config(host: &str, auth: Option<Credentials>) -> WebConfig {
     let base = RunConfig::new(Target::parse(host).unwrap(), 1, 1.0, None);
     WebConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        limits: WebLimits::default(),
         auth,
         defaults: RunParams {
             users: 1,
@@ -444,4 +445,98 @@ fn stats_carry_a_warning_while_every_request_is_refused() {
         stats["elapsed"].is_null() && stats["remaining"].is_null(),
         "{stats}"
     );
+}
+
+/// One raw HTTP/1.1 request over TCP (`Connection: close`); the status and body.
+async fn raw(addr: SocketAddr, head: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut bytes = Vec::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut bytes))
+        .await
+        .expect("an answer within the deadline")
+        .unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_foreign_page_can_neither_read_nor_start_a_run() {
+    let target = target().await;
+    let ui = WebUi::bind(config(&format!("http://{target}"), None))
+        .await
+        .unwrap();
+    let addr = ui.local_addr().unwrap();
+    let state = ui.state();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let serving = tokio::spawn(ui.serve(stop.clone()));
+    let form = "user_count=2&spawn_rate=2";
+    let post = |host: &str, extra: &str| {
+        format!("POST /swarm HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded{extra}")
+    };
+
+    // DNS rebinding: a page on another name reads nothing.
+    let (status, body) = raw(
+        addr,
+        "GET /stats/requests HTTP/1.1\r\nHost: evil.example:8089",
+        "",
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("evil.example:8089\\\" is not this web UI's address"),
+        "{body}"
+    );
+    // A cross-site form post, from a page elsewhere, starts nothing.
+    let own = addr.to_string();
+    for extra in [
+        "\r\nOrigin: http://evil.example",
+        "\r\nOrigin: null",
+        "\r\nSec-Fetch-Site: cross-site",
+    ] {
+        let (status, body) = raw(addr, &post(&own, extra), form).await;
+        assert_eq!(status, 403, "{extra}: {body}");
+    }
+    let (status, _) = raw(
+        addr,
+        &post("evil.example", "\r\nOrigin: http://evil.example"),
+        form,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(state.state(), RunState::Ready, "no run was started");
+    // Past the caps: refused with the flag to raise.
+    let (status, body) = raw(addr, &post(&own, ""), "user_count=100000&spawn_rate=10000").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("--web-max-users"), "{body}");
+    assert_eq!(state.state(), RunState::Ready);
+
+    // The UI's own page (same Origin), and a script (no Origin), are served.
+    let (status, body) = raw(addr, "GET /stats/requests HTTP/1.1\r\nHost: localhost", "").await;
+    assert_eq!(status, 200, "{body}");
+    let same = format!("\r\nOrigin: http://{own}\r\nSec-Fetch-Site: same-origin");
+    let (status, body) = raw(addr, &post(&own, &same), form).await;
+    assert_eq!(
+        (status, body.contains("\"success\":true")),
+        (200, true),
+        "{body}"
+    );
+    let (status, _) = raw(addr, &format!("GET /stop HTTP/1.1\r\nHost: {own}"), "").await;
+    assert_eq!(status, 200);
+    stop.cancel();
+    serving.await.unwrap().unwrap();
 }

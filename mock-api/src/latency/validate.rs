@@ -193,9 +193,27 @@ fn param(kind: &'static str, field: &'static str, value: f64, expected: String) 
     }
 }
 
+/// The largest latency parameter a profile may give (one hour, in ms): beyond it a
+/// request would only hang until the client or the shutdown gives up.
+pub(crate) const MAX_LATENCY_MS: f64 = 3_600_000.0;
+
+/// A parameter in ms (its name ends in `_ms`) is at most [`MAX_LATENCY_MS`].
+fn within_an_hour(kind: &'static str, field: &'static str, v: f64) -> Result<(), LatencyError> {
+    if !field.ends_with("_ms") && field != "ms" || v.abs() <= MAX_LATENCY_MS {
+        Ok(())
+    } else {
+        Err(param(
+            kind,
+            field,
+            v,
+            format!("at most {MAX_LATENCY_MS} ms (one hour)"),
+        ))
+    }
+}
+
 pub(super) fn finite(kind: &'static str, field: &'static str, v: f64) -> Result<(), LatencyError> {
     if v.is_finite() {
-        Ok(())
+        within_an_hour(kind, field, v)
     } else {
         Err(param(kind, field, v, "a finite number".into()))
     }
@@ -207,7 +225,7 @@ pub(super) fn non_negative(
     v: f64,
 ) -> Result<(), LatencyError> {
     if v.is_finite() && v >= 0.0 {
-        Ok(())
+        within_an_hour(kind, field, v)
     } else {
         Err(param(kind, field, v, "a finite number >= 0".into()))
     }
@@ -219,7 +237,7 @@ pub(super) fn positive(
     v: f64,
 ) -> Result<(), LatencyError> {
     if v.is_finite() && v > 0.0 {
-        Ok(())
+        within_an_hour(kind, field, v)
     } else {
         Err(param(kind, field, v, "a finite number > 0".into()))
     }

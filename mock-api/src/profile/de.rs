@@ -65,12 +65,15 @@ pub(super) fn is_zero(v: &f64) -> bool {
     *v == 0.0
 }
 
+/// The most CPU work a profile may ask of one request, in ms (ten seconds of a core).
+pub(crate) const MAX_CPU_MS: f64 = 10_000.0;
+
 pub(super) fn check_cpu_ms(v: f64) -> Result<(), String> {
-    if v.is_finite() && v >= 0.0 {
+    if v.is_finite() && (0.0..=MAX_CPU_MS).contains(&v) {
         Ok(())
     } else {
         Err(format!(
-            "cpu_ms = {v} is invalid: expected a finite number of ms >= 0"
+            "cpu_ms = {v} is invalid: expected a finite number of ms from 0 to {MAX_CPU_MS}"
         ))
     }
 }

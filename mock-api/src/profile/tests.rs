@@ -307,7 +307,19 @@ fn bad_profiles_name_the_line_the_field_and_the_expectation() {
         ),
         (
             "[routes.\"GET /api/clients\"]\nlatency = { kind = \"fixed\", ms = 1 }\ncpu_ms = -2\n",
-            &["line 9", "cpu_ms = -2", ">= 0"],
+            &["line 9", "cpu_ms = -2", "from 0 to 10000"],
+        ),
+        (
+            "[routes.\"GET /api/clients\"]\nlatency = { kind = \"fixed\", ms = 1 }\ncpu_ms = 1e9\n",
+            &["line 9", "cpu_ms = 1000000000", "from 0 to 10000"],
+        ),
+        (
+            "[routes.\"GET /api/clients\"]\nlatency = { kind = \"fixed\", ms = 1e300 }\n",
+            &["line 8", "`ms` = 1000000", "at most 3600000 ms (one hour)"],
+        ),
+        (
+            "[routes.\"GET /api/clients\"]\nlatency = { kind = \"lognormal\", median_ms = 5, p99_ms = 1e300 }\n",
+            &["line 8", "`p99_ms`", "at most 3600000 ms"],
         ),
         ("[defaultz]\n", &["line 7", "unknown field `defaultz`"]),
     ];

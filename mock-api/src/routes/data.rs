@@ -17,8 +17,10 @@ pub(crate) struct HistoricalQuery {
     /// Ticker symbol.
     pub ticker: String,
     /// First day, YYYY-MM-DD (default: a year before `end`).
+    #[param(format = Date)]
     pub start: Option<String>,
     /// Last day, YYYY-MM-DD (default: today).
+    #[param(format = Date)]
     pub end: Option<String>,
 }
 

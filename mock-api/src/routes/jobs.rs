@@ -73,7 +73,7 @@ fn progress(job: &Job) -> f64 {
 
 /// One job's state.
 #[utoipa::path(get, path = "/api/jobs/{job_id}", tag = "jobs",
-    params(("job_id" = String, Path, description = "Job id (UUID)")),
+    params(("job_id" = String, Path, format = Uuid, description = "Job id (UUID)")),
     responses((status = 200, body = JobView), (status = 404, body = crate::error::ErrorBody),
               (status = 422, description = "job_id is not a UUID", body = crate::error::ErrorBody)))]
 pub(crate) async fn get_job(

@@ -232,6 +232,7 @@ pub(crate) struct TrainRequest {
     /// Strategy to train.
     pub model_type: ModelType,
     /// Days of history to learn from (the platform uses 30, 60, 90 or 180; 1..=3650 accepted).
+    #[schema(minimum = 1, maximum = 3650)]
     pub lookback_days: u32,
 }
 

@@ -9,8 +9,10 @@
 pub mod probe;
 mod records;
 mod seed;
+mod trades;
 
 pub use records::{Client, Holding, Job, JobStatus, JsonText, Side, Trade, UnknownJobStatus};
+pub use trades::{Executed, NewTrade, TradeError, MAX_IDEMPOTENCY_KEY_LEN};
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::MigrateDatabase;
-use sqlx::{Any, AnyPool, FromRow as _, Row};
+use sqlx::{Any, AnyConnection, AnyPool, Connection as _, FromRow as _, Row};
 
-use crate::market::{self, UNIVERSE};
+use crate::market::UNIVERSE;
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -40,6 +42,13 @@ pub enum StoreError {
     #[error("database URL {url:?} is neither sqlite: nor postgres:// (expected e.g. sqlite://mock-api.db, sqlite::memory: or postgres://user@host/db)")]
     UnsupportedUrl {
         /// The URL as given (credentials removed).
+        url: String,
+    },
+    /// A SQLite URL without a file: SQLite would give each connection its own empty
+    /// temporary database.
+    #[error("database URL {url:?} names no file: expected sqlite://FILE (e.g. sqlite://mock-api.db) or sqlite::memory:")]
+    NoSqliteFile {
+        /// The URL as given.
         url: String,
     },
     /// A query or connection failed.
@@ -66,49 +75,6 @@ fn sql(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Sql { op, source }
 }
 
-/// Why a trade was refused (a client's mistake) or failed (the store's).
-#[derive(Debug, thiserror::Error)]
-pub enum TradeError {
-    /// No client with that id.
-    #[error("client {0} not found")]
-    UnknownClient(i64),
-    /// The ticker is not in the universe.
-    #[error("ticker {0:?} is not traded (known: {known})", known = market::UNIVERSE.iter().map(|t| t.symbol).collect::<Vec<_>>().join(", "))]
-    UnknownTicker(String),
-    /// A sell of more shares than the client holds.
-    #[error(
-        "insufficient holdings: client {client_id} holds {held} {ticker}, cannot sell {requested}"
-    )]
-    InsufficientHoldings {
-        /// The seller.
-        client_id: i64,
-        /// The ticker.
-        ticker: String,
-        /// Shares held.
-        held: i64,
-        /// Shares the order asked to sell.
-        requested: i64,
-    },
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// A trade order as the store executes it (already validated for shape).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewTrade {
-    /// The trading client.
-    pub client_id: i64,
-    /// Ticker symbol.
-    pub ticker: String,
-    /// Shares, at least 1.
-    pub quantity: i64,
-    /// Buy or sell.
-    pub side: Side,
-    /// Order type as stored (`market`).
-    pub order_type: String,
-}
-
 /// Options for opening a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -129,6 +95,9 @@ pub struct Store {
     backend: Backend,
     interrupted_at_start: u64,
     clients_cache: Arc<ClientsCache>,
+    /// For an in-memory SQLite database: a connection outside the pool that no query
+    /// uses, so the database lives while the store does, whatever the pool closes.
+    keeper: Option<Arc<tokio::sync::Mutex<Option<AnyConnection>>>>,
 }
 
 /// The client list as last read from the database, dropped on every write this store
@@ -172,12 +141,31 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A name of its own for an in-memory SQLite database, which every connection opened
+/// with it shares (SQLite's `memdb` VFS: one database per name in the process, alive
+/// while a connection to it is open). sqlx names `sqlite::memory:` anew each time it
+/// parses the URL, which its `Any` driver does for every connection, so a connection
+/// the pool replaced came back to an empty database.
+fn memory_url() -> String {
+    format!(
+        "sqlite:///mock-api-memory-{}?mode=rwc&vfs=memdb",
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
 /// Turns what a user typed into a sqlx URL: a bare path means a SQLite file.
 pub fn normalize_url(url: &str) -> Result<(String, Backend), StoreError> {
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
         Ok((url.to_owned(), Backend::Postgres))
     } else if lower.starts_with("sqlite:") {
+        let rest = url["sqlite:".len()..].trim_start_matches("//");
+        let (file, params) = rest.split_once('?').unwrap_or((rest, ""));
+        if file.is_empty() && !params.contains("mode=memory") {
+            return Err(StoreError::NoSqliteFile {
+                url: url.to_owned(),
+            });
+        }
         Ok((url.to_owned(), Backend::Sqlite))
     } else if !url.is_empty() && !url.contains("://") {
         Ok((format!("sqlite://{url}"), Backend::Sqlite))
@@ -206,16 +194,33 @@ impl Store {
                 .await
                 .map_err(sql("creating the SQLite file"))?;
         }
+        let url = if in_memory { memory_url() } else { url };
         let connect = AnyConnectOptions::from_str(&url).map_err(sql("parsing the database URL"))?;
+        // An in-memory database lives while one connection to it is open. The pool drops
+        // a connection whose query was cancelled (a client that gave up), so the keeper
+        // holds one open beside the pool, which may then replace its own freely.
+        let keeper = if in_memory {
+            let conn = AnyConnection::connect_with(&connect)
+                .await
+                .map_err(sql("opening the in-memory database"))?;
+            Some(Arc::new(tokio::sync::Mutex::new(Some(conn))))
+        } else {
+            None
+        };
+        // One connection first, so an unreachable server or a refused login is reported
+        // as what it is; the pool would retry it until its timeout and say only that.
+        if !in_memory {
+            AnyConnection::connect_with(&connect)
+                .await
+                .map_err(sql("connecting"))?
+                .close()
+                .await
+                .map_err(sql("connecting"))?;
+        }
         let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         pool = match (backend, in_memory) {
-            // Each connection to `sqlite::memory:` is its own database: keep exactly one,
-            // forever.
-            (Backend::Sqlite, true) => pool
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None),
+            // One connection, as before: the database is a single writer either way.
+            (Backend::Sqlite, true) => pool.max_connections(1),
             (Backend::Sqlite, false) => pool.max_connections(8),
             (Backend::Postgres, _) => pool.max_connections(16),
         };
@@ -243,6 +248,7 @@ impl Store {
             backend,
             interrupted_at_start: 0,
             clients_cache: Arc::default(),
+            keeper,
         };
         store.seed(options).await?;
         store.interrupted_at_start = store
@@ -261,17 +267,26 @@ impl Store {
         self.interrupted_at_start
     }
 
-    /// Closes the pool, waiting for connections to be returned.
+    /// Closes the pool, waiting for connections to be returned (an in-memory database
+    /// ends here).
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(keeper) = &self.keeper {
+            if let Some(conn) = keeper.lock().await.take() {
+                let _ = conn.close().await;
+            }
+        }
     }
 
-    /// Round-trips a trivial query; returns how long it took.
+    /// Reads the schema with a trivial query; returns how long it took. A database that
+    /// answers but lost the platform's tables (an in-memory one that was dropped and
+    /// opened anew) fails here too.
     pub async fn ping(&self) -> Result<Duration, StoreError> {
         let start = Instant::now();
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
+        sqlx::query("SELECT COUNT(*) AS n FROM tickers")
+            .fetch_one(&self.pool)
             .await
+            .and_then(|row| row.try_get::<i64, _>("n"))
             .map_err(sql("pinging"))?;
         Ok(start.elapsed())
     }
@@ -373,125 +388,6 @@ impl Store {
             .map(Holding::from_row)
             .collect::<Result<_, _>>()
             .map_err(sql("decoding holdings"))
-    }
-
-    /// Executes a market order at today's price: the trade row, the holding and the cash
-    /// change commit together or not at all. A sell beyond the holding is refused.
-    pub async fn execute_trade(&self, order: &NewTrade) -> Result<Trade, TradeError> {
-        let info = market::ticker(&order.ticker)
-            .ok_or_else(|| TradeError::UnknownTicker(order.ticker.clone()))?;
-        if self.client(order.client_id).await?.is_none() {
-            return Err(TradeError::UnknownClient(order.client_id));
-        }
-        let price = market::daily_bar(info, chrono::Utc::now().date_naive()).close;
-        let notional = order.quantity as f64 * price;
-        let mut tx = self.pool.begin().await.map_err(sql("starting a trade"))?;
-        // The first statement writes, so SQLite takes its write lock at once (waiting on
-        // busy_timeout) instead of failing a read-to-write upgrade later.
-        let (holding_change, cash_delta) = match order.side {
-            Side::Buy => (
-                sqlx::query(
-                    "INSERT INTO holdings (client_id, ticker, quantity, avg_cost) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (client_id, ticker) DO UPDATE SET \
-                     avg_cost = (holdings.avg_cost * holdings.quantity + excluded.avg_cost * excluded.quantity) \
-                                / (holdings.quantity + excluded.quantity), \
-                     quantity = holdings.quantity + excluded.quantity",
-                )
-                .bind(order.client_id)
-                .bind(info.symbol)
-                .bind(order.quantity)
-                .bind(price),
-                -notional,
-            ),
-            Side::Sell => (
-                sqlx::query(
-                    "UPDATE holdings SET quantity = quantity - $3 WHERE client_id = $1 AND ticker = $2 AND quantity >= $3",
-                )
-                .bind(order.client_id)
-                .bind(info.symbol)
-                .bind(order.quantity),
-                notional,
-            ),
-        };
-        let changed = holding_change
-            .execute(&mut *tx)
-            .await
-            .map_err(sql("updating a holding"))?
-            .rows_affected();
-        if changed == 0 {
-            let held: Option<i64> =
-                sqlx::query("SELECT quantity FROM holdings WHERE client_id = $1 AND ticker = $2")
-                    .bind(order.client_id)
-                    .bind(info.symbol)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .and_then(|row| row.map(|r| r.try_get("quantity")).transpose())
-                    .map_err(sql("reading a holding"))?;
-            tx.rollback()
-                .await
-                .map_err(sql("rolling back a refused trade"))?;
-            return Err(TradeError::InsufficientHoldings {
-                client_id: order.client_id,
-                ticker: info.symbol.to_owned(),
-                held: held.unwrap_or(0),
-                requested: order.quantity,
-            });
-        }
-        sqlx::query("UPDATE clients SET cash_balance = cash_balance + $1 WHERE id = $2")
-            .bind(cash_delta)
-            .bind(order.client_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(sql("updating cash"))?;
-        let row = sqlx::query(
-            "INSERT INTO trades (client_id, ticker, side, quantity, price, order_type, status, executed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'executed', $7) \
-             RETURNING id, client_id, ticker, side, quantity, price, order_type, status, executed_at",
-        )
-        .bind(order.client_id)
-        .bind(info.symbol)
-        .bind(order.side.as_str())
-        .bind(order.quantity)
-        .bind(price)
-        .bind(&order.order_type)
-        .bind(now_rfc3339())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(sql("recording a trade"))?;
-        let trade = Trade::from_row(&row)
-            .map(Trade::with_total)
-            .map_err(sql("decoding a trade"))?;
-        let committed = tx.commit().await.map_err(sql("committing a trade"));
-        // The cash balance changed (or may have, if the commit's outcome is unknown).
-        self.clients_cache.invalidate();
-        committed?;
-        Ok(trade)
-    }
-
-    /// A client's most recent trades, newest first.
-    pub async fn trades(&self, client_id: i64, limit: u32) -> Result<Vec<Trade>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, client_id, ticker, side, quantity, price, order_type, status, executed_at \
-             FROM trades WHERE client_id = $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(client_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(sql("reading trades"))?;
-        rows.iter()
-            .map(|row| Trade::from_row(row).map(Trade::with_total))
-            .collect::<Result<_, _>>()
-            .map_err(sql("decoding trades"))
-    }
-
-    /// How many trades the database holds (all clients).
-    pub async fn trade_count(&self) -> Result<i64, StoreError> {
-        sqlx::query("SELECT COUNT(*) AS n FROM trades")
-            .fetch_one(&self.pool)
-            .await
-            .and_then(|row| row.try_get("n"))
-            .map_err(sql("counting trades"))
     }
 
     /// Records a new job as `running`.
@@ -621,6 +517,80 @@ mod tests {
         };
         assert!(store.execute_trade(&refused).await.is_err());
         assert_eq!(store.clients().await.unwrap()[..], after[..]);
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_store_survives_its_connection_being_replaced() {
+        let store = open().await;
+        let order = NewTrade {
+            client_id: 1,
+            ticker: "AAPL".to_owned(),
+            quantity: 1,
+            side: Side::Buy,
+            order_type: "market".to_owned(),
+        };
+        store.execute_trade(&order).await.unwrap();
+        // The pool closes a connection it cannot trust, as it does with one whose query
+        // a caller abandoned midway, and opens another in its place.
+        let cut = tokio::time::timeout(
+            Duration::from_millis(5),
+            sqlx::query(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) \
+                 SELECT COUNT(*) FROM c",
+            )
+            .fetch_one(&store.pool),
+        )
+        .await;
+        assert!(cut.is_err(), "the query ended within 5 ms");
+        let conn = store.pool.acquire().await.unwrap().detach();
+        conn.close().await.unwrap();
+        store.ping().await.expect("the schema is still there");
+        assert_eq!(store.clients_uncached().await.unwrap().len(), 10);
+        assert_eq!(store.trade_count().await.unwrap(), 1, "the trade is kept");
+    }
+
+    #[tokio::test]
+    async fn the_ping_fails_when_the_tables_are_gone() {
+        let store = open().await;
+        store.ping().await.unwrap();
+        sqlx::query("ALTER TABLE tickers RENAME TO tickers_gone")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let err = store
+            .ping()
+            .await
+            .expect_err("a database without the schema");
+        assert!(err.to_string().contains("tickers"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_url_without_a_file_or_server_says_what_is_wrong() {
+        for url in ["sqlite://", "sqlite:", "sqlite://?mode=rwc"] {
+            let err = Store::connect(url, &StoreOptions::default())
+                .await
+                .expect_err(url)
+                .to_string();
+            assert!(err.contains("names no file"), "{url}: {err}");
+        }
+        // Nothing listens on port 1 of loopback: the connection error itself, at once.
+        let start = Instant::now();
+        let err = Store::connect(
+            "postgres://postgres@127.0.0.1:1/none",
+            &StoreOptions::default(),
+        )
+        .await
+        .expect_err("no server")
+        .to_string();
+        assert!(
+            err.contains("refused") && !err.contains("timed out"),
+            "{err}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]

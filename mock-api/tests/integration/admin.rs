@@ -2,10 +2,12 @@
 //! the right bearer token. (Non-loopback peers are covered by the unit tests of
 //! `AdminAccess::check`.)
 
+use std::time::Duration;
+
 use mock_api::server::{spawn, ServerConfig};
 use test_http::header::{AUTHORIZATION, CONTENT_TYPE};
 
-use crate::support;
+use crate::support::{self, raw};
 
 async fn status_of(addr: std::net::SocketAddr, path: &str, auth: Option<&str>) -> u16 {
     let mut request = test_http::client().get(test_http::url(addr, path));
@@ -65,5 +67,76 @@ async fn the_profile_is_replaced_at_run_time_and_stats_reset() {
     let reset = test_http::client().post(test_http::url(addr, "/admin/stats/reset"));
     assert_eq!(test_http::send(reset).await.expect("an answer").status, 204);
     assert_eq!(server.stats().routes["GET /api/clients"].requests, 0);
+    server.shutdown().await.unwrap();
+}
+
+/// Sends `head` (request line and headers, without the blank line) and `body` raw;
+/// the status, head and body of the answer.
+async fn exchange(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> (u16, String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut bytes = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n").into_bytes();
+    bytes.extend_from_slice(body);
+    tokio::io::AsyncWriteExt::write_all(&mut stream, &bytes)
+        .await
+        .unwrap();
+    match raw::read_all(&mut stream, Duration::from_secs(10)).await {
+        // A server that refuses a body it did not read may reset after its answer.
+        raw::Seen::Eof { bytes, .. } | raw::Seen::Error { bytes, .. } if !bytes.is_empty() => {
+            let (status, head, body) = raw::parse(&bytes);
+            (status, head, String::from_utf8_lossy(&body).into_owned())
+        }
+        other => panic!("{head}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_error_is_json_and_a_declared_oversized_body_is_refused_at_once() {
+    let server = spawn(ServerConfig::new(support::fast())).await.unwrap();
+    let addr = server.addr();
+    let json = |status: u16, head: &str, body: &str, code: &str| {
+        assert!(
+            head.contains("content-type: application/json"),
+            "{status}: {head}"
+        );
+        let v: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        assert_eq!(v["error"], code, "{status}: {body}");
+    };
+    // Not UTF-8.
+    let (status, head, body) = exchange(
+        addr,
+        "PUT /admin/profile HTTP/1.1\r\nContent-Type: application/toml\r\nContent-Length: 2",
+        &[0xff, 0xfe],
+    )
+    .await;
+    assert_eq!(status, 400);
+    json(status, &head, &body, "bad_request");
+    // Over the admin's 1 MB, declared: refused before a byte of the body is sent.
+    for path in ["/admin/profile", "/api/trading/execute"] {
+        let method = if path.starts_with("/admin") {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 10000000000"
+        );
+        let (status, head, body) = exchange(addr, &head, b"").await;
+        assert_eq!(status, 413, "{path}");
+        json(status, &head, &body, "body_too_large");
+        assert!(body.contains("10000000000 bytes"), "{body}");
+    }
+    // Over the limit without a declared length (chunked): axum's own 413, as JSON.
+    let chunk = vec![b'a'; 2 << 20];
+    let mut chunked = format!("{:x}\r\n", chunk.len()).into_bytes();
+    chunked.extend_from_slice(&chunk);
+    chunked.extend_from_slice(b"\r\n0\r\n\r\n");
+    let (status, head, body) = exchange(
+        addr,
+        "PUT /admin/profile HTTP/1.1\r\nContent-Type: application/toml\r\nTransfer-Encoding: chunked",
+        &chunked,
+    )
+    .await;
+    assert_eq!(status, 413);
+    json(status, &head, &body, "body_too_large");
     server.shutdown().await.unwrap();
 }

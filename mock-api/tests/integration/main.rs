@@ -8,6 +8,7 @@ mod admin;
 mod behaviour;
 mod binary;
 mod capacity;
+mod durability;
 mod faults;
 mod restart;
 mod routes;

@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 
-use crate::support::{self, app, call, get, post};
+use crate::support::{self, app, call, call_with, get, post};
 
 #[tokio::test]
 async fn health_reports_the_database() {
@@ -191,6 +191,56 @@ async fn optimize_spends_the_profiles_cpu_budget() {
         "{}",
         a.json["optimal"]
     );
+}
+
+async fn execute(app: &axum::Router, body: &str, headers: &[(&str, &str)]) -> support::Answer {
+    call_with(
+        app,
+        Method::POST,
+        "/api/trading/execute",
+        Some(body),
+        headers,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_idempotency_key_returns_the_first_trade() {
+    let (app, state) = app(support::fast()).await;
+    let body = r#"{"client_id":3,"ticker":"MSFT","quantity":4,"side":"buy"}"#;
+    let key = [("Idempotency-Key", "5b0c3c1e-order-1")];
+    let first = execute(&app, body, &key).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.json);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let repeat = execute(&app, body, &key).await;
+    assert_eq!(repeat.status, StatusCode::OK, "{:?}", repeat.json);
+    assert_eq!(repeat.json, first.json, "the first result, same trade id");
+    assert_eq!(repeat.headers["idempotent-replayed"], "true");
+    assert_eq!(state.store.trade_count().await.unwrap(), 1);
+
+    let other = r#"{"client_id":3,"ticker":"MSFT","quantity":5,"side":"buy"}"#;
+    let reused = execute(&app, other, &key).await;
+    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused.json["error"], "idempotency_key_reused");
+    assert!(
+        reused.detail().contains("client 3 buy 4 MSFT"),
+        "{}",
+        reused.detail()
+    );
+    let long = "k".repeat(256);
+    for bad in ["", "has space", long.as_str()] {
+        let a = execute(&app, body, &[("Idempotency-Key", bad)]).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+        assert!(
+            a.detail().contains("1..=255 visible ASCII"),
+            "{}",
+            a.detail()
+        );
+    }
+    // Without a key every order trades.
+    execute(&app, body, &[]).await;
+    execute(&app, body, &[]).await;
+    assert_eq!(state.store.trade_count().await.unwrap(), 3);
 }
 
 #[tokio::test]

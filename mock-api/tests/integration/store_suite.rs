@@ -248,6 +248,63 @@ mod cases {
         reopened.close().await;
     }
 
+    pub async fn an_idempotency_key_executes_once_across_connections_and_restarts(url: String) {
+        let store = open(&url).await;
+        let before = store.trade_count().await.unwrap();
+        let buy = order(6, "META", 7, Side::Buy);
+        // Concurrent repeats, each on whatever pool connection it gets: one trade.
+        let tries: Vec<_> = (0..8)
+            .map(|_| {
+                let (store, buy) = (store.clone(), buy.clone());
+                tokio::spawn(async move { store.execute_trade_once(&buy, "order-6-a").await })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        let mut first = 0;
+        for t in tries {
+            let executed = t.await.unwrap().unwrap();
+            first += usize::from(!executed.replayed);
+            ids.push(executed.trade.trade_id);
+        }
+        assert_eq!(first, 1, "exactly one execution, the rest replays");
+        assert!(
+            ids.windows(2).all(|w| w[0] == w[1]),
+            "one trade id: {ids:?}"
+        );
+        assert_eq!(store.trade_count().await.unwrap(), before + 1);
+        store.close().await;
+
+        let reopened = open(&url).await;
+        let again = reopened
+            .execute_trade_once(&buy, "order-6-a")
+            .await
+            .unwrap();
+        assert!(again.replayed);
+        assert_eq!(
+            again.trade.trade_id, ids[0],
+            "the first result after a restart"
+        );
+        let other = order(6, "META", 8, Side::Buy);
+        assert!(matches!(
+            reopened.execute_trade_once(&other, "order-6-a").await,
+            Err(TradeError::KeyReused { trade_id, .. }) if trade_id == ids[0]
+        ));
+        // A refused order does not use its key up.
+        let too_many = order(6, "META", 1_000_000_000, Side::Sell);
+        assert!(matches!(
+            reopened.execute_trade_once(&too_many, "order-6-b").await,
+            Err(TradeError::InsufficientHoldings { .. })
+        ));
+        let sell = order(6, "META", 1, Side::Sell);
+        let sold = reopened
+            .execute_trade_once(&sell, "order-6-b")
+            .await
+            .unwrap();
+        assert!(!sold.replayed);
+        assert_eq!(reopened.trade_count().await.unwrap(), before + 2);
+        reopened.close().await;
+    }
+
     pub async fn health_ping_answers(url: String) {
         let store = open(&url).await;
         store.ping().await.unwrap();
@@ -294,5 +351,6 @@ store_suite!(
     history_is_newest_first_and_limited,
     concurrent_trades_all_commit_exactly,
     jobs_run_finish_once_and_are_interrupted_on_reopen,
+    an_idempotency_key_executes_once_across_connections_and_restarts,
     health_ping_answers,
 );

@@ -15,8 +15,11 @@ pub(super) enum Failure {
     Connect(io::Error),
     /// Writing the request or reading the response failed.
     Io(io::Error),
-    /// The connection closed before a whole response head arrived.
-    Closed,
+    /// The connection closed before a whole response head arrived, after staying
+    /// silent this long since the request was sent (zero when no byte arrived late).
+    Closed {
+        silent: Duration,
+    },
     /// The response is not HTTP/1.x as RFC 9112 frames it.
     Malformed,
     /// The connection closed before the whole body arrived.
@@ -55,7 +58,7 @@ impl Failure {
                 kind => format!("{CANNOT_CONNECT} ({kind})"),
             },
             Self::Io(e) => describe_io(e),
-            Self::Closed => "RemoteDisconnected: connection closed without response".to_owned(),
+            Self::Closed { silent } => closed(*silent),
             Self::Malformed => "InvalidResponse: malformed HTTP response".to_owned(),
             Self::Incomplete => {
                 "ConnectionError: connection closed before the whole body arrived".to_owned()
@@ -65,6 +68,20 @@ impl Failure {
                 format!("TooManyRedirects: exceeded {MAX_REDIRECTS} redirects")
             }
         }
+    }
+}
+
+/// A close without a response. One that came after a second or more of silence says how
+/// long (in whole seconds, so a failures table keeps one row per second, not per
+/// request): a stuck request ended by the server is told apart from a dropped one.
+fn closed(silent: Duration) -> String {
+    if silent < Duration::from_secs(1) {
+        "RemoteDisconnected: connection closed without response".to_owned()
+    } else {
+        format!(
+            "RemoteDisconnected: connection closed after {:.1} s without a response",
+            silent.as_secs() as f64
+        )
     }
 }
 

@@ -380,12 +380,18 @@ impl Session {
             ..
         } = self;
         let Some(stream) = conn.as_mut() else {
-            return Err((Failure::Closed, 0));
+            return Err((
+                Failure::Closed {
+                    silent: Duration::ZERO,
+                },
+                0,
+            ));
         };
         stream
             .write_all(write_buf)
             .await
             .map_err(|e| (Failure::Io(e), 0))?;
+        let sent = Instant::now();
         loop {
             match parse_head(read_buf, method, cookies, target) {
                 Ok(Some(head)) => {
@@ -413,7 +419,12 @@ impl Session {
                 .await
                 .map_err(|e| (Failure::Io(e), 0))?;
             if n == 0 {
-                return Err((Failure::Closed, 0));
+                let silent = if read_buf.is_empty() {
+                    sent.elapsed()
+                } else {
+                    Duration::ZERO
+                };
+                return Err((Failure::Closed { silent }, 0));
             }
         }
     }
@@ -439,7 +450,12 @@ impl Session {
             ..
         } = self;
         let Some(stream) = conn.as_mut() else {
-            return Err((Failure::Closed, 0));
+            return Err((
+                Failure::Closed {
+                    silent: Duration::ZERO,
+                },
+                0,
+            ));
         };
         if let Some(kept) = kept_body.as_mut() {
             kept.clear();
@@ -787,6 +803,36 @@ mod tests {
             Some("RemoteDisconnected: connection closed without response")
         );
         assert_eq!(connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_close_after_silence_says_how_long_the_connection_was_silent() {
+        use tokio::io::AsyncReadExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            // The first connection is closed at once, the second after 1.2 s of silence.
+            for hold in [Duration::ZERO, Duration::from_millis(1200)] {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                tokio::time::sleep(hold).await;
+            }
+        });
+        let target = Arc::new(Target::parse(&format!("http://{addr}")).unwrap());
+        let mut s = Session::new(target, Vec::new(), Duration::from_secs(5));
+        let dropped = s.request(Method::GET, "/a", "/a", None, &[]).await;
+        assert_eq!(
+            dropped.error.as_deref(),
+            Some("RemoteDisconnected: connection closed without response")
+        );
+        let stuck = s.request(Method::GET, "/b", "/b", None, &[]).await;
+        assert_eq!(
+            stuck.error.as_deref(),
+            Some("RemoteDisconnected: connection closed after 1.0 s without a response")
+        );
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 //! backend. Requests over real connections otherwise go through the shared `test_http`.
 
 pub mod db;
+pub mod program;
 pub mod raw;
 
 use axum::body::Body;
@@ -86,9 +87,23 @@ impl Answer {
 
 /// Sends one request through the router; `body` is sent as JSON when given.
 pub async fn call(app: &Router, method: Method, uri: &str, body: Option<&str>) -> Answer {
+    call_with(app, method, uri, body, &[]).await
+}
+
+/// [`call`] with extra request headers.
+pub async fn call_with(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Answer {
     let mut req = Request::builder().method(method).uri(uri);
     if body.is_some() {
         req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    for (name, value) in headers {
+        req = req.header(*name, *value);
     }
     let req = req
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
