@@ -25,22 +25,20 @@ pub enum MergeError {
     #[error("loadgen merge needs at least one JSON report")]
     NoReports,
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Read {
         /// The report's path.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error (in the message, so not repeated as a source).
+        error: std::io::Error,
     },
     /// A file is not a JSON report, or a histogram in it cannot be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Report {
         /// The report's path.
         path: PathBuf,
         /// What is wrong.
-        #[source]
-        source: JsonError,
+        error: JsonError,
     },
     /// A report of another layout or histogram precision.
     #[error("{}: {what} is {found:?}, expected {expected:?}", path.display())]
@@ -61,13 +59,13 @@ pub enum MergeError {
 pub fn merge_files(paths: &[PathBuf]) -> Result<Merged, MergeError> {
     let mut reports = Vec::with_capacity(paths.len());
     for path in paths {
-        let text = std::fs::read_to_string(path).map_err(|source| MergeError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| MergeError::Read {
             path: path.clone(),
-            source,
+            error,
         })?;
-        let report = JsonReport::from_text(&text).map_err(|source| MergeError::Report {
+        let report = JsonReport::from_text(&text).map_err(|error| MergeError::Report {
             path: path.clone(),
-            source,
+            error,
         })?;
         reports.push((path.clone(), report));
     }
@@ -208,9 +206,9 @@ fn rebuild(path: &Path, row: &JsonRow) -> Result<RequestStats, MergeError> {
     // shard with slower requests later cannot clamp them.
     let mut histogram = crate::stats::new_histogram();
     if row.num_requests > 0 {
-        let read = row.histogram().map_err(|source| MergeError::Report {
+        let read = row.histogram().map_err(|error| MergeError::Report {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         crate::stats::add_histogram(&mut histogram, &read);
     }
