@@ -3,7 +3,8 @@
 # one worker at a time, a loadgen worker (`loadgen --worker`) and a Python Locust worker
 # with HttpUser and with FastHttpUser, the same locustfile (benches/worker/health.py:
 # GET /health without waits) against mock-api's `fast` profile on loopback. The worker
-# runs pinned to TOOL_CPU under /usr/bin/time (user + system CPU seconds); the mock and
+# runs pinned to TOOL_CPU; its user + system CPU time is read from /proc from the
+# master's "All users spawned" to its run-time end (start-up excluded); the mock and
 # the master share SERVER_CPU. Requests come from the master's final _stats.csv. Prints
 # one table and the ratios of loadgen to each Python worker (goal: at least 10x
 # FastHttpUser). Locust must be on PATH (pip install locust==2.47.0).
@@ -28,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for t in locust taskset /usr/bin/time; do
+for t in locust taskset python3 getconf; do
   command -v "$t" >/dev/null || { echo "worker.sh: $t is required (Locust: pip install locust==2.47.0)" >&2; exit 2; }
 done
 log "building release binaries (mock-api, loadgen)"
@@ -51,7 +52,22 @@ sed -e 's/^from locust import HttpUser, /from locust import FastHttpUser as Http
   benches/worker/health.py >"$work/fast.py"
 grep -q FastHttpUser "$work/fast.py" || { echo "worker.sh: cannot make the FastHttpUser locustfile" >&2; exit 2; }
 
-# run KIND LOCUSTFILE WORKER_CMD...: one master, one worker; prints "requests cpu_seconds".
+clk=$(getconf CLK_TCK)
+# cpu_ticks PID: user + system clock ticks of PID so far (fields 14 and 15 of its stat
+# line, counted after the command name's closing parenthesis).
+cpu_ticks() { local line; line=$(cat "/proc/$1/stat") && echo "${line##*) }" | awk '{print $12 + $13}'; }
+# wait_log FILE TEXT: waits (at most DURATION + 60 s) for TEXT in FILE.
+wait_log() {
+  for _ in $(seq $(( (DURATION + 60) * 10 ))); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "worker.sh: no \"$2\" in $1:" >&2; cat "$1" >&2; exit 1
+}
+
+# run KIND LOCUSTFILE WORKER_CMD...: one master, one worker; prints "requests cpu_seconds",
+# the worker's CPU counted from "All users spawned" to the run time's end (so a Python
+# worker's start-up, importing Locust, is not charged to the load).
 run() {
   local kind=$1 file=$2; shift 2
   local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -59,12 +75,23 @@ run() {
     --headless --only-summary --expect-workers 1 -u "$USERS" -r "$USERS" -t "${DURATION}s" \
     -H "$url" --csv "$work/$kind" >"$work/$kind.master.log" 2>&1 &
   local master=$!
-  /usr/bin/time -f '%U %S' -o "$work/$kind.time" taskset -c "$TOOL_CPU" "$@" --master-port "$port" \
-    >"$work/$kind.worker.log" 2>&1 || true
+  # taskset executes the worker in its own process, so $! is the worker.
+  taskset -c "$TOOL_CPU" "$@" --master-port "$port" >"$work/$kind.worker.log" 2>&1 &
+  local worker=$!
+  wait_log "$work/$kind.master.log" "All users spawned"
+  local t0; t0=$(cpu_ticks "$worker")
+  # The worker exits as soon as the master quits: sample until the run time is up and
+  # keep the last reading taken while it ran.
+  local t1=$t0 t
+  for _ in $(seq $(( (DURATION + 60) * 10 ))); do
+    grep -q "run-time limit reached" "$work/$kind.master.log" && break
+    if t=$(cpu_ticks "$worker" 2>/dev/null) && [ -n "$t" ]; then t1=$t; fi
+    sleep 0.1
+  done
   wait "$master" || true
+  wait "$worker" || true
   local requests; requests=$(awk -F, '$2 == "\"Aggregated\"" || $2 == "Aggregated" {print $3}' "$work/${kind}_stats.csv")
-  local cpu; cpu=$(awk '{print $1 + $2}' "$work/$kind.time" | tail -n 1)
-  echo "${requests:-0} ${cpu:-0}"
+  echo "${requests:-0} $(awk -v a="$t0" -v b="$t1" -v hz="$clk" 'BEGIN { printf "%.2f", (b - a) / hz }')"
 }
 
 log "loadgen worker, $USERS users, ${DURATION}s"
