@@ -238,6 +238,8 @@ fn json_requests(dir: &Path, name: &str) -> u64 {
 /// Asserts the master's rows equal the mock's counts, route by route.
 fn assert_counts_match(rows: &BTreeMap<(String, String), (u64, u64)>, mock: &Mock) {
     let mock = mock.counts();
+    // Shown with --nocapture: the figures a closing note quotes.
+    println!("master (requests, failures): {rows:?}\nmock (requests, failures): {mock:?}");
     for (route, &(requests, failures)) in &mock {
         let (method, path) = route.split_once(' ').expect("METHOD /path");
         let got = rows.get(&(method.to_owned(), path.to_owned()));
