@@ -50,13 +50,8 @@ fn broken_copy(dir: &tempfile::TempDir, name: &str, from: &str, to: &str) -> Pat
     path
 }
 
-/// Fails with the install command when Locust is not on PATH.
 fn require_locust() {
-    let found = Command::new("locust")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(found, "{NEEDS_LOCUST}: `locust --version` did not run");
+    support::require_locust(NEEDS_LOCUST);
 }
 
 /// A spec of `file` against `profile` with `users` at 20/s for `secs` seconds.
@@ -231,24 +226,11 @@ async fn a_tool_reporting_shifted_counts_and_percentiles_fails_those_checks() {
     assert_passes(&table, "latency POST /api/trading/execute p50 vs mock");
 }
 
-/// loadgen's binary, built beside this test by `cargo test --workspace`.
-fn loadgen_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test path");
-    let dir = exe.parent().and_then(Path::parent).expect("target folder");
-    let bin = dir.join(format!("loadgen{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "needs loadgen's binary at {}: cargo build -p loadgen (cargo test --workspace builds it)",
-        bin.display()
-    );
-    bin
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs loadgen's binary: cargo build -p loadgen (cargo test --workspace builds it)"]
 async fn loadgens_binary_passes_through_the_same_path() {
     let spec = spec(
-        loadgen_binary(),
+        support::loadgen_binary(),
         repo("scenarios/acis.toml"),
         "healthy",
         60,

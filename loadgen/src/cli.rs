@@ -17,6 +17,7 @@ use crate::plan::target::{Target, TargetError};
 use crate::sinks::prometheus::{MetricsConfig, MetricsError};
 use crate::timespan::{parse_seconds, parse_timespan};
 use crate::web::{bind_address, Credentials, RunParams, WebConfig, WebError, WebLimits};
+use crate::worker::WorkerConfig;
 
 /// Locust's flags. Without `-f`, the built-in `acis` scenario runs.
 #[derive(Debug, Clone, Parser)]
@@ -201,6 +202,26 @@ pub struct Cli {
         conflicts_with = "arrival_rate"
     )]
     pub iterations: Option<u64>,
+    /// Run as a Locust worker: take the users to run from a Locust master (--master-host, --master-port) and send it the statistics, as `locust --worker` does.
+    #[arg(long, env = "LOCUST_MODE_WORKER", conflicts_with_all = ["stages", "shape", "arrival_rate", "breakpoint", "iterations"])]
+    pub worker: bool,
+    /// The Locust master a --worker connects to (any host; the load still goes to loopback only).
+    #[arg(long, default_value = "127.0.0.1", env = "LOCUST_MASTER_NODE_HOST")]
+    pub master_host: String,
+    /// The Locust master's port a --worker connects to.
+    #[arg(long, default_value_t = crate::worker::DEFAULT_MASTER_PORT, env = "LOCUST_MASTER_NODE_PORT")]
+    pub master_port: u16,
+    /// A --worker exits when the master sent no heartbeat for this many seconds (Locust: 60).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "60")]
+    pub master_heartbeat_timeout: Duration,
+    /// With --worker: start this many worker processes (-1: one per core), as Locust's --processes. Without --worker it is refused: one loadgen process already uses every core.
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        env = "LOCUST_PROCESSES"
+    )]
+    pub processes: Option<i64>,
     /// Run only these user classes.
     #[arg(
         value_name = "UserClass",
@@ -219,6 +240,9 @@ pub enum Command {
     /// Compare two runs (loadgen JSON reports or Locust stats CSVs) with significance;
     /// exit 1 when a significant change crosses a --fail-if threshold.
     Compare(CompareArgs),
+    /// Merge the JSON reports (--json) of runs made in parallel into one: HdrHistograms
+    /// added exactly, counts and failures summed, the history aligned on wall time.
+    Merge(MergeArgs),
 }
 
 /// `loadgen compare BASELINE CURRENT`.
@@ -254,6 +278,34 @@ impl CompareArgs {
             summary_md: self.summary_md.clone(),
             junit: self.junit.clone(),
             html: self.html.clone(),
+        }
+    }
+}
+
+/// `loadgen merge RUN1.json RUN2.json ...`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MergeArgs {
+    /// The JSON reports to merge.
+    #[arg(value_name = "RUN.json", required = true, num_args = 1..)]
+    pub reports: Vec<PathBuf>,
+    /// Write Locust's CSV files of the merge with this prefix.
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+    /// Write the merge's HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the merged JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+impl MergeArgs {
+    /// Where the merge is written.
+    pub fn outputs(&self) -> crate::merge::MergeOutputs {
+        crate::merge::MergeOutputs {
+            csv_prefix: self.csv.clone(),
+            html: self.html.clone(),
+            json: self.json.clone(),
         }
     }
 }
@@ -312,6 +364,14 @@ pub enum CliError {
         "--tags and --exclude-tags filter a locustfile's tasks; {0} is not a locustfile (.py)"
     )]
     TagsWithoutLocustfile(String),
+    /// `--processes` without `--worker`.
+    #[error(
+        "--processes {0} needs --worker: it starts that many Locust worker processes. A loadgen run without a master already uses every core in one process; to spread load over machines, run a Locust master and `loadgen --worker` on each (see docs/DISTRIBUTED.md)"
+    )]
+    ProcessesWithoutWorker(i64),
+    /// A `--processes` count that is neither -1 nor positive.
+    #[error("bad --processes {0}: expected a number of processes from 1, or -1 for one per core")]
+    Processes(i64),
 }
 
 /// The flags of this process: Locust's configuration files first, then the command
@@ -341,6 +401,50 @@ pub fn args_with_config_files() -> Result<Vec<std::ffi::OsString>, ConfError> {
     crate::locust_conf::expand(args, home.as_deref(), &cwd, flag_kind, |var| {
         std::env::var_os(var).is_some()
     })
+}
+
+/// The flags of worker process `index` (0-based) that `--worker --processes N` starts:
+/// the same flags without `--processes`, and `--json FILE` made `FILE` with `.N` before
+/// its extension (`w.json` -> `w.1.json`, counting from 1) so the processes do not write
+/// one file.
+pub fn worker_process_args(args: &[std::ffi::OsString], index: usize) -> Vec<std::ffi::OsString> {
+    let per_process = |path: &str| {
+        let p = std::path::Path::new(path);
+        let n = index + 1;
+        match (p.file_stem(), p.extension()) {
+            (Some(stem), Some(ext)) => p
+                .with_file_name(format!(
+                    "{}.{n}.{}",
+                    stem.to_string_lossy(),
+                    ext.to_string_lossy()
+                ))
+                .into_os_string(),
+            _ => format!("{path}.{n}").into(),
+        }
+    };
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.to_str() {
+            Some("--processes") => {
+                iter.next();
+            }
+            Some(a) if a.starts_with("--processes=") => {}
+            Some("--json") => {
+                out.push(arg.clone());
+                if let Some(path) = iter.next() {
+                    out.push(per_process(&path.to_string_lossy()));
+                }
+            }
+            Some(a) if a.starts_with("--json=") => {
+                let mut flag = std::ffi::OsString::from("--json=");
+                flag.push(per_process(&a["--json=".len()..]));
+                out.push(flag);
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
 }
 
 impl Cli {
@@ -425,6 +529,40 @@ impl Cli {
             iterations: self.iterations,
         };
         Ok((config, scenario))
+    }
+}
+
+impl Cli {
+    /// The validated configuration of a Locust worker (`--worker`) and its scenario.
+    pub fn into_worker(self) -> Result<(WorkerConfig, Scenario), CliError> {
+        let scenario = self.scenario()?;
+        let target = Target::parse(&self.host)?;
+        let mut config = WorkerConfig::new(&self.master_host, self.master_port, target);
+        if let Some(seed) = self.seed {
+            config.seed = seed;
+        }
+        config.request_timeout = self.request_timeout;
+        config.json = self.json;
+        config.master_heartbeat_timeout = self.master_heartbeat_timeout;
+        config.scenario_label = self
+            .file
+            .map_or_else(|| DEFAULT_SCENARIO.to_owned(), |p| p.display().to_string());
+        Ok((config, scenario))
+    }
+
+    /// How many worker processes `--processes` asks for (`None`: this process alone).
+    pub fn worker_processes(&self) -> Result<Option<usize>, CliError> {
+        let Some(n) = self.processes else {
+            return Ok(None);
+        };
+        if !self.worker {
+            return Err(CliError::ProcessesWithoutWorker(n));
+        }
+        match n {
+            -1 => Ok(Some(crate::engine::selfmon::available_cores())),
+            n if n >= 1 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+            n => Err(CliError::Processes(n)),
+        }
     }
 }
 
@@ -699,5 +837,94 @@ mod tests {
             assert!(e.to_string().contains("needs --headless"), "{e}");
         }
         assert!(cli(&["-u", "3"]).web_config(base()).is_ok());
+    }
+
+    #[test]
+    fn worker_flags_make_a_worker_config() {
+        let (config, scenario) = cli(&[
+            "--worker",
+            "--master-host",
+            "master.example",
+            "--master-port",
+            "6000",
+            "-H",
+            "http://127.0.0.1:9000",
+            "--json",
+            "w.json",
+            "--master-heartbeat-timeout",
+            "3",
+            "-f",
+            "guide",
+        ])
+        .into_worker()
+        .unwrap();
+        assert_eq!(config.master_host, "master.example");
+        assert_eq!(config.master_port, 6000);
+        assert_eq!(config.target.url, "http://127.0.0.1:9000");
+        assert_eq!(config.json.as_deref(), Some(std::path::Path::new("w.json")));
+        assert_eq!(config.master_heartbeat_timeout, Duration::from_secs(3));
+        assert!(!scenario.classes.is_empty());
+        let (host, hex) = config.node_id.split_once('_').unwrap();
+        assert!(!host.is_empty() && !host.contains('_'));
+        assert_eq!(hex.len(), 32);
+        assert!(hex.chars().all(|c| c.is_ascii_hexdigit()));
+        let defaults = cli(&["--worker"]);
+        assert_eq!(
+            (defaults.master_host.as_str(), defaults.master_port),
+            ("127.0.0.1", 5557)
+        );
+    }
+
+    #[test]
+    fn processes_need_a_worker_and_a_count() {
+        let err = cli(&["--processes", "4"]).worker_processes().unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("needs --worker") && text.contains("every core"),
+            "{text}"
+        );
+        assert_eq!(
+            cli(&["--worker", "--processes", "3"])
+                .worker_processes()
+                .unwrap(),
+            Some(3)
+        );
+        let per_core = cli(&["--worker", "--processes", "-1"])
+            .worker_processes()
+            .unwrap();
+        assert!(per_core.is_some_and(|n| n >= 1));
+        assert!(cli(&["--worker", "--processes", "0"])
+            .worker_processes()
+            .is_err());
+        assert_eq!(cli(&["--worker"]).worker_processes().unwrap(), None);
+    }
+
+    #[test]
+    fn worker_processes_get_their_own_json_file() {
+        let args: Vec<std::ffi::OsString> = [
+            "--worker",
+            "--processes",
+            "4",
+            "--json",
+            "out/w.json",
+            "-f",
+            "x.py",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        let second: Vec<String> = worker_process_args(&args, 1)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        assert_eq!(second, ["--worker", "--json", "out/w.2.json", "-f", "x.py"]);
+        let eq: Vec<std::ffi::OsString> = ["--processes=2", "--json=w"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        assert_eq!(
+            worker_process_args(&eq, 0),
+            [std::ffi::OsString::from("--json=w.1")]
+        );
     }
 }

@@ -5,19 +5,21 @@
 //! target) -> `engine` (running it: runner, executor, arrival, pool, users, session) ->
 //! `stats` (per-shard HdrHistograms merged into a Snapshot every second) -> `verdict`
 //! (criteria, baselines, analysis: judging only) -> `sinks` (console, CSV, JSON, HTML,
-//! JUnit, Markdown, Prometheus: the one place that writes) and `web` (the web UI and
-//! Locust's web API). `cli` turns Locust's flags into the typed configuration each part
+//! JUnit, Markdown, Prometheus: the one place that writes), `web` (the web UI and
+//! Locust's web API) and `worker` (a Locust worker: the engine driven by a Locust
+//! master over ZeroMQ); `merge` adds the JSON reports of sharded runs exactly. `cli` turns Locust's flags into the typed configuration each part
 //! takes; [`run`] is the in-process API.
 //!
 //! Everything inside is `pub(crate)`; the API is what this file re-exports: the run's
 //! types at the root, and the parts' functions under the names below (`cli`, `stats`,
-//! `timespan` and `web` are whole modules, their internals `pub(crate)`).
+//! `timespan`, `web`, `worker` and `merge` are whole modules, their internals `pub(crate)`).
 
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod cli;
 mod engine;
 mod locust_conf;
+pub mod merge;
 pub mod plan;
 mod run;
 mod sinks;
@@ -25,6 +27,7 @@ pub mod stats;
 pub mod timespan;
 mod verdict;
 pub mod web;
+pub mod worker;
 
 pub use engine::arrival::ArrivalReport;
 pub use engine::pool::Retarget;

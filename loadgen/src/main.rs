@@ -29,13 +29,22 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(&cli.loglevel, cli.logfile.as_deref())?;
-    if let Some(loadgen::cli::Command::Import(args)) = &cli.command {
-        return import(args);
+    match &cli.command {
+        Some(loadgen::cli::Command::Import(args)) => return import(args),
+        Some(loadgen::cli::Command::Merge(args)) => return merge(args),
+        Some(loadgen::cli::Command::Compare(args)) => {
+            let outcome = loadgen::compare::run_compare(&args.job())?;
+            print!("{}", outcome.text);
+            return Ok(ExitCode::from(outcome.exit_code()));
+        }
+        None => {}
     }
-    if let Some(loadgen::cli::Command::Compare(args)) = &cli.command {
-        let outcome = loadgen::compare::run_compare(&args.job())?;
-        print!("{}", outcome.text);
-        return Ok(ExitCode::from(outcome.exit_code()));
+    let processes = cli.worker_processes()?;
+    if cli.worker {
+        return match processes {
+            Some(n) => worker_processes(n),
+            None => worker(cli),
+        };
     }
     if cli.list {
         print!("{}", cli.scenario()?.listing());
@@ -66,6 +75,104 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         };
         Ok(ExitCode::from(code))
     })
+}
+
+/// `loadgen merge RUN.json...`: the merged table to stdout, files where asked; exit 2
+/// when a file could not be written.
+fn merge(args: &loadgen::cli::MergeArgs) -> anyhow::Result<ExitCode> {
+    let merged = loadgen::merge::merge_files(&args.reports)?;
+    for w in &merged.warnings {
+        eprintln!("warning: {w}");
+    }
+    print!("{}", loadgen::console::final_summary(&merged.snapshot));
+    let errors = loadgen::merge::write_outputs(&merged, &args.outputs());
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    Ok(ExitCode::from(if errors.is_empty() { 0 } else { 2 }))
+}
+
+/// `loadgen --worker`: a Locust worker until its master quits (or Ctrl-C).
+fn worker(cli: Cli) -> anyhow::Result<ExitCode> {
+    let (config, scenario) = cli.into_worker()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        tokio::spawn(stop_on_signals(config.stop.clone()));
+        let outcome = loadgen::worker::run_worker(config, scenario).await;
+        for e in &outcome.output_errors {
+            eprintln!("error: {e}");
+        }
+        let code = if outcome.output_errors.is_empty() {
+            outcome.exit.exit_code()
+        } else {
+            2
+        };
+        Ok(ExitCode::from(code))
+    })
+}
+
+/// `loadgen --worker --processes N`: N worker processes, each this program with the same
+/// flags but `--processes` (and its own `--json` file), in their own process group so that Ctrl-C reaches them once,
+/// through this one (as SIGTERM). Exits with the first non-zero code of a child.
+fn worker_processes(n: usize) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find this program to start workers")?;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let mut children = Vec::with_capacity(n);
+        for i in 0..n {
+            let child = tokio::process::Command::new(&exe)
+                .args(loadgen::cli::worker_process_args(&args, i))
+                .env_remove("LOCUST_PROCESSES")
+                .process_group(0)
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("cannot start worker process {}", i + 1))?;
+            children.push(child);
+        }
+        eprintln!("Started {n} worker processes");
+        let pids: Vec<u32> = children
+            .iter()
+            .filter_map(tokio::process::Child::id)
+            .collect();
+        tokio::spawn(async move {
+            if wait_for_signal().await.is_ok() {
+                for pid in &pids {
+                    terminate(*pid);
+                }
+            }
+        });
+        let mut code = 0u8;
+        for mut child in children {
+            let status = child
+                .wait()
+                .await
+                .context("cannot wait for a worker process")?;
+            let child_code = status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1));
+            if code == 0 {
+                code = child_code;
+            }
+        }
+        Ok(ExitCode::from(code))
+    })
+}
+
+/// Asks a worker process to stop as Ctrl-C would.
+fn terminate(pid: u32) {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    // A child that already exited is no error.
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
 }
 
 /// `loadgen import FILE.py`: the scenario to stdout or `-o FILE` (written whole or not

@@ -1,6 +1,7 @@
 //! Shared helpers for the harness's end-to-end tests: one run per spec, evaluated, with
 //! the check table printed on failure so a red test says which check broke and why.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use harness::config::{Expectation, Mode, RunSpec};
@@ -53,4 +54,28 @@ pub fn assert_passes(table: &CheckTable, name: &str) {
         "{name} should pass:\n{}",
         table.render()
     );
+}
+
+/// Fails with `reason` (which says how to install Locust) when `locust` is not on PATH.
+#[allow(dead_code)] // used by the binaries that run Locust, not by every one
+pub fn require_locust(reason: &str) {
+    let found = std::process::Command::new("locust")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(found, "{reason}: `locust --version` did not run");
+}
+
+/// loadgen's binary, built beside these tests by `cargo test --workspace`.
+#[allow(dead_code)] // used by the binaries that run loadgen as a program, not by every one
+pub fn loadgen_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test path");
+    let dir = exe.parent().and_then(Path::parent).expect("target folder");
+    let bin = dir.join(format!("loadgen{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "needs loadgen's binary at {}: cargo build -p loadgen (cargo test --workspace builds it)",
+        bin.display()
+    );
+    bin
 }

@@ -26,6 +26,8 @@ pub(crate) struct UserPool {
     running: Vec<RunningUser>,
     /// Users stopped by a ramp-down, still finishing.
     retired: Vec<JoinHandle<UserReport>>,
+    /// Reports of stopped users already waited for.
+    finished: Vec<UserReport>,
     /// Users started per class index.
     pub started_per_class: Vec<usize>,
     /// Every spawn and stop step.
@@ -108,6 +110,7 @@ impl UserPool {
         Self {
             running: Vec::new(),
             retired: Vec::new(),
+            finished: Vec::new(),
             started_per_class: vec![0; scenario.classes.len()],
             steps: Vec::new(),
             stage_marks: Vec::new(),
@@ -204,9 +207,61 @@ impl UserPool {
         true
     }
 
+    /// Starts one user of class `class_index`, outside the dispatcher's order (a Locust
+    /// master decides a worker's classes).
+    pub(crate) fn grow_class(&mut self, env: &UserEnv, class_index: usize) {
+        let index = self.next_index;
+        self.next_index += 1;
+        self.start(env, index, class_index, Pace::Closed, Correction::None);
+    }
+
+    /// Stops the most recently started user of class `class_index`. False when none of
+    /// that class runs.
+    pub(crate) fn stop_newest_of(&mut self, class_index: usize, graceful: bool) -> bool {
+        let Some(pos) = self
+            .running
+            .iter()
+            .rposition(|u| u.class_index == class_index)
+        else {
+            return false;
+        };
+        let user = self.running.remove(pos);
+        user.stop.cancel();
+        if !graceful {
+            user.kill.cancel();
+        }
+        self.retired.push(user.handle);
+        true
+    }
+
+    /// Running users per class index.
+    pub(crate) fn running_per_class(&self, classes: usize) -> Vec<usize> {
+        let mut counts = vec![0usize; classes];
+        for user in &self.running {
+            counts[user.class_index] += 1;
+        }
+        counts
+    }
+
+    /// Waits up to `within` for the stopped users to finish their task (a Locust worker
+    /// told to quit sends its last report after them); those still busy are left.
+    pub(crate) async fn wait_retired(&mut self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut busy = Vec::new();
+        for mut handle in std::mem::take(&mut self.retired) {
+            match tokio::time::timeout_at(deadline, &mut handle).await {
+                Ok(Ok(report)) => self.finished.push(report),
+                // A user that panicked has no report; its requests are already recorded.
+                Ok(Err(_)) => {}
+                Err(_) => busy.push(handle),
+            }
+        }
+        self.retired = busy;
+    }
+
     /// Waits for every user (they must have been told to stop) and returns their reports.
     pub(crate) async fn join(self) -> Vec<UserReport> {
-        let mut reports = Vec::new();
+        let mut reports = self.finished;
         let handles = self
             .running
             .into_iter()
@@ -229,10 +284,7 @@ impl UserPool {
 
     /// Running users per class, as Locust logs them: `{"A": 3, "B": 1} (4 total users)`.
     pub(crate) fn describe(&self, scenario: &Scenario) -> String {
-        let mut counts = vec![0usize; scenario.classes.len()];
-        for user in &self.running {
-            counts[user.class_index] += 1;
-        }
+        let counts = self.running_per_class(scenario.classes.len());
         let per_class: Vec<String> = scenario
             .classes
             .iter()

@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 use super::history::{History, HistoryRow};
 use super::request_stats::{add_histogram, new_histogram, RequestStats};
 use super::shard::{ErrorEntry, Shard, StatsHub};
-use super::snapshot::{ErrorStats, Snapshot};
+use super::snapshot::{sort_errors, ErrorStats, Snapshot};
 use super::{unix_seconds, RequestKey, AGGREGATED_NAME, PERCENTILES_TO_REPORT};
 
 /// Per-second counts older than this many seconds are forgotten (Locust's current rate
@@ -81,6 +81,16 @@ impl Aggregator {
     /// Drains every stripe of `hub` into the running totals. Each stripe is locked only
     /// long enough to swap it with an empty shard.
     pub fn collect(&mut self, hub: &StatsHub) {
+        self.collect_with(hub, |_| {});
+    }
+
+    /// Like [`Self::collect`], and also merges every drained shard into `also` (a Locust
+    /// worker's totals since its last report to the master).
+    pub fn collect_also(&mut self, hub: &StatsHub, also: &mut Aggregator) {
+        self.collect_with(hub, |shard| also.merge_shard(shard));
+    }
+
+    fn collect_with(&mut self, hub: &StatsHub, mut also: impl FnMut(&Shard)) {
         self.spare
             .resize_with(self.spare.len().max(hub.len()), Shard::new);
         for i in 0..hub.len() {
@@ -92,6 +102,7 @@ impl Aggregator {
             }
             let mut shard = std::mem::take(&mut self.spare[i]);
             self.merge_shard(&shard);
+            also(&shard);
             shard.clear();
             self.spare[i] = shard;
         }
@@ -181,14 +192,7 @@ impl Aggregator {
                 })
             })
             .collect();
-        errors.sort_by(|a, b| {
-            (a.first_seen, &a.name, &a.method, &a.error).cmp(&(
-                b.first_seen,
-                &b.name,
-                &b.method,
-                &b.error,
-            ))
-        });
+        sort_errors(&mut errors);
         Snapshot {
             start: self.start,
             taken_at: now,

@@ -43,9 +43,10 @@ mod snapshot;
 
 pub use aggregator::Aggregator;
 pub use history::{History, HistoryRow};
-pub use request_stats::{new_histogram, RequestStats, MAX_RECORDED_US};
+pub(crate) use request_stats::add_histogram;
+pub use request_stats::{new_histogram, RequestStats, RowTotals, MAX_RECORDED_US};
 pub use shard::{Shard, StatsHub};
-pub use snapshot::{ErrorStats, Snapshot};
+pub use snapshot::{sort_errors, ErrorStats, Snapshot};
 pub(crate) use snapshot::{CANNOT_CONNECT, CONNECTION_REFUSED};
 
 /// The percentiles Locust reports, in its column order.

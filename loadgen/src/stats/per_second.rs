@@ -67,6 +67,11 @@ impl PerSecond {
         self.counts.clear();
     }
 
+    /// Every second's counts, oldest first.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &SecondCounts> {
+        self.counts.iter()
+    }
+
     /// Sums of requests and failures over `from..to` (seconds, `to` excluded).
     pub(super) fn sum_range(&self, from: u64, to: u64) -> (u64, u64) {
         let start = self.counts.partition_point(|c| c.second < from);

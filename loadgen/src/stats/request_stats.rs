@@ -23,6 +23,27 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new(SIGNIFICANT_DIGITS).unwrap_or_else(|_| unreachable!("3 digits is valid"))
 }
 
+/// A row's exact totals, as a report keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowTotals {
+    /// Requests, failures included.
+    pub num_requests: u64,
+    /// Failed requests.
+    pub num_failures: u64,
+    /// Sum of response times, microseconds.
+    pub total_response_time_us: u64,
+    /// Fastest, microseconds; `None` without requests.
+    pub min_response_time_us: Option<u64>,
+    /// Slowest, microseconds.
+    pub max_response_time_us: u64,
+    /// Sum of response sizes, bytes.
+    pub total_content_length: u64,
+    /// When the first request finished.
+    pub first_request: Option<SystemTime>,
+    /// When the last request finished.
+    pub last_request: Option<SystemTime>,
+}
+
 /// Statistics for one row of Locust's tables.
 ///
 /// Inside a [`super::Shard`] it holds what one group of users recorded since the last
@@ -72,6 +93,27 @@ impl RequestStats {
             run_start: SystemTime::UNIX_EPOCH,
             run_last_request: None,
         }
+    }
+
+    /// A row rebuilt from its totals and histogram (a JSON report read back); it has no
+    /// per-second counts, so its current rates are zero.
+    pub fn from_totals(
+        method: impl Into<String>,
+        name: impl Into<String>,
+        totals: &RowTotals,
+        histogram: Histogram<u64>,
+    ) -> Self {
+        let mut row = Self::new(method, name);
+        row.num_requests = totals.num_requests;
+        row.num_failures = totals.num_failures;
+        row.total_response_time_us = totals.total_response_time_us;
+        row.min_response_time_us = totals.min_response_time_us.unwrap_or(u64::MAX);
+        row.max_response_time_us = totals.max_response_time_us;
+        row.total_content_length = totals.total_content_length;
+        row.first_request = totals.first_request;
+        row.last_request = totals.last_request;
+        row.histogram = histogram;
+        row
     }
 
     /// Records one request finished at `at`; `failed` also counts it as a failure.
@@ -156,6 +198,23 @@ impl RequestStats {
     /// Number of requests, failures included.
     pub fn num_requests(&self) -> u64 {
         self.num_requests
+    }
+
+    /// Requests and failures per Unix second, oldest first: (second, requests, failures).
+    pub fn per_second(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+        self.per_second
+            .iter()
+            .map(|c| (c.second, c.requests, c.failures))
+    }
+
+    /// Exact minimum response time in microseconds; `None` without requests.
+    pub fn min_response_time_us(&self) -> Option<u64> {
+        (self.num_requests > 0).then_some(self.min_response_time_us)
+    }
+
+    /// Exact maximum response time in microseconds (0 without requests).
+    pub fn max_response_time_us(&self) -> u64 {
+        self.max_response_time_us
     }
 
     /// Number of failed requests.

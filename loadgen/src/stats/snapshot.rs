@@ -24,6 +24,18 @@ pub struct ErrorStats {
     pub last_seen: SystemTime,
 }
 
+/// Sorts errors in Locust's error report order: first seen, then name, method, error.
+pub fn sort_errors(errors: &mut [ErrorStats]) {
+    errors.sort_by(|a, b| {
+        (a.first_seen, &a.name, &a.method, &a.error).cmp(&(
+            b.first_seen,
+            &b.name,
+            &b.method,
+            &b.error,
+        ))
+    });
+}
+
 /// The run's statistics at one instant: plain data shared by every sink
 /// (`Arc<Snapshot>`), so that console, CSV, JSON and HTML always agree.
 #[derive(Debug, Clone)]
