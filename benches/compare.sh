@@ -10,12 +10,17 @@
 #   4. measurement fidelity: loadgen's and wrk's p50/p99 against a fixed 10 ms profile at
 #      about 1,000 requests/s;
 #   5. scale: 10,000 loadgen users, each with its own connection, against a 1 s profile for
-#      a minute (SCALE_USERS, SCALE_SECS): failures, peak RSS of both and bytes per user.
+#      a minute (SCALE_USERS, SCALE_SECS): failures, peak RSS of both and bytes per user;
+#   6. https: loadgen vs oha over HTTPS against the same loopback TLS server (the bare
+#      baseline with a certificate made at start), requests/s and CPU per request; then
+#      10,000 loadgen users over HTTPS and over plain HTTP (TLS_USERS, TLS_SECS): bytes
+#      per user, and what TLS adds to them.
 # Builds the release binaries first and installs wrk (Debian) and oha (cargo) if missing.
 # Every run is bounded: DURATION seconds each, RUNS repetitions (medians are printed).
 #
 #   benches/compare.sh                         # defaults below
 #   DURATION=5 RUNS=1 benches/compare.sh       # a quick look
+#   SECTIONS=https NO_OHA=1 benches/compare.sh  # without oha (not installed, not built)
 #   SECTIONS="precision scale" benches/compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +30,7 @@ RUNS=${RUNS:-3}               # repetitions of each throughput run (the median i
 CONNS=${CONNS:-50}            # connections (= loadgen users) of the throughput runs
 SERVER_CPU=${SERVER_CPU:-0}   # the core the server is pinned to
 TOOL_CPU=${TOOL_CPU:-1}       # the core the load tool is pinned to
-SECTIONS=${SECTIONS:-throughput overhead precision fidelity scale}
+SECTIONS=${SECTIONS:-throughput overhead precision fidelity scale https}
 BIN=target/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")
 server_pid=""
@@ -44,7 +49,8 @@ if ! command -v wrk >/dev/null; then
   log "installing wrk (Debian package)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
-if ! command -v oha >/dev/null; then
+# NO_OHA=1 leaves oha out (its rows read n/a) where it is not installed and cannot be built.
+if [ "${NO_OHA:-0}" != 1 ] && ! command -v oha >/dev/null; then
   log "installing oha (cargo install, a few minutes)"
   cargo install oha --locked -q
 fi
@@ -68,7 +74,7 @@ start_server() {
   taskset -c "$SERVER_CPU" "$@" >"$work/$name.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
-    addr=$(grep -o 'listening on http://[0-9.:]*' "$work/$name.log" | head -n 1 | sed 's|listening on http://||' || true)
+    addr=$(grep -o 'listening on https\?://[0-9.:]*' "$work/$name.log" | head -n 1 | sed 's|listening on https\?://||' || true)
     if [ -n "$addr" ]; then return 0; fi
     sleep 0.1
   done
@@ -94,14 +100,14 @@ wrk_rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
 run_wrk() { # NAME CONNS URL
   timed "$1" wrk -t1 -c"$2" -d"${DURATION}s" --timeout 10s --latency "$3"
 }
-run_oha() { # NAME CONNS URL
-  timed "$1" oha -z "${DURATION}s" -c "$2" --no-tui --output-format json "$3"
+run_oha() { # NAME CONNS URL [OHA FLAGS...]
+  timed "$1" oha -z "${DURATION}s" -c "$2" --no-tui --output-format json "${@:4}" "$3"
   # The JSON is the whole output when oha succeeds.
   cp "$work/$1.out" "$work/$1.json"
 }
-run_loadgen() { # NAME USERS HOST SCENARIO
+run_loadgen() { # NAME USERS HOST SCENARIO [LOADGEN FLAGS...]
   timed "$1" "$BIN/loadgen" -f "$4" -H "$3" -u "$2" -r "$2" -t "${DURATION}s" \
-    --headless --only-summary --json "$work/$1.json"
+    --headless --only-summary --json "$work/$1.json" "${@:5}"
 }
 cpu_per_request_us() { awk -v c="$(cat "$work/$1.cpu")" -v n="$2" 'BEGIN {if (n > 0) printf "%.1f", c * 1e6 / n; else print "n/a"}'; }
 
@@ -307,6 +313,72 @@ row "  peak RSS MB: mock-api | loadgen (goal < 300 each)" "$((mock_kb / 1024))" 
 row "  last RSS MB: mock-api | loadgen" "$((mock_last / 1024))" "$((lg_last / 1024))" ""
 row "  peak bytes per user: mock-api | loadgen" "$((mock_kb * 1024 / SCALE_USERS))" "$((lg_kb * 1024 / SCALE_USERS))" ""
 row "  RSS MB every 10 s, loadgen|mock-api:$curve" "" "" ""
+fi
+
+# --- 6. HTTPS -------------------------------------------------------------------------------
+# One TLS server for both tools: the baseline over rustls (ring), answering /health at once.
+# loadgen trusts its CA with --ca-cert and sends SNI for `localhost`; oha skips
+# verification (--insecure), which changes only the handshake, not the cost of a request
+# on a kept-alive connection. Then TLS_USERS users, each with its own connection, against
+# the baseline holding every response 1 s, over HTTPS and then plain HTTP with the same
+# flags: the peak RSS of each run, per user, and the difference (what TLS costs a user).
+if want https; then
+TLS_USERS=${TLS_USERS:-10000}
+TLS_SECS=${TLS_SECS:-30}
+printf '{"status":"healthy"}' >"$work/health-fixed.json"
+tls_baseline() { # NAME [FLAGS...]
+  local name=$1; shift
+  start_server "$name" "$BIN/baseline" --health "$work/health-fixed.json" --clients "$work/health-fixed.json" "$@"
+}
+log "https: $CONNS connections, ${DURATION}s, $RUNS runs of each tool"
+tls_baseline tls --tls-ca-out "$work/ca.pem"
+url="https://localhost:${addr##*:}"
+t_lg=(); t_oha=(); t_lgc=(); t_ohac=()
+for i in $(seq "$RUNS"); do
+  run_loadgen "tlg$i" "$CONNS" "$url" benches/health.toml --ca-cert "$work/ca.pem"
+  n=$(json "$work/tlg$i.json" "d['aggregated']['num_requests']")
+  f=$(json "$work/tlg$i.json" "d['aggregated']['num_failures']")
+  if [ "$f" != 0 ]; then log "loadgen over HTTPS: $f of $n requests failed"; fi
+  t_lg+=("$(json "$work/tlg$i.json" "d['aggregated']['total_rps']")")
+  t_lgc+=("$(cpu_per_request_us "tlg$i" "$n")")
+  if [ "${NO_OHA:-0}" != 1 ]; then run_oha "toha$i" "$CONNS" "$url/health" --insecure; else echo '{}' >"$work/toha$i.json"; echo 0 >"$work/toha$i.cpu"; fi
+  o_rps=$(json "$work/toha$i.json" "d['summary']['requestsPerSec']" 2>/dev/null || echo 0)
+  t_oha+=("$o_rps")
+  t_ohac+=("$(cpu_per_request_us "toha$i" "$(awk -v r="$o_rps" -v d="$DURATION" 'BEGIN {printf "%d", r * d}')")")
+done
+stop_server
+m_lg=$(median "${t_lg[@]}"); m_oha=$(median "${t_oha[@]}")
+r=$(ratio "$m_lg" "$m_oha"); row "loadgen / oha requests/s over HTTPS (/health)" "$r" ">= 1.0" "$(verdict "$r" 1.0 '>=')"
+row "  requests/s over HTTPS: loadgen | oha" "$(printf '%.0f' "$m_lg")" "$(printf '%.0f' "$m_oha")" ""
+row "  CPU us per request over HTTPS: loadgen | oha" "$(median "${t_lgc[@]}")" "$(median "${t_ohac[@]}")" ""
+
+# tls_scale NAME SCHEME [LOADGEN FLAGS...]: TLS_USERS users for TLS_SECS against a 1 s
+# baseline; prints "peak_kb failures requests".
+tls_scale() {
+  local name=$1 scheme=$2; shift 2
+  local extra=()
+  if [ "$scheme" = https ]; then extra=(--tls-ca-out "$work/ca-$name.pem"); fi
+  tls_baseline "$name" --delay-ms 1000 "${extra[@]}"
+  taskset -c "$TOOL_CPU" "$BIN/loadgen" -f benches/health.toml -H "$scheme://$addr" -u "$TLS_USERS" \
+    -r 2000 -t "${TLS_SECS}s" --headless --only-summary --json "$work/$name.json" "$@" >"$work/$name.out" 2>&1 &
+  local pid=$! peak=0 v
+  for _ in $(seq 0 $((TLS_SECS + 30))); do
+    kill -0 "$pid" 2>/dev/null || break
+    v=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    if [ -n "$v" ] && [ "$v" -gt "$peak" ]; then peak=$v; fi
+    sleep 1
+  done
+  wait "$pid" || true
+  stop_server
+  echo "$peak $(json "$work/$name.json" "d['aggregated']['num_failures']") $(json "$work/$name.json" "d['aggregated']['num_requests']")"
+}
+log "https: $TLS_USERS users for ${TLS_SECS}s over HTTPS, then over plain HTTP"
+read -r tls_kb tls_f tls_n < <(tls_scale scale-tls https --ca-cert "$work/ca-scale-tls.pem")
+read -r plain_kb plain_f plain_n < <(tls_scale scale-plain http)
+row "https scale: $TLS_USERS users ${TLS_SECS}s, failures | requests" "$tls_f" "$tls_n" "$(verdict "$tls_f" 0 '<=')"
+row "  peak RSS MB over HTTPS | plain HTTP (goal < 300)" "$((tls_kb / 1024))" "$((plain_kb / 1024))" "$(verdict "$((tls_kb / 1024))" 300 '<=')"
+row "  peak bytes per user over HTTPS | plain HTTP" "$((tls_kb * 1024 / TLS_USERS))" "$((plain_kb * 1024 / TLS_USERS))" ""
+row "  bytes per user TLS adds | plain run's failures" "$(( (tls_kb - plain_kb) * 1024 / TLS_USERS ))" "$plain_f" ""
 fi
 
 # --- the table ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 //! mock-api's layers, database and statistics cost on top of axum itself.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::http::header;
 use axum::routing::get;
@@ -18,27 +19,31 @@ pub struct Bodies {
     pub clients: Bytes,
 }
 
-/// The router: two routes, each a clone of its fixed body as `application/json`.
-pub fn router(bodies: Bodies) -> Router {
+/// The router: two routes, each a clone of its fixed body as `application/json`, after
+/// `delay` (zero: at once; the scale runs hold each request, as mock-api's profiles do).
+pub fn router(bodies: Bodies, delay: Duration) -> Router {
     let Bodies { health, clients } = bodies;
-    let json = move |b: Bytes| ([(header::CONTENT_TYPE, "application/json")], b);
+    let json = move |b: Bytes| async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        ([(header::CONTENT_TYPE, "application/json")], b)
+    };
     Router::new()
-        .route("/health", get(move || async move { json(health.clone()) }))
-        .route(
-            "/api/clients",
-            get(move || async move { json(clients.clone()) }),
-        )
+        .route("/health", get(move || json(health.clone())))
+        .route("/api/clients", get(move || json(clients.clone())))
 }
 
-/// Serves [`router`] on `addr` until the process ends; reports the bound address first.
+/// Serves `router` (see [`router`]) on `addr` until the process ends; reports the
+/// bound address first.
 pub async fn serve(
     addr: SocketAddr,
-    bodies: Bodies,
+    router: Router,
     on_bound: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     on_bound(listener.local_addr()?);
-    axum::serve(listener, router(bodies)).await
+    axum::serve(listener, router).await
 }
 
 #[cfg(test)]
@@ -54,7 +59,7 @@ mod tests {
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-        tokio::spawn(serve(addr, bodies, move |a| {
+        tokio::spawn(serve(addr, router(bodies, Duration::ZERO), move |a| {
             let _ = tx.send(a);
         }));
         let addr = rx.await.unwrap();

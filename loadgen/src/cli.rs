@@ -10,10 +10,11 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::runner::{default_shards, RunConfig};
+use crate::engine::session::Resolver;
 use crate::engine::sink::{ConsoleMode, OutputConfig};
 use crate::plan::locustfile::{ImportOptions, LocustfileError};
 use crate::plan::scenario::{Scenario, ScenarioError, DEFAULT_SCENARIO};
-use crate::plan::target::{Target, TargetError};
+use crate::plan::target::{Target, TargetError, TlsOptions};
 use crate::sinks::prometheus::{MetricsConfig, MetricsError};
 use crate::timespan::{parse_seconds, parse_timespan};
 use crate::web::{bind_address, Credentials, RunParams, WebConfig, WebError, WebLimits};
@@ -49,7 +50,7 @@ pub struct Cli {
     /// Leave out a locustfile's tasks tagged with one of these tags (Locust's --exclude-tags).
     #[arg(short = 'E', long, value_name = "TAG", num_args = 1..)]
     pub exclude_tags: Vec<String>,
-    /// Host to load test, loopback only (e.g. http://127.0.0.1:8000).
+    /// Host to load test: http:// or https://, any host name or address and port (e.g. http://127.0.0.1:8000).
     #[arg(
         short = 'H',
         long,
@@ -57,6 +58,12 @@ pub struct Cli {
         env = "LOCUST_HOST"
     )]
     pub host: String,
+    /// Trust the CA certificates in this PEM file for HTTPS, besides the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Accept any TLS certificate without verifying it (requests' verify=False).
+    #[arg(long)]
+    pub insecure: bool,
     /// Peak number of concurrent users.
     #[arg(short = 'u', long, default_value_t = 1, env = "LOCUST_USERS")]
     pub users: usize,
@@ -502,6 +509,8 @@ impl Cli {
         };
         let config = RunConfig {
             target,
+            tls: self.tls_options()?,
+            resolver: Resolver::system(),
             load,
             run_time: self.run_time,
             stop_timeout: self.stop_timeout,
@@ -538,6 +547,7 @@ impl Cli {
         let scenario = self.scenario()?;
         let target = Target::parse(&self.host)?;
         let mut config = WorkerConfig::new(&self.master_host, self.master_port, target);
+        config.tls = self.tls_options()?;
         if let Some(seed) = self.seed {
             config.seed = seed;
         }
@@ -668,6 +678,21 @@ fn parse_web_spawn_rate(text: &str) -> Result<f64, String> {
         })
 }
 
+impl Cli {
+    /// How TLS connections are verified: `--ca-cert`'s certificates (read and checked
+    /// now) besides the system's roots, or not at all with `--insecure`.
+    pub fn tls_options(&self) -> Result<TlsOptions, TargetError> {
+        let mut tls = TlsOptions {
+            insecure: self.insecure,
+            ..TlsOptions::default()
+        };
+        if let Some(path) = &self.ca_cert {
+            tls.add_ca_file(path)?;
+        }
+        Ok(tls)
+    }
+}
+
 /// The first flag whose load plan only a headless run carries out, if any.
 fn headless_only_flag(cli: &Cli) -> Option<&'static str> {
     [
@@ -735,8 +760,12 @@ mod tests {
             Err(CliError::SpawnRate(_))
         ));
         assert!(matches!(
-            cli(&["-H", "http://192.168.1.1"]).into_run(),
+            cli(&["-H", "ftp://127.0.0.1"]).into_run(),
             Err(CliError::Target(_))
+        ));
+        assert!(matches!(
+            cli(&["--ca-cert", "no/such/ca.pem"]).into_run(),
+            Err(CliError::Target(TargetError::CaCert { .. }))
         ));
         assert!(matches!(
             cli(&["Nobody"]).into_run(),

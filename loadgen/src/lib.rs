@@ -33,12 +33,13 @@ pub use engine::arrival::ArrivalReport;
 pub use engine::pool::Retarget;
 pub use engine::runner::{RunConfig, RunError, RunOutcome, StopReason, TaskEvent};
 pub use engine::selfmon::CpuReport;
+pub use engine::session::Resolver;
 pub use engine::sink::{ConsoleMode, OutputConfig, OutputError};
 pub use locust_conf::ConfError;
 pub use plan::arrival::{ArrivalPlan, Correction, RateStage};
 pub use plan::load::{LoadPlan, SpawnStep, Stage, StageMark};
 pub use plan::scenario::Scenario;
-pub use plan::target::Target;
+pub use plan::target::{Target, TlsOptions};
 pub use run::run;
 pub use verdict::breakpoint::{Breakpoint, BreakpointReport, RateStep, StepResult};
 

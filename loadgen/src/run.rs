@@ -7,7 +7,13 @@ use crate::plan::scenario::Scenario;
 use crate::sinks::Outputs;
 
 /// Runs a load test in-process, writing the outputs `config.output` asks for, and
-/// returns its outcome.
+/// returns its outcome. A target off loopback is named first, on stderr, with the
+/// address it resolves to.
 pub async fn run(config: RunConfig, scenario: Scenario) -> Result<RunOutcome, RunError> {
+    if let Some(line) =
+        crate::engine::session::target_notice(&config.target, &config.resolver).await
+    {
+        eprintln!("{line}");
+    }
     crate::engine::runner::run(config, scenario, Outputs::open).await
 }

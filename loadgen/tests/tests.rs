@@ -1,6 +1,7 @@
 //! loadgen against small in-process servers: class split, task mix, waits, the spawn
 //! timeline, failure kinds, stopping and exit codes, and the binary end to end.
 
+mod https;
 mod locustfiles;
 mod metrics;
 mod open_model;
@@ -404,7 +405,7 @@ fn the_binary_refuses_a_bad_scenario_with_its_position() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ACISAPIUser"));
     let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["-H", "http://10.1.2.3:80"])
+        .args(["-H", "ftp://127.0.0.1:80"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -246,19 +246,20 @@ fn compose_files_refer_to_each_other_consistently() {
     assert!(compose.contains("--web.listen-address=0.0.0.0:9090"));
     assert!(compose.contains("./deploy/prometheus:/etc/prometheus:ro"));
 
-    // Scrape targets: mock-api's port, and loadgen's metrics port through mock-api's
-    // network namespace.
+    // Scrape targets: mock-api's port, and loadgen's metrics port under its service name;
+    // loadgen reaches mock-api by name like any other client.
     assert!(
         prometheus.contains(r#"targets: ["mock-api:8000"]"#),
         "{prometheus}"
     );
     assert!(compose.contains("--port=8000") && compose.contains("--bind=0.0.0.0"));
     assert!(
-        prometheus.contains(r#"targets: ["mock-api:9646"]"#),
+        prometheus.contains(r#"targets: ["loadgen:9646"]"#),
         "{prometheus}"
     );
     assert!(compose.contains("--metrics-port=9646"));
-    assert!(compose.contains(r#"network_mode: "service:mock-api""#));
+    assert!(compose.contains("--host=http://mock-api:8000"));
+    assert!(!compose.contains("network_mode"));
 
     // Every published port (the items under each `ports:`) is on loopback.
     let mut published = Vec::new();

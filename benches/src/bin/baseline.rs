@@ -1,12 +1,14 @@
 //! `baseline`: a bare axum server answering /health and /api/clients with the bytes of
-//! two files (captured from mock-api), for the overhead comparison in `compare.sh`.
+//! two files (captured from mock-api), for the overhead comparison in `compare.sh`, and
+//! over HTTPS (`--tls-ca-out`) for the TLS comparison.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
-use benches::baseline::{serve, Bodies};
+use benches::baseline::{router, serve, Bodies};
 use clap::Parser;
 
 /// Command line.
@@ -22,6 +24,13 @@ struct Args {
     /// File whose bytes answer GET /api/clients.
     #[arg(long)]
     clients: PathBuf,
+    /// Hold each response this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// Serve HTTPS with a certificate made now for localhost and 127.0.0.1, writing its
+    /// CA's PEM to this file.
+    #[arg(long, value_name = "FILE")]
+    tls_ca_out: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -49,10 +58,18 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime
-        .block_on(serve(addr, bodies, |a| {
-            eprintln!("baseline listening on http://{a}");
-        }))
-        .with_context(|| format!("serving on {addr}"))?;
+    let router = router(bodies, Duration::from_millis(args.delay_ms));
+    match &args.tls_ca_out {
+        Some(ca_out) => runtime
+            .block_on(benches::tls::serve_tls(addr, router, ca_out, |a| {
+                eprintln!("baseline listening on https://{a}");
+            }))
+            .with_context(|| format!("serving HTTPS on {addr}"))?,
+        None => runtime
+            .block_on(serve(addr, router, |a| {
+                eprintln!("baseline listening on http://{a}");
+            }))
+            .with_context(|| format!("serving on {addr}"))?,
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,11 +12,11 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::arrival::ArrivalReport;
 use crate::engine::dispatch::ClassDispatcher;
 use crate::engine::iterations::IterationLimit;
+use crate::engine::session::Connector;
 use crate::engine::user::{run_user, Pace, Recorder, UserContext, UserReport};
 use crate::plan::arrival::Correction;
 use crate::plan::load::{SpawnStep, StageMark};
 use crate::plan::scenario::Scenario;
-use crate::plan::target::Target;
 use crate::verdict::breakpoint::{BreakpointReport, StepJudge};
 
 /// What the controller hands back when the run stops.
@@ -58,8 +58,8 @@ struct RunningUser {
 pub(crate) struct UserEnv {
     /// The scenario (classes in name order).
     pub scenario: Arc<Scenario>,
-    /// The target.
-    pub target: Arc<Target>,
+    /// How users reach the target.
+    pub connector: Arc<Connector>,
     /// Where users record.
     pub recorder: Recorder,
     /// The run's seed.
@@ -173,7 +173,7 @@ impl UserPool {
             class_index,
             class: Arc::clone(&env.scenario.classes[class_index]),
             seed: env.seed,
-            target: Arc::clone(&env.target),
+            connector: Arc::clone(&env.connector),
             request_timeout: env.request_timeout,
             recorder: env.recorder.clone(),
             pace,

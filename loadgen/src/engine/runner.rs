@@ -17,13 +17,14 @@ use crate::engine::fdlimit::FdDecision;
 use crate::engine::iterations::IterationLimit;
 use crate::engine::pool::{ControllerSignals, RetargetReceiver, UserEnv};
 use crate::engine::selfmon::CpuReport;
+use crate::engine::session::{Connector, Resolver};
 use crate::engine::sink::{OpenSinks, OutputConfig, RunEnd, TickSink};
 use crate::engine::uncorrected::UncorrectedStats;
 use crate::engine::user::Recorder;
 use crate::plan::arrival::Correction;
 use crate::plan::load::{LoadPlan, SpawnStep, StageMark};
 use crate::plan::scenario::Scenario;
-use crate::plan::target::Target;
+use crate::plan::target::{Target, TlsOptions};
 use crate::stats::{Aggregator, Snapshot, StatsHub};
 use crate::verdict::breakpoint::{Breakpoint, BreakpointReport};
 use crate::verdict::judge::Judgement;
@@ -31,8 +32,12 @@ use crate::verdict::judge::Judgement;
 /// Everything a run needs, already validated.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// Where requests go (loopback only).
+    /// Where requests go (a request's absolute URL aside).
     pub target: Target,
+    /// How TLS connections are verified (`--ca-cert`, `--insecure`).
+    pub tls: TlsOptions,
+    /// How host names are resolved (the system's resolver unless one is given).
+    pub resolver: Resolver,
     /// How many users run over time.
     pub load: LoadPlan,
     /// Stop this long after the test start (`--run-time`); `None` runs until stopped.
@@ -73,6 +78,8 @@ impl RunConfig {
     pub fn new(target: Target, users: usize, spawn_rate: f64, run_time: Option<Duration>) -> Self {
         Self {
             target,
+            tls: TlsOptions::default(),
+            resolver: Resolver::system(),
             load: LoadPlan::Users { users, spawn_rate },
             run_time,
             stop_timeout: Duration::ZERO,
@@ -241,7 +248,11 @@ pub(crate) async fn run(
         .map_or_else(CancellationToken::new, |l| l.done().clone());
     let env = UserEnv {
         scenario: Arc::clone(&scenario),
-        target: Arc::new(config.target.clone()),
+        connector: Arc::new(Connector::new(
+            config.target.clone(),
+            config.tls.clone(),
+            config.resolver.clone(),
+        )),
         recorder: recorder.clone(),
         seed: config.seed,
         request_timeout: config.request_timeout,

@@ -24,10 +24,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::iterations::IterationLimit;
+use crate::engine::session::Connector;
 use crate::engine::session::{Exchange, Session};
 use crate::plan::arrival::Correction;
 use crate::plan::scenario::{RequestSpec, UserClass};
-use crate::plan::target::Target;
+use crate::plan::target::request_name;
 use crate::stats::{RequestKey, StatsHub};
 
 /// Everything one user needs, handed over when it starts.
@@ -41,8 +42,8 @@ pub(crate) struct UserContext {
     pub class: Arc<UserClass>,
     /// The run's seed; the user's RNG is seeded from it and the index.
     pub seed: u64,
-    /// Where requests go.
-    pub target: Arc<Target>,
+    /// How requests reach the target (and any other host a URL names).
+    pub connector: Arc<Connector>,
     /// Longest wait for a whole response.
     pub request_timeout: Duration,
     /// Where requests are recorded.
@@ -142,7 +143,7 @@ impl Prepared {
         let key = match (&spec.name, &fixed_path) {
             (Some(name), _) => Some(RequestKey::new(spec.method.as_str(), name.as_str())),
             // Locust names an unnamed request by its path and query.
-            (None, Some(path)) => Some(RequestKey::new(spec.method.as_str(), path.as_str())),
+            (None, Some(path)) => Some(RequestKey::new(spec.method.as_str(), request_name(path))),
             (None, None) => None,
         };
         let uri = fixed_path.and_then(|p| session.prepare_uri(&p));
@@ -198,12 +199,12 @@ impl VirtualUser {
         index: usize,
         class: Arc<UserClass>,
         seed: u64,
-        target: Arc<Target>,
+        connector: Arc<Connector>,
         request_timeout: Duration,
         recorder: Recorder,
     ) -> Self {
         // Default headers are set on start, as a locustfile's on_start sets them.
-        let session = Session::new(target, class.headers.clone(), request_timeout);
+        let session = Session::new(connector, class.headers.clone(), request_timeout);
         let prepared = class
             .tasks
             .iter()
@@ -286,7 +287,7 @@ impl VirtualUser {
                         scratch_key.method.clear();
                         scratch_key.method.push_str(spec.method.as_str());
                         scratch_key.name.clear();
-                        scratch_key.name.push_str(path);
+                        scratch_key.name.push_str(request_name(path));
                         &*scratch_key
                     }
                 };
@@ -439,7 +440,7 @@ pub(crate) async fn run_user(mut ctx: UserContext) -> UserReport {
         ctx.index,
         Arc::clone(&ctx.class),
         ctx.seed,
-        Arc::clone(&ctx.target),
+        Arc::clone(&ctx.connector),
         ctx.request_timeout,
         ctx.recorder.clone(),
     );
@@ -619,7 +620,7 @@ requests = [
         let scenario = crate::plan::scenario::Scenario::from_toml("mixed.toml", text).unwrap();
         let class = Arc::new(scenario.classes[0].clone());
         let addr = ok_server().await;
-        let target = Arc::new(Target::parse(&format!("http://{addr}")).unwrap());
+        let target = crate::engine::session::tests::connector(&format!("http://{addr}"));
         let hub = Arc::new(StatsHub::new(1));
         let (seed, index) = (7, 3);
         let mut user = VirtualUser::new(

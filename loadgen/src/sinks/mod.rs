@@ -114,7 +114,7 @@ impl Outputs {
                 progress: Progress::new(start, config.run_time),
                 csv,
                 errors: Vec::new(),
-                target: config.target.authority.clone(),
+                target: config.target.origin.authority.clone(),
                 warned_unreachable: false,
             }),
             end: Box::new(Self {

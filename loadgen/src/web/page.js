@@ -118,6 +118,21 @@ function refreshCharts() {
   }
 }
 
+// The host in the header, marked when it is not this machine (loopback).
+function showHost(host) {
+  const el = $("h-host");
+  el.textContent = host || "-";
+  let name = "";
+  try {
+    name = new URL(host).hostname;
+  } catch (e) {
+    name = "";
+  }
+  const local = name === "localhost" || name === "[::1]" || /^127\./.test(name);
+  el.classList.toggle("remote", Boolean(host) && !local);
+  el.title = host && !local ? "not loopback: the load goes to another machine" : "";
+}
+
 async function refresh() {
   let data;
   try {
@@ -128,7 +143,7 @@ async function refresh() {
   }
   const was = state;
   state = data.state;
-  $("h-host").textContent = data.host || "-";
+  showHost(data.host);
   $("h-state").textContent = state;
   $("h-elapsed").textContent = clock(data.elapsed);
   $("h-remaining").textContent = clock(data.remaining === null ? null : Math.ceil(data.remaining));

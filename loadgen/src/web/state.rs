@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::form::SwarmRequest;
 use super::{WebConfig, CONNECT_CHECK_TIMEOUT};
 use crate::engine::pool::Retarget;
+use crate::engine::session::Resolver;
 use crate::plan::load::{LoadPlan, StageMark};
 use crate::plan::scenario::Scenario;
 use crate::plan::target::Target;
@@ -271,7 +272,7 @@ impl WebState {
             .clone()
             .select(&request.classes)
             .map_err(|e| e.to_string())?;
-        check_reachable(&target).await?;
+        check_reachable(&target, &self.config.base.resolver).await?;
 
         let mut config = self.config.base.clone();
         config.target = target;
@@ -398,10 +399,13 @@ fn stage_mark(stage: usize, at: Duration, users: usize, spawn_rate: f64) -> Stag
     }
 }
 
-/// A quick TCP connect before swarming, so an unreachable host is a clear message on
-/// the page instead of a table full of connection errors.
-async fn check_reachable(target: &Target) -> Result<(), String> {
-    let connect = tokio::net::TcpStream::connect(target.addrs.as_slice());
+/// A quick resolution and TCP connect before swarming, so an unreachable host is a clear
+/// message on the page instead of a table full of connection errors.
+async fn check_reachable(target: &Target, resolver: &Resolver) -> Result<(), String> {
+    let connect = async {
+        let addrs = resolver.resolve(&target.origin).await?;
+        tokio::net::TcpStream::connect(addrs.as_slice()).await
+    };
     match tokio::time::timeout(CONNECT_CHECK_TIMEOUT, connect).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(format!(

@@ -146,12 +146,12 @@ async fn swarm_refuses_bad_input_with_a_message() {
         ),
         ("user_count=2&spawn_rate=-1".to_owned(), "bad spawn_rate"),
         (
-            "user_count=2&spawn_rate=1&host=http%3A%2F%2F10.1.2.3%3A80".to_owned(),
-            "only targets loopback",
+            "user_count=2&spawn_rate=1&host=http%3A%2F%2Fa%20b%3A80".to_owned(),
+            "is not a host name",
         ),
         (
             "user_count=2&spawn_rate=1&host=ftp%3A%2F%2F127.0.0.1".to_owned(),
-            "the scheme must be http",
+            "neither http nor https",
         ),
         (
             format!("user_count=2&spawn_rate=1&host=http%3A%2F%2F127.0.0.1%3A{dead}"),

@@ -43,6 +43,10 @@ pub struct WorkerConfig {
     pub node_id: String,
     /// Where requests go when the master names no host (`-H`).
     pub target: Target,
+    /// How TLS connections are verified (`--ca-cert`, `--insecure`).
+    pub tls: crate::plan::target::TlsOptions,
+    /// How host names are resolved.
+    pub resolver: crate::engine::session::Resolver,
     /// Seed of every user's RNG.
     pub seed: u64,
     /// Longest wait for a whole response.
@@ -71,6 +75,8 @@ impl WorkerConfig {
             master_port,
             node_id: node_id(),
             target,
+            tls: crate::plan::target::TlsOptions::default(),
+            resolver: crate::engine::session::Resolver::system(),
             seed: rand::random(),
             request_timeout: Duration::from_secs(60),
             json: None,
@@ -136,6 +142,8 @@ pub struct WorkerOutcome {
 pub async fn run_worker(config: WorkerConfig, scenario: Scenario) -> WorkerOutcome {
     let crew_config = users::CrewConfig {
         target: config.target.clone(),
+        tls: config.tls.clone(),
+        resolver: config.resolver.clone(),
         seed: config.seed,
         request_timeout: config.request_timeout,
         shards: config.shards,

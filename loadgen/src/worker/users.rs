@@ -10,9 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::pool::{UserEnv, UserPool};
+use crate::engine::session::{Connector, Resolver};
 use crate::engine::user::Recorder;
 use crate::plan::scenario::Scenario;
-use crate::plan::target::Target;
+use crate::plan::target::{Target, TlsOptions};
 use crate::stats::{Aggregator, Snapshot, StatsHub};
 
 /// What a worker runs its users with.
@@ -20,6 +21,10 @@ use crate::stats::{Aggregator, Snapshot, StatsHub};
 pub(crate) struct CrewConfig {
     /// The target when the master names no host.
     pub target: Target,
+    /// How TLS connections are verified.
+    pub tls: TlsOptions,
+    /// How host names are resolved.
+    pub resolver: Resolver,
     /// Seed of every user's RNG.
     pub seed: u64,
     /// Longest wait for a whole response.
@@ -60,7 +65,11 @@ impl Crew {
         let now = SystemTime::now();
         let env = UserEnv {
             scenario: Arc::clone(&scenario),
-            target: Arc::new(config.target.clone()),
+            connector: Arc::new(Connector::new(
+                config.target.clone(),
+                config.tls.clone(),
+                config.resolver.clone(),
+            )),
             recorder: Recorder {
                 hub: Arc::clone(&hub),
                 uncorrected: None,
@@ -97,9 +106,9 @@ impl Crew {
         self.env.test_start = Instant::now();
     }
 
-    /// Users started from now on go to `target`.
+    /// Users started from now on go to `target`, with the same TLS and resolver.
     pub(crate) fn set_target(&mut self, target: Target) {
-        self.env.target = Arc::new(target);
+        self.env.connector = Arc::new(self.env.connector.retargeted(target));
     }
 
     /// Stopped users may finish their task when `graceful` (a stop timeout was given).

@@ -1,5 +1,8 @@
-//! Test servers on 127.0.0.1:0: an axum app for normal answers and raw TCP servers that
-//! misbehave in one way each, plus helpers to build scenarios and configs.
+//! Test servers on 127.0.0.1:0: an axum app for normal answers (also over HTTPS, see
+//! `tls`) and raw TCP servers that misbehave in one way each, plus helpers to build
+//! scenarios and configs.
+
+pub mod tls;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -17,7 +20,19 @@ use tokio::net::{TcpListener, TcpStream};
 /// Starts the axum test app and returns its address. The server lives as long as the
 /// test's runtime.
 pub async fn app() -> SocketAddr {
-    let router = Router::new()
+    let router = router();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+/// The test app's routes: fixed statuses, a slow answer, a login cookie, trades,
+/// `Connection: close`, redirects, JSON, and "ok" for anything else.
+pub fn router() -> Router {
+    Router::new()
         .route(
             "/status/503",
             get(|| async { StatusCode::SERVICE_UNAVAILABLE }),
@@ -88,13 +103,7 @@ pub async fn app() -> SocketAddr {
                 )
             }),
         )
-        .fallback(|| async { "ok" });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr
+        .fallback(|| async { "ok" })
 }
 
 /// Accepts only the platform's trade body: integer client_id 1..=10 and quantity, a

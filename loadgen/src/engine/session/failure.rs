@@ -12,7 +12,13 @@ use crate::stats::{CANNOT_CONNECT, CONNECTION_REFUSED};
 /// A failure before the status could be judged.
 #[derive(Debug)]
 pub(super) enum Failure {
+    /// The host name did not resolve.
+    Resolve(String, io::Error),
     Connect(io::Error),
+    /// The TLS handshake with the host failed (a certificate refused, an alert).
+    Handshake(String, io::Error),
+    /// The TLS configuration could not be built.
+    TlsSetup(String),
     /// Writing the request or reading the response failed.
     Io(io::Error),
     /// The connection closed before a whole response head arrived, after staying
@@ -52,6 +58,11 @@ impl Failure {
     pub(super) fn describe(&self, timeout: Duration) -> String {
         match self {
             Self::Timeout => format!("Timeout: no response within {}", format_secs(timeout)),
+            Self::Resolve(host, e) => {
+                format!("NameResolutionError: failed to resolve {host:?} ({e})")
+            }
+            Self::Handshake(host, e) => super::tls::describe_handshake(e, host),
+            Self::TlsSetup(e) => format!("SSLError: cannot set up TLS ({e})"),
             Self::Connect(e) => match e.kind() {
                 io::ErrorKind::ConnectionRefused => CONNECTION_REFUSED.to_owned(),
                 io::ErrorKind::ConnectionReset => reset(),

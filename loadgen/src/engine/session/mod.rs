@@ -1,12 +1,15 @@
 //! A user's HTTP session, like a Locust `HttpUser`'s client: one keep-alive HTTP/1.1
-//! connection (reopened when it breaks), a cookie jar, default headers. Each request is
-//! timed from sending until the whole body is read, and any failure becomes a short
-//! error string naming its kind, grouped in the failures table.
+//! connection, plain or TLS (reopened when it breaks), a cookie jar, default headers.
+//! Each request is timed from sending until the whole body is read, and any failure
+//! becomes a short error string naming its kind, grouped in the failures table. A
+//! request's URL may be absolute (another host), as in Locust; the session then closes
+//! its connection and opens one to that host, so that a user still holds one connection.
 //!
 //! The session speaks HTTP/1.1 itself over its socket (a request is written in one piece,
 //! the response head parsed with httparse, the body counted as it streams through a small
 //! buffer) rather than through a general client. That keeps what each of thousands of
-//! users holds small: one socket, a read buffer of [`READ_BUFFER`] bytes and its task.
+//! users holds small: one socket (with rustls's state over TLS), a read buffer of
+//! [`READ_BUFFER`] bytes and its task.
 //! A general client's connection holds a request channel (two blocks of 32 request slots,
 //! 18 KB, once 32 requests have gone through it) and 8 KB read and write buffers: 34 KB a
 //! user in all, which put 10,000 users over 300 MB after half a minute.
@@ -15,12 +18,14 @@
 //! itself: the request is rendered into a reused buffer, a fixed path is parsed into a
 //! [`Uri`] once ([`Session::prepare_uri`]), and nothing is formatted on success.
 
+mod connect;
 mod failure;
+mod resolve;
 mod response;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -30,10 +35,13 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, TRANSFER_ENCODING};
 use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::plan::target::Target;
+use crate::plan::target::{is_absolute_url, Origin, Scheme};
+use connect::Conn;
+pub(crate) use connect::Connector;
 use failure::{status_error, Failure};
+pub(crate) use resolve::target_notice;
+pub use resolve::Resolver;
 use response::{parse_head, Body, Head};
 
 /// What one request did.
@@ -55,10 +63,12 @@ pub(crate) struct Exchange {
 /// One user's session with the target.
 #[derive(Debug)]
 pub(crate) struct Session {
-    target: Arc<Target>,
+    connector: Arc<Connector>,
     /// The kept-alive connection; `None` before the first request and after a failure or
     /// a close.
-    conn: Option<TcpStream>,
+    conn: Option<Conn>,
+    /// Where `conn` goes (the target's origin unless an absolute URL went elsewhere).
+    conn_origin: Arc<Origin>,
     /// Bytes read and not yet consumed: the part of the response being parsed.
     read_buf: Vec<u8>,
     /// The request being sent, rendered in one piece (head and body).
@@ -67,8 +77,6 @@ pub(crate) struct Session {
     /// The body of the last response, kept while a request's checks need it.
     kept_body: Option<Vec<u8>>,
     headers: Vec<(HeaderName, HeaderValue)>,
-    /// The Host header, rendered once.
-    host: Option<HeaderValue>,
     timeout: Duration,
     /// The request timeout's timer, kept between requests (see [`within`]).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -102,39 +110,59 @@ const MAX_REDIRECTS: u32 = 30;
 impl Session {
     /// A session with default headers (a class's `headers`, set on start) and a timeout.
     pub(crate) fn new(
-        target: Arc<Target>,
+        connector: Arc<Connector>,
         headers: Vec<(HeaderName, HeaderValue)>,
         timeout: Duration,
     ) -> Self {
-        let host = HeaderValue::from_str(&target.authority).ok();
         Self {
-            target,
+            conn_origin: Arc::clone(&connector.origin),
+            connector,
             conn: None,
             read_buf: Vec::new(),
             write_buf: Vec::new(),
             cookies: BTreeMap::new(),
             kept_body: None,
             headers,
-            host,
             timeout,
             timer: None,
         }
     }
 
-    /// The request target for `path` (the target's base path prepended), parsed once so
-    /// that a fixed path can be sent many times without rendering or parsing it again.
-    /// `None` when the path is not a valid URI.
+    /// The request target for `path` (the target's base path prepended, unless the path
+    /// is an absolute URL), parsed once so that a fixed path can be sent many times
+    /// without rendering or parsing it again. `None` when the path is not a valid URI.
     pub(crate) fn prepare_uri(&self, path: &str) -> Option<Uri> {
         self.uri(path).ok()
     }
 
     fn uri(&self, path: &str) -> Result<Uri, Failure> {
-        let mut text = String::with_capacity(self.target.base_path.len() + path.len());
-        text.push_str(&self.target.base_path);
+        let base = match is_absolute_url(path) {
+            true => "",
+            false => self.connector.target.base_path.as_str(),
+        };
+        let mut text = String::with_capacity(base.len() + path.len());
+        text.push_str(base);
         text.push_str(path);
         // Bytes::from(String) takes the buffer over: no copy.
         Uri::from_maybe_shared(Bytes::from(text))
-            .map_err(|_| Failure::InvalidUrl(format!("{}{}", self.target.base_path, path)))
+            .map_err(|_| Failure::InvalidUrl(format!("{base}{path}")))
+    }
+
+    /// Where a request to `uri` goes: the target's origin for a path, the URL's own for
+    /// an absolute URL (the open connection's or the target's, shared, when it is the
+    /// same host).
+    fn origin_of(&self, uri: &Uri) -> Result<Arc<Origin>, Failure> {
+        if uri.authority().is_none() {
+            return Ok(Arc::clone(&self.connector.origin));
+        }
+        for known in [&self.conn_origin, &self.connector.origin] {
+            if same_origin(known, uri) {
+                return Ok(Arc::clone(known));
+            }
+        }
+        Origin::split_url(&uri.to_string())
+            .map(|(origin, _)| Arc::new(origin))
+            .map_err(|_| Failure::InvalidUrl(uri.to_string()))
     }
 
     /// Sends one request and reads the whole response. `name` is the stats name, used in
@@ -239,8 +267,9 @@ impl Session {
         // response time covers the whole chain.
         let mut redirects = 0;
         loop {
-            self.render(&method, &uri, body.as_deref(), extra_headers);
-            self.connect().await.map_err(|f| (f, 0))?;
+            let origin = self.origin_of(&uri).map_err(|f| (f, 0))?;
+            self.render(&method, &uri, &origin, body.as_deref(), extra_headers);
+            self.connect(&origin).await.map_err(|f| (f, 0))?;
             let head = self.round_trip(&method).await?;
             let length = self.read_body(&head).await?;
             self.finish_response(&head);
@@ -262,8 +291,12 @@ impl Session {
                 method = Method::GET;
                 body = None;
             }
-            uri = Uri::from_maybe_shared(Bytes::from(next.clone()))
-                .map_err(|_| (Failure::InvalidUrl(next), length))?;
+            uri = match redirect_target(&origin, &self.connector.origin, &next) {
+                Some(text) => Uri::from_maybe_shared(Bytes::from(text))
+                    .map_err(|_| (Failure::InvalidUrl(next), length))?,
+                // A Location relative to the current path is not followed.
+                None => return Ok((head.status, length)),
+            };
         }
     }
 
@@ -278,24 +311,18 @@ impl Session {
         }
     }
 
-    /// Makes sure an open connection is ready for a request: the kept-alive one when the
-    /// server has not closed it meanwhile, else a new one.
-    async fn connect(&mut self) -> Result<(), Failure> {
-        if let Some(stream) = &self.conn {
-            // A close (or stray bytes) that arrived while the user waited shows as a
-            // readable socket; an idle kept-alive one has nothing to read.
-            let mut probe = [0u8; 1];
-            match stream.try_read(&mut probe) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                _ => self.drop_connection(),
+    /// Makes sure an open connection to `origin` is ready for a request: the kept-alive
+    /// one when it goes there and the server has not closed it meanwhile, else a new one.
+    async fn connect(&mut self, origin: &Arc<Origin>) -> Result<(), Failure> {
+        if let Some(conn) = &self.conn {
+            let same = Arc::ptr_eq(&self.conn_origin, origin) || self.conn_origin == *origin;
+            if same && conn.is_idle() {
+                return Ok(());
             }
+            self.drop_connection();
         }
-        let stream = TcpStream::connect(&self.target.addrs[..])
-            .await
-            .map_err(Failure::Connect)?;
-        // Small requests must not wait for Nagle's algorithm.
-        let _ = stream.set_nodelay(true);
-        self.conn = Some(stream);
+        self.conn = Some(self.connector.open(origin).await?);
+        self.conn_origin = Arc::clone(origin);
         self.read_buf.clear();
         self.read_buf.reserve(READ_BUFFER);
         Ok(())
@@ -308,6 +335,7 @@ impl Session {
         &mut self,
         method: &Method,
         uri: &Uri,
+        origin: &Origin,
         body: Option<&[u8]>,
         extra_headers: &[(HeaderName, HeaderValue)],
     ) {
@@ -324,9 +352,7 @@ impl Session {
         let all = || self.headers.iter().chain(extra_headers);
         let given = |name: &HeaderName| all().any(|(k, _)| k == name);
         if !given(&HOST) {
-            if let Some(host) = &self.host {
-                put_header(w, HOST.as_str(), host.as_bytes());
-            }
+            put_header(w, HOST.as_str(), origin.authority.as_bytes());
         }
         let jar = !self.cookies.is_empty();
         for (i, (k, v)) in all().enumerate() {
@@ -376,7 +402,6 @@ impl Session {
             read_buf,
             write_buf,
             cookies,
-            target,
             ..
         } = self;
         let Some(stream) = conn.as_mut() else {
@@ -387,13 +412,15 @@ impl Session {
                 0,
             ));
         };
-        stream
-            .write_all(write_buf)
-            .await
-            .map_err(|e| (Failure::Io(e), 0))?;
+        let sent = async {
+            stream.write_all(write_buf).await?;
+            // TLS may hold the last record back until flushed.
+            stream.flush().await
+        };
+        sent.await.map_err(|e| (Failure::Io(e), 0))?;
         let sent = Instant::now();
         loop {
-            match parse_head(read_buf, method, cookies, target) {
+            match parse_head(read_buf, method, cookies) {
                 Ok(Some(head)) => {
                     read_buf.drain(..head.len);
                     // 100 Continue and the like come before the real response (101
@@ -497,6 +524,41 @@ impl Session {
     }
 }
 
+/// Whether `uri` (absolute) goes to `origin`.
+fn same_origin(origin: &Origin, uri: &Uri) -> bool {
+    let scheme = match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
+        Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
+        _ => return false,
+    };
+    let host = uri.host().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    scheme == origin.scheme
+        && uri.port_u16().unwrap_or(scheme.default_port()) == origin.port
+        && host.eq_ignore_ascii_case(&origin.host)
+}
+
+/// Where a redirect's `location` leads from `origin`, as requests follows it: an absolute
+/// URL anywhere, or a path on the same origin (written as a path when that is the
+/// target's, so the prepared-request path stays the same). `None` for a location
+/// relative to the current path.
+fn redirect_target(origin: &Arc<Origin>, target: &Arc<Origin>, location: &str) -> Option<String> {
+    if is_absolute_url(location) {
+        return Some(location.to_owned());
+    }
+    if let Some(rest) = location.strip_prefix("//") {
+        return Some(format!("{}://{rest}", origin.scheme.as_str()));
+    }
+    if !location.starts_with('/') {
+        return None;
+    }
+    Some(if Arc::ptr_eq(origin, target) {
+        location.to_owned()
+    } else {
+        format!("{origin}{location}")
+    })
+}
+
 /// `name: value\r\n`.
 fn put_header(w: &mut Vec<u8>, name: &str, value: &[u8]) {
     w.extend_from_slice(name.as_bytes());
@@ -538,10 +600,20 @@ async fn within<T>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::failure::format_secs;
     use super::response::Framing;
     use super::*;
+
+    /// The connector of a run against `url`, with the system's resolver and roots.
+    pub(crate) fn connector(url: &str) -> Arc<Connector> {
+        let target = crate::plan::target::Target::parse(url).unwrap();
+        Arc::new(Connector::new(
+            target,
+            Default::default(),
+            Resolver::system(),
+        ))
+    }
 
     #[test]
     fn status_errors_use_locust_text() {
@@ -559,8 +631,11 @@ mod tests {
 
     #[test]
     fn cookies_are_kept_and_expired() {
-        let target = Arc::new(Target::parse("http://127.0.0.1:1").unwrap());
-        let mut s = Session::new(target, Vec::new(), Duration::from_secs(1));
+        let mut s = Session::new(
+            connector("http://127.0.0.1:1"),
+            Vec::new(),
+            Duration::from_secs(1),
+        );
         let mut h = http::HeaderMap::new();
         h.append(
             http::header::SET_COOKIE,
@@ -580,7 +655,7 @@ mod tests {
         s.store_cookies(&h);
         assert_eq!(s.cookies().keys().collect::<Vec<_>>(), ["theme"]);
         let uri = s.prepare_uri("/a").unwrap();
-        s.render(&Method::GET, &uri, None, &[]);
+        s.render(&Method::GET, &uri, &s.connector.origin.clone(), None, &[]);
         assert_eq!(
             String::from_utf8_lossy(&s.write_buf),
             "GET /a HTTP/1.1\r\nhost: 127.0.0.1:1\r\ncookie: theme=dark\r\n\r\n"
@@ -611,8 +686,7 @@ mod tests {
     }
 
     fn head_of(text: &str, method: &Method) -> Result<Option<Head>, Failure> {
-        let target = Target::parse("http://127.0.0.1:1").unwrap();
-        parse_head(text.as_bytes(), method, &mut BTreeMap::new(), &target)
+        parse_head(text.as_bytes(), method, &mut BTreeMap::new())
     }
 
     #[test]
@@ -699,7 +773,7 @@ mod tests {
 
     #[test]
     fn requests_render_headers_once_with_the_later_value() {
-        let target = Arc::new(Target::parse("http://127.0.0.1:1").unwrap());
+        let target = connector("http://127.0.0.1:1");
         let defaults = vec![
             (http::header::ACCEPT, HeaderValue::from_static("text/plain")),
             (
@@ -716,14 +790,20 @@ mod tests {
             ),
             (CONTENT_LENGTH, HeaderValue::from_static("999")),
         ];
-        s.render(&Method::POST, &uri, Some(b"{}"), &extra);
+        s.render(
+            &Method::POST,
+            &uri,
+            &s.connector.origin.clone(),
+            Some(b"{}"),
+            &extra,
+        );
         assert_eq!(
             String::from_utf8_lossy(&s.write_buf),
             "POST /orders?x=1 HTTP/1.1\r\nhost: 127.0.0.1:1\r\nx-team: a\r\n\
              accept: application/json\r\ncontent-type: application/json\r\n\
              content-length: 2\r\n\r\n{}"
         );
-        s.render(&Method::PUT, &uri, None, &[]);
+        s.render(&Method::PUT, &uri, &s.connector.origin.clone(), None, &[]);
         assert!(String::from_utf8_lossy(&s.write_buf).ends_with("content-length: 0\r\n\r\n"));
     }
 
@@ -731,7 +811,7 @@ mod tests {
     /// the connection after the last, and counts connections.
     async fn scripted(
         replies: Vec<&'static [u8]>,
-    ) -> (Arc<Target>, Arc<std::sync::atomic::AtomicUsize>) {
+    ) -> (Arc<Connector>, Arc<std::sync::atomic::AtomicUsize>) {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use tokio::io::AsyncWriteExt as _;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -758,8 +838,7 @@ mod tests {
                 }
             }
         });
-        let target = Arc::new(Target::parse(&format!("http://{addr}")).unwrap());
-        (target, connections)
+        (connector(&format!("http://{addr}")), connections)
     }
 
     #[tokio::test]
@@ -821,8 +900,11 @@ mod tests {
                 tokio::time::sleep(hold).await;
             }
         });
-        let target = Arc::new(Target::parse(&format!("http://{addr}")).unwrap());
-        let mut s = Session::new(target, Vec::new(), Duration::from_secs(5));
+        let mut s = Session::new(
+            connector(&format!("http://{addr}")),
+            Vec::new(),
+            Duration::from_secs(5),
+        );
         let dropped = s.request(Method::GET, "/a", "/a", None, &[]).await;
         assert_eq!(
             dropped.error.as_deref(),

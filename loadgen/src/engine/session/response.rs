@@ -1,5 +1,5 @@
 //! Reading a response: the head parsed with httparse into what the session needs (status,
-//! framing, whether the connection stays open, a same-host redirect, cookies for the
+//! framing, whether the connection stays open, a redirect's location, cookies for the
 //! jar), and the body counted as it streams through the connection's buffer, framed as
 //! RFC 9112 says.
 
@@ -7,11 +7,10 @@ use std::collections::BTreeMap;
 
 use http::{Method, StatusCode};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 
+use super::connect::Conn;
 use super::failure::Failure;
 use super::{LARGE_READ, MAX_HEAD, MAX_HEADERS};
-use crate::plan::target::Target;
 
 /// How the body of a response is delimited (RFC 9112 section 6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,14 +34,14 @@ pub(super) struct Head {
     pub(super) framing: Framing,
     /// Whether the connection cannot be kept after this response.
     pub(super) close: bool,
-    /// A same-host redirect's path.
+    /// A redirect's Location, as sent.
     pub(super) location: Option<String>,
 }
 
 /// A response body being read: buffered bytes are counted and dropped (or kept, when a
 /// check needs them), more are read from the socket as needed.
 pub(super) struct Body<'a> {
-    pub(super) stream: &'a mut TcpStream,
+    pub(super) stream: &'a mut Conn,
     pub(super) buf: &'a mut Vec<u8>,
     /// Body bytes counted so far.
     pub(super) length: u64,
@@ -169,7 +168,6 @@ pub(super) fn parse_head(
     buf: &[u8],
     method: &Method,
     cookies: &mut BTreeMap<String, String>,
-    target: &Target,
 ) -> Result<Option<Head>, Failure> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
@@ -194,10 +192,10 @@ pub(super) fn parse_head(
             if let Ok(text) = std::str::from_utf8(h.value) {
                 store_cookie(cookies, text);
             }
-        } else if name.eq_ignore_ascii_case("location") {
+        } else if name.eq_ignore_ascii_case("location") && status.is_redirection() {
             location = std::str::from_utf8(h.value)
                 .ok()
-                .and_then(|l| same_host_path(target, l.trim()));
+                .map(|l| l.trim().to_owned());
         } else if name.eq_ignore_ascii_case("content-length") {
             let n = std::str::from_utf8(h.value)
                 .ok()
@@ -253,21 +251,6 @@ pub(super) fn parse_head(
         close,
         location,
     }))
-}
-
-/// The path of a redirect's Location when it stays on the target host.
-fn same_host_path(target: &Target, location: &str) -> Option<String> {
-    if location.starts_with('/') {
-        return Some(location.to_owned());
-    }
-    let rest = location.strip_prefix("http://")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    authority
-        .eq_ignore_ascii_case(&target.authority)
-        .then(|| path.to_owned())
 }
 
 /// Keeps `name=value` of one Set-Cookie (attributes are ignored; Max-Age=0 deletes).

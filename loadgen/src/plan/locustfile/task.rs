@@ -10,6 +10,7 @@ use super::checks;
 use super::model::{Request, Value};
 use super::value::{body_value, template_text, Scope, Unsupported};
 use super::warning::Warnings;
+use crate::plan::target::is_absolute_url;
 
 /// Methods `self.client` has for sending.
 const METHODS: &[&str] = &[
@@ -609,14 +610,14 @@ impl<'a, 'f, 'w, 't> Reader<'a, 'f, 'w, 't> {
                 return None;
             }
         };
-        if path.contains("://") {
+        if path.contains("://") && !is_absolute_url(&path) {
             self.warnings.warn(
                 url.start(),
-                "skipped a request to an absolute URL (a scenario's requests go to the -H host)",
+                "skipped a request to a URL that is neither http:// nor https://",
             );
             return None;
         }
-        request.path = if path.starts_with('/') {
+        request.path = if path.starts_with('/') || is_absolute_url(&path) {
             path
         } else {
             format!("/{path}")

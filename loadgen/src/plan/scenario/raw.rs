@@ -19,8 +19,9 @@
 //! ]
 //! ```
 //!
-//! A request has `method`, `path` (path and query, a template), an optional stats `name`
-//! (default: the rendered path, as in Locust), an optional JSON `body` (any TOML value;
+//! A request has `method`, `path` (path and query, a template; or an absolute `http://`
+//! or `https://` URL, sent to that host as Locust does), an optional stats `name`
+//! (default: the rendered path and query, as in Locust), an optional JSON `body` (any TOML value;
 //! its strings are templates) or `form` (fields sent urlencoded, as Locust's `data=`
 //! dict; values are templates), optional `headers`, `repeat` (default 1) to send it
 //! several times in a row with fresh values, and `checks` (see `check`: a locustfile's
@@ -41,6 +42,7 @@ use toml::Spanned;
 
 use super::check::RawCheck;
 use super::{RequestSpec, Scenario, ScenarioError, Task, UserClass, WaitTime};
+use crate::plan::target::is_absolute_url;
 use crate::plan::template::{Template, TemplateError};
 
 /// Largest class weight (the dispatcher sums weights as integers).
@@ -419,10 +421,10 @@ fn compile_request(ctx: &Ctx<'_>, r: RawRequest) -> Result<RequestSpec, Scenario
     };
     let path_span = r.path.span();
     let path_text = r.path.into_inner();
-    if !path_text.starts_with('/') {
+    if !path_text.starts_with('/') && !is_absolute_url(&path_text) {
         return Err(ctx.span(
             path_span,
-            format!("bad path {path_text:?}: expected a path starting with '/'"),
+            format!("bad path {path_text:?}: expected a path starting with '/', or an absolute http:// or https:// URL"),
         ));
     }
     let path = Template::compile(&path_text)
