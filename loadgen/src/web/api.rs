@@ -160,6 +160,8 @@ pub(super) fn verdict(bands: &BaselineReport, verdict: &Verdict) -> Value {
                 "criterion": r.criterion.to_string(),
                 "passed": r.passed,
                 "detail": r.breach(),
+                // The criterion with its measured value, passed or not.
+                "measured": if r.passed { r.held() } else { r.breach() },
             })
         })
         .collect();

@@ -54,10 +54,57 @@ function cell(row, text, header) {
   row.appendChild(c);
 }
 
+// The statistics table's columns, in order: the field each sorts by.
+const STATS_FIELDS = ["method", "name", "num_requests", "num_failures", "median_response_time",
+  "response_time_percentile_0.95", "response_time_percentile_0.99", "avg_response_time",
+  "min_response_time", "max_response_time", "avg_content_length", "current_rps",
+  "current_fail_per_sec"];
+// The sort chosen by clicking a column's heading (none: the server's order, by name).
+const statsSort = { column: -1, descending: false };
+let lastStats = [];
+
+// Rows sorted by the chosen column (numbers as numbers); Aggregated stays last.
+function sortedStats(stats) {
+  const rows = stats.filter((s) => !(s.name === "Aggregated" && !s.method));
+  const total = stats.filter((s) => s.name === "Aggregated" && !s.method);
+  if (statsSort.column >= 0) {
+    const field = STATS_FIELDS[statsSort.column];
+    const sign = statsSort.descending ? -1 : 1;
+    rows.sort((a, b) => {
+      const x = a[field], y = b[field];
+      const order = typeof x === "number" && typeof y === "number"
+        ? x - y : String(x).localeCompare(String(y));
+      return sign * order;
+    });
+  }
+  return rows.concat(total);
+}
+
+function makeStatsSortable() {
+  const heads = $("stats-table").querySelectorAll("thead th");
+  heads.forEach((th, i) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "sort";
+    button.textContent = th.textContent;
+    th.replaceChildren(button);
+    button.addEventListener("click", () => {
+      statsSort.descending = statsSort.column === i ? !statsSort.descending : i >= 2;
+      statsSort.column = i;
+      heads.forEach((h, j) => {
+        if (j === i) h.setAttribute("aria-sort", statsSort.descending ? "descending" : "ascending");
+        else h.removeAttribute("aria-sort");
+      });
+      fillStats(lastStats);
+    });
+  });
+}
+
 function fillStats(stats) {
+  lastStats = stats;
   const body = $("stats-table").querySelector("tbody");
   body.replaceChildren();
-  for (const s of stats) {
+  for (const s of sortedStats(stats)) {
     const tr = document.createElement("tr");
     if (s.name === "Aggregated" && !s.method) tr.className = "total";
     cell(tr, s.method);
@@ -328,7 +375,9 @@ async function loadVerdict() {
     const tr = document.createElement("tr");
     cell(tr, r.row, true);
     for (const c of r.cells) {
-      bandCell(tr, c.value === null ? "-" : c.value + " (" + c.band + ")", c.band);
+      // A request row's requests/s has no band: the throughput bands judge the system.
+      const shown = c.value === null ? "-" : c.band === null ? c.value : c.value + " (" + c.band + ")";
+      bandCell(tr, shown, c.band);
     }
     body.appendChild(tr);
   }
@@ -342,8 +391,7 @@ async function loadVerdict() {
   for (const c of v.criteria) {
     const li = document.createElement("li");
     li.className = c.passed ? "pass" : "fail";
-    li.textContent = (c.passed ? "PASS " : "FAIL ") + c.row + ": " + c.criterion +
-      (c.passed ? "" : " (" + c.detail + ")");
+    li.textContent = (c.passed ? "PASS " : "FAIL ") + c.criterion + " - " + c.measured;
     list.appendChild(li);
   }
 }
@@ -411,5 +459,6 @@ for (const tab of tabs) {
   });
 }
 
+makeStatsSortable();
 loadConfig().then(refresh).catch((e) => message("Could not load the settings: " + e.message));
 setInterval(refresh, POLL_MS);
