@@ -4,14 +4,12 @@
 //! Runs are seeded, and every statistical tolerance comes from the sample size with a
 //! false-failure budget of 1e-4 per run, so these tests are not flaky by construction.
 
-mod support;
-
 use std::sync::Arc;
 
+use crate::support::{assert_fails, assert_passes, evaluate, run, spec};
 use harness::config::Mode;
 use mock_api::fault::Trigger;
 use mock_api::latency::LatencyDistribution;
-use support::{assert_fails, assert_passes, evaluate, run, spec};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guide_run_passes_every_check_and_catches_a_wrong_weight_or_a_shifted_histogram() {

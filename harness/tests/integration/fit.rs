@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use harness::config::{Mode, RunSpec};
 
-const GUIDE_CSV: &str = include_str!("../../mock-api/tests/fixtures/guide_stats.csv");
+const GUIDE_CSV: &str = include_str!("../../../mock-api/tests/fixtures/guide_stats.csv");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_against_the_profile_fitted_to_the_guides_tables_reproduces_them() {

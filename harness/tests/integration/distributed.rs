@@ -10,7 +10,7 @@
 //! decide each count.
 
 #[allow(dead_code)] // the helpers of the other test binaries
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

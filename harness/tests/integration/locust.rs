@@ -10,17 +10,17 @@
 //! budget of 1e-4 per run.
 
 #[allow(dead_code)] // the helpers of the other test binaries
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::{assert_fails, assert_passes};
 use harness::locust::run::{execute, LocustEvidence};
 use harness::locust::{LocustExpectation, LocustSpec};
 use harness::CheckTable;
 use mock_api::profile::Profile;
-use support::{assert_fails, assert_passes};
 
 const NEEDS_LOCUST: &str = "needs Locust: pip install locust==2.47.0 and put it on PATH";
 
