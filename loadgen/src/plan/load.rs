@@ -51,6 +51,28 @@ impl LoadPlan {
         }
     }
 
+    /// A staged plan's stages as a progress display names them: when each starts from
+    /// the run's start (as planned), and what it asks for (`100 users`, `200 it/s`).
+    /// Empty for a plan of fewer than two stages (there is no stage to tell apart).
+    pub(crate) fn stage_labels(&self) -> Vec<(Duration, String)> {
+        let labels: Vec<String> = match self {
+            Self::Users { .. } => Vec::new(),
+            Self::Stages(stages) => stages
+                .iter()
+                .map(|s| format!("{} users", s.users))
+                .collect(),
+            Self::Arrival(a) => a
+                .stages
+                .iter()
+                .map(|s| format!("{} it/s", s.target))
+                .collect(),
+        };
+        if labels.len() < 2 {
+            return Vec::new();
+        }
+        self.stage_starts().into_iter().zip(labels).collect()
+    }
+
     /// The most users the plan ever asks for (an arrival-rate plan: its pool's bound).
     pub fn peak_users(&self) -> usize {
         match self {

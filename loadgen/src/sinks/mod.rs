@@ -107,11 +107,14 @@ impl Outputs {
             duration: config.run_time.map(|d| d.as_secs_f64()),
             seed: config.seed,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            host: config.target.url.clone(),
+            task_ratio: scenario.task_ratios(users),
         };
         Ok(RunSinks {
             periodic: Box::new(Periodic {
                 console: out.console,
-                progress: Progress::new(start, config.run_time),
+                progress: Progress::new(start, config.run_time)
+                    .with_stages(config.load.stage_labels()),
                 csv,
                 errors: Vec::new(),
                 target: config.target.origin.authority.clone(),
