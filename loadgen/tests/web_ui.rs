@@ -506,8 +506,8 @@ fn the_page_runs_a_test_in_chromium() {
         json!({"text": "\u{E014}"}),
     );
     browser.wait_until(
-        "the Download tab by keyboard",
-        "return document.getElementById('tab-download').getAttribute('aria-selected') === 'true' && document.activeElement.id === 'tab-download';",
+        "the Logs tab by keyboard",
+        "return document.getElementById('tab-logs').getAttribute('aria-selected') === 'true' && document.activeElement.id === 'tab-logs';",
     );
 
     // The Logs tab: the web UI's own lines and the engine's, through the logger.
@@ -576,7 +576,7 @@ fn the_page_runs_a_test_in_chromium() {
         "the report's contents",
         "const links = Array.from(document.querySelectorAll('nav#toc a')).map(a => a.getAttribute('href')); return links.join(' ') === '#verdict #settings #requests #failures #charts #spectrum #baselines #analysis #console' && links.every(h => document.querySelector(h));",
     );
-    shots.push(shot("10-report-top"));
+    shots.push(shot("9-report-top"));
     browser.wait_until(
         "the per-interval chart beside the whole-run chart",
         "const a = document.querySelector('#chart-interval-response-times svg').getBoundingClientRect(); const b = document.querySelector('#chart-response-times svg').getBoundingClientRect(); return a.width > 300 && Math.abs(a.top - b.top) < 2 && a.right <= b.left;",
@@ -586,9 +586,9 @@ fn the_page_runs_a_test_in_chromium() {
         "the failures inside the window",
         "const t = document.getElementById('failures-table'); return t.rows.length >= 2 && t.textContent.includes('503') && t.getBoundingClientRect().right <= window.innerWidth && document.documentElement.scrollWidth <= window.innerWidth;",
     );
-    shots.push(shot("11-report-failures"));
+    shots.push(shot("10-report-failures"));
     browser.script("document.getElementById('charts').scrollIntoView();");
-    shots.push(shot("12-report-charts"));
+    shots.push(shot("11-report-charts"));
     browser.go(&format!("http://{ui_addr}/"));
     browser.wait_until(
         "the page again",
@@ -598,7 +598,7 @@ fn the_page_runs_a_test_in_chromium() {
     // Phone width: the statistics tab still fits its controls.
     browser.command("POST", "/window/rect", json!({"width": 390, "height": 844}));
     browser.click("#tab-stats");
-    shots.push(shot("9-statistics-phone"));
+    shots.push(shot("12-statistics-phone"));
 
     // A new test after the stop, without restarting; it ends on its own after 2 s, and
     // then "Swarming started" is gone and the rate reads 0.

@@ -26,10 +26,11 @@ function svg(name, attrs, parent) {
   return e;
 }
 
-// Round tick steps (1, 2, 5 x 10^n) giving about `count` ticks over [0, top].
-function ticks(top, count) {
+// Round tick steps (1, 2, 5 x 10^n, at least `least`) giving about `count` ticks over
+// [0, top].
+function ticks(top, count, least) {
   if (!(top > 0)) return [0];
-  const raw = top / count;
+  const raw = Math.max(top / count, least || 0);
   const magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
   const out = [];
@@ -81,7 +82,8 @@ function drawChart(spec) {
     svg("line", { x1: PAD.left, x2: width - PAD.right, y1: py(v), y2: py(v), stroke: "#e1e4e8" }, root);
     svg("text", { x: PAD.left - 6, y: py(v) + 4, "text-anchor": "end" }, root).textContent = String(+v.toFixed(2));
   }
-  for (const t of ticks(x1 - x0, 8).map((d) => x0 + d).filter((t) => t <= x1)) {
+  // Whole seconds only: the history has one entry per second.
+  for (const t of ticks(x1 - x0, 8, 1).map((d) => x0 + d).filter((t) => t <= x1)) {
     svg("text", { x: px(t), y: CHART_HEIGHT - 16, "text-anchor": "middle" }, root).textContent = Math.round(t) + " s";
   }
   svg("text", { x: width - PAD.right, y: CHART_HEIGHT - 2, "text-anchor": "end" }, root).textContent = "seconds since start";
@@ -99,9 +101,10 @@ function drawChart(spec) {
       .map((i) => px(time[i]).toFixed(1) + "," + py(Number(data[key][i])).toFixed(1));
     svg("polyline", { points: points.join(" "), fill: "none", stroke: colour, "stroke-width": 2,
       "data-series": key }, root);
-    const lx = PAD.left + 8 + n * 110;
-    svg("line", { x1: lx, x2: lx + 18, y1: PAD.top + 8, y2: PAD.top + 8, stroke: colour, "stroke-width": 3 }, root);
-    svg("text", { x: lx + 22, y: PAD.top + 12 }, root).textContent = label;
+    // The legend sits on the title's line, right-aligned, clear of the lines drawn.
+    const lx = width - PAD.right - (spec.series.length - n) * 110;
+    svg("line", { x1: lx, x2: lx + 18, y1: 14, y2: 14, stroke: colour, "stroke-width": 3 }, root);
+    svg("text", { x: lx + 22, y: 18 }, root).textContent = label;
   });
 
   // Hover and zoom: a transparent layer over the plot takes the pointer.

@@ -13,6 +13,9 @@ use crate::stats::{unix_seconds, HistoryRow, RequestStats, Snapshot, AGGREGATED_
 
 /// Chart size in SVG user units (the page scales it to its width).
 const WIDTH: u32 = 900;
+/// Width of the response-time charts, which the page shows side by side (their text
+/// then reads at the same size as the full-width charts').
+const PAIR_WIDTH: u32 = 600;
 /// Height of a time-series chart.
 const HEIGHT: u32 = 300;
 /// Height of a spectrum chart.
@@ -42,6 +45,7 @@ struct Frame<'a> {
     caption: &'a str,
     x_desc: &'a str,
     y_desc: &'a str,
+    width: u32,
     height: u32,
     x_max: f64,
     /// Most labels on the x axis.
@@ -108,7 +112,8 @@ fn line_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, String> {
     };
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, frame.height)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (frame.width, frame.height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
             .caption(frame.caption, ("sans-serif", 20))
@@ -250,6 +255,7 @@ pub(crate) fn rps_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<Str
             caption: "Requests and failures per second",
             x_desc: "seconds since start",
             y_desc: "per second",
+            width: WIDTH,
             height: HEIGHT,
             x_max: span,
             x_labels: time_labels(span),
@@ -310,7 +316,7 @@ pub(crate) fn interval_response_time_chart(
     time_chart(
         snapshot,
         stages,
-        "Response times per interval: p50 and p95 of the last 10 s, each second (ms)",
+        "Response times per interval, last 10 s (ms)",
         [
             ("p50", GREEN_LINE, &|r: &HistoryRow| r.current_p50_ms),
             ("p95", ORANGE_LINE, &|r: &HistoryRow| r.current_p95_ms),
@@ -319,7 +325,11 @@ pub(crate) fn interval_response_time_chart(
 }
 
 /// One line of a response-time chart: its label, colour and value at a history line.
-type HistoryLine<'a> = (&'static str, RGBColor, &'a dyn Fn(&HistoryRow) -> Option<f64>);
+type HistoryLine<'a> = (
+    &'static str,
+    RGBColor,
+    &'a dyn Fn(&HistoryRow) -> Option<f64>,
+);
 
 /// A response-time chart over the Aggregated history: one line per [`HistoryLine`],
 /// seconds since the start on x, with the stage boundaries.
@@ -348,6 +358,7 @@ fn time_chart<const N: usize>(
             caption,
             x_desc: "seconds since start",
             y_desc: "ms",
+            width: PAIR_WIDTH,
             height: HEIGHT,
             x_max: span,
             x_labels: time_labels(span),
@@ -368,6 +379,7 @@ pub(crate) fn users_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<S
             caption: "Users",
             x_desc: "seconds since start",
             y_desc: "users",
+            width: WIDTH,
             height: HEIGHT,
             x_max: span,
             x_labels: time_labels(span),
@@ -421,6 +433,7 @@ pub(super) fn spectrum_chart(row: &RequestStats, label: &str) -> Result<String, 
             caption: &caption,
             x_desc: "percentile",
             y_desc: "ms",
+            width: WIDTH,
             height: SPECTRUM_HEIGHT,
             x_max,
             // One label per whole nine: 0%, 90%, 99%, ...

@@ -156,6 +156,9 @@ fn charts_section(i: &Inputs<'_>) -> Markup {
         h2 #charts { "Charts" }
         (stages_list(i))
         (figure("chart-rps", charts::rps_chart(s, i.stages)))
+        p.meta {
+            "Response times: on the left each interval's, that is every second the p50 and p95 of the requests of the last 10 s (as Locust's report charts them), where a slow minute shows as it happened; on the right the whole run's so far."
+        }
         div.pair {
             (figure("chart-interval-response-times", charts::interval_response_time_chart(s, i.stages)))
             (figure("chart-response-times", charts::response_time_chart(s, i.stages)))
