@@ -59,7 +59,10 @@ impl LoadPlan {
             Self::Users { .. } => Vec::new(),
             Self::Stages(stages) => stages
                 .iter()
-                .map(|s| format!("{} users", s.users))
+                .map(|s| match s.users {
+                    1 => "1 user".to_owned(),
+                    n => format!("{n} users"),
+                })
                 .collect(),
             Self::Arrival(a) => a
                 .stages
@@ -71,6 +74,17 @@ impl LoadPlan {
             return Vec::new();
         }
         self.stage_starts().into_iter().zip(labels).collect()
+    }
+
+    /// How long a staged plan runs (its stages' durations summed); `None` for a plan that
+    /// runs until stopped.
+    pub(crate) fn planned_length(&self) -> Option<Duration> {
+        match self {
+            Self::Stages(stages) if !stages.is_empty() => {
+                Some(stages.iter().map(|s| s.duration).sum())
+            }
+            _ => None,
+        }
     }
 
     /// The most users the plan ever asks for (an arrival-rate plan: its pool's bound).

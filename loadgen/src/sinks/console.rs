@@ -515,11 +515,23 @@ mod tests {
         assert_eq!(at(0.0), "stage 1/3: 50 users | ");
         assert_eq!(at(9.9), "stage 1/3: 50 users | ");
         assert_eq!(at(10.0), "stage 2/3: 100 users | ");
+        let one = crate::plan::load::LoadPlan::Stages(
+            [(5, 1), (5, 2)]
+                .map(|(secs, users)| crate::plan::load::Stage {
+                    duration: Duration::from_secs(secs),
+                    users,
+                    spawn_rate: 1.0,
+                })
+                .to_vec(),
+        );
+        assert_eq!(one.stage_labels()[0].1, "1 user");
+        assert_eq!(one.planned_length(), Some(Duration::from_secs(10)));
         // A plain plan has no stage to name.
         let plain = crate::plan::load::LoadPlan::Users {
             users: 5,
             spawn_rate: 1.0,
         };
         assert!(plain.stage_labels().is_empty());
+        assert_eq!(plain.planned_length(), None);
     }
 }

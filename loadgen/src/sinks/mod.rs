@@ -113,8 +113,12 @@ impl Outputs {
         Ok(RunSinks {
             periodic: Box::new(Periodic {
                 console: out.console,
-                progress: Progress::new(start, config.run_time)
-                    .with_stages(config.load.stage_labels()),
+                // A staged plan ends after its last stage: its remaining time is known.
+                progress: Progress::new(
+                    start,
+                    config.run_time.or_else(|| config.load.planned_length()),
+                )
+                .with_stages(config.load.stage_labels()),
                 csv,
                 errors: Vec::new(),
                 target: config.target.origin.authority.clone(),

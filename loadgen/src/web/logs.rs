@@ -182,16 +182,16 @@ impl Visit for Message {
     }
 }
 
-/// Locust's exceptions CSV: `Count,Message,Traceback,Nodes`, most frequent first.
+/// Locust's exceptions CSV: `Count,Message,Traceback,Nodes`, in the order given.
 pub(crate) fn exceptions_csv(rows: &[ExceptionRow]) -> String {
-    let mut out = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let _ = out.write_record(["Count", "Message", "Traceback", "Nodes"]);
-    for r in rows {
-        let _ = out.write_record([r.count.to_string().as_str(), &r.msg, &r.traceback, &r.nodes]);
-    }
-    String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+    crate::sinks::csv::exception_rows_csv(rows.iter().map(|r| {
+        [
+            r.count.to_string(),
+            r.msg.clone(),
+            r.traceback.clone(),
+            r.nodes.clone(),
+        ]
+    }))
 }
 
 #[cfg(test)]

@@ -10,8 +10,10 @@
 //!      (tables, CSV, JSON, charts, report) reads the same latest Snapshot
 //! ```
 //!
-//! The page, its style and its script are embedded text; charts are the HTML report's
-//! plotters SVGs, so the page works offline.
+//! The page, its style and its scripts are embedded text, so the page works offline: its
+//! charts are drawn by its own script from `/ui/history` (the HTML report's plotters
+//! SVGs stay at `/charts/...`). The Logs and Exceptions tabs read a [`LogRing`] that the
+//! binary's logger feeds.
 
 mod api;
 mod auth;
