@@ -660,6 +660,7 @@ impl Cli {
             criteria: scenario.criteria.clone(),
             baselines: scenario.baselines,
             scenario,
+            logs: crate::web::LogRing::default(),
         })
     }
 }

@@ -46,7 +46,8 @@ pub use verdict::breakpoint::{Breakpoint, BreakpointReport, RateStep, StepResult
 /// The scenario file and its user classes.
 pub mod scenario {
     pub use crate::plan::scenario::{
-        RequestSpec, ScenarioError, Task, UserClass, WaitTime, DEFAULT_SCENARIO,
+        ClassRatio, RequestSpec, ScenarioError, Task, TaskRatio, UserClass, WaitTime,
+        DEFAULT_SCENARIO,
     };
 }
 

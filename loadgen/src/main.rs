@@ -28,7 +28,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    init_logging(&cli.loglevel, cli.logfile.as_deref())?;
+    let logs = init_logging(&cli.loglevel, cli.logfile.as_deref())?;
     match &cli.command {
         Some(loadgen::cli::Command::Import(args)) => return import(args),
         Some(loadgen::cli::Command::Merge(args)) => return merge(args),
@@ -59,7 +59,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     if !headless {
-        let web = flags.web_config(config)?;
+        let mut web = flags.web_config(config)?;
+        // The Logs tab shows what the logger writes.
+        web.logs = logs;
         return runtime.block_on(serve_web(web));
     }
     runtime.block_on(async move {
@@ -269,7 +271,12 @@ async fn wait_for_signal() -> std::io::Result<()> {
 }
 
 /// Logs go to stderr (or `--logfile`, appended to) at Locust's level names.
-fn init_logging(level: &str, logfile: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn init_logging(
+    level: &str,
+    logfile: Option<&std::path::Path>,
+) -> anyhow::Result<loadgen::web::LogRing> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = match level.to_ascii_uppercase().as_str() {
         "DEBUG" => "debug",
         "INFO" => "info",
@@ -279,11 +286,14 @@ fn init_logging(level: &str, logfile: Option<&std::path::Path>) -> anyhow::Resul
             "bad --loglevel {other:?}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL"
         ),
     };
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+    // Every line also goes to the ring the web UI's Logs tab reads.
+    let ring = loadgen::web::LogRing::default();
+    let logs = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(format!(
             "loadgen={filter}"
         )))
-        .with_target(false);
+        .with(ring.layer());
+    let lines = tracing_subscriber::fmt::layer().with_target(false);
     match logfile {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -291,14 +301,20 @@ fn init_logging(level: &str, logfile: Option<&std::path::Path>) -> anyhow::Resul
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open --logfile {}", path.display()))?;
-            logs.with_writer(std::sync::Mutex::new(file))
-                .with_ansi(false)
-                .init();
+            logs.with(
+                lines
+                    .with_writer(std::sync::Mutex::new(file))
+                    .with_ansi(false),
+            )
+            .init();
         }
         None => logs
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with(
+                lines
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+            )
             .init(),
     }
-    Ok(())
+    Ok(ring)
 }

@@ -1,9 +1,14 @@
 //! The web UI in a real browser: Debian's chromium driven by chromedriver over the
 //! WebDriver protocol (its JSON commands sent through the shared test client). loadgen's web
 //! UI runs in-process against an in-process axum target on loopback; the test fills the
-//! form, starts the run, waits for rows and charts, changes the user count, stops,
-//! downloads the stats CSV and compares it with `GET /stats/requests/csv`, and saves a
-//! screenshot of each tab (their paths are printed; `WEBUI_SHOTS_DIR` gets a copy).
+//! form, starts the run, waits for rows and charts (reading a chart's values under the
+//! pointer and zooming by a drag), changes the user count (a second stage in the
+//! header), reads the Logs tab, stops (current rates 0, an unwritable report counted on
+//! the Exceptions tab), downloads the stats CSV and compares it with
+//! `GET /stats/requests/csv`, opens the HTML report (contents, per-interval chart,
+//! failures inside a 1400 px window), runs a timed test whose banner goes when it ends,
+//! and saves a screenshot of each (their paths are printed; `WEBUI_SHOTS_DIR` gets a
+//! copy).
 //!
 //! It needs Debian's chromium and chromedriver, so it is ignored by default:
 //! `cargo test -p loadgen --test web_ui -- --include-ignored` runs it, and fails with
@@ -16,10 +21,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use loadgen::web::{RunParams, WebConfig, WebLimits, WebUi};
+use loadgen::web::{LogRing, RunParams, WebConfig, WebLimits, WebUi};
 use loadgen::{RunConfig, Scenario, Target};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The longest any one wait may take.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -131,6 +138,41 @@ impl Browser {
             "POST",
             &format!("/element/{id}/value"),
             json!({ "text": text }),
+        );
+    }
+
+    /// Moves the pointer onto the element, `dx` pixels right of its centre.
+    fn point_at(&self, css: &str, dx: i64) {
+        let id = self.find(css);
+        self.actions(json!([
+            {"type": "pointerMove", "duration": 0, "origin": {ELEMENT: id}, "x": dx, "y": 0}
+        ]));
+    }
+
+    /// Presses the mouse left of the element's centre and releases it to the right: a
+    /// drag across the middle third.
+    fn drag_across(&self, css: &str) {
+        let id = self.find(css);
+        let third = self.script(&format!(
+            "return Math.round(document.querySelector({css:?}).getBoundingClientRect().width / 6);"
+        ));
+        let third = third.as_i64().expect("a width");
+        let origin = json!({ ELEMENT: id });
+        self.actions(json!([
+            {"type": "pointerMove", "duration": 0, "origin": origin, "x": -third, "y": 0},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerMove", "duration": 100, "origin": origin, "x": third, "y": 0},
+            {"type": "pointerUp", "button": 0}
+        ]));
+    }
+
+    /// One sequence of mouse actions (WebDriver's Actions API).
+    fn actions(&self, steps: Value) {
+        self.command(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "pointer", "id": "mouse",
+                "parameters": {"pointerType": "mouse"}, "actions": steps}]}),
         );
     }
 
@@ -263,8 +305,22 @@ fn the_page_runs_a_test_in_chromium() {
         .expect("a runtime");
     let target_addr = runtime.block_on(target());
     let host = format!("http://{target_addr}");
+    // loadgen's own log lines reach the Logs tab through the logger, as in the binary.
+    let logs = LogRing::default();
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("loadgen=info"))
+        .with(logs.layer())
+        .init();
+    // The run writes an HTML report into a folder removed before the stop: an error
+    // outside any request, which the Exceptions tab counts.
+    let reports = tempfile::Builder::new()
+        .prefix("loadgen-webui-reports-")
+        .tempdir()
+        .expect("a temp dir");
+    let report_path = reports.path().join("run.html");
     let mut base = RunConfig::new(Target::parse(&host).expect("loopback"), 1, 1.0, None);
     base.seed = 7;
+    base.output.html = Some(report_path.clone());
     let config = WebConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         limits: WebLimits::default(),
@@ -286,6 +342,7 @@ fn the_page_runs_a_test_in_chromium() {
         ])
         .expect("criteria"),
         baselines: loadgen::baseline::Baselines::default(),
+        logs: logs.clone(),
     };
     let ui = runtime
         .block_on(WebUi::bind(config))
@@ -368,17 +425,55 @@ fn the_page_runs_a_test_in_chromium() {
     browser.click("#tab-charts");
     browser.wait_until(
         "three drawn charts",
-        "return Array.from(document.querySelectorAll('img.chart')).every(i => i.complete && i.naturalWidth > 0);",
+        "return ['chart-rps', 'chart-rt', 'chart-users'].every(id => { const l = document.querySelector('#' + id + ' polyline'); return l && l.getAttribute('points').split(' ').length >= 4; });",
     );
-    shots.push(shot("2-charts"));
+    // Full width: each chart spans the panel.
+    browser.wait_until(
+        "full-width charts",
+        "const p = document.getElementById('panel-charts').clientWidth; return Array.from(document.querySelectorAll('figure.chart svg')).every(s => s.getBoundingClientRect().width >= p - 4);",
+    );
+    // The p50 and p95 of each interval, as Locust's report charts them.
+    browser.wait_until(
+        "the per-interval percentiles",
+        "return ['p50', 'p95'].every(k => { const l = document.querySelector('#chart-rt polyline[data-series=' + k + ']'); return l && l.getAttribute('points').split(' ').length >= 4; });",
+    );
+    // Hover: the pointer on the requests chart shows that second's values.
+    browser.point_at("#chart-rps .hover-layer", 0);
+    browser.wait_until(
+        "the values under the pointer",
+        "const t = document.querySelector('#chart-rps .tip'); return !t.hidden && /^\\d+ s: RPS \\d+\\.\\d\\/s, Failures\\/s \\d+\\.\\d\\/s$/.test(t.textContent);",
+    );
+    shots.push(shot("2-charts-hover"));
+    // Zoom: a drag across the users chart narrows every chart to those seconds.
+    let before = browser.script(
+        "return document.querySelector('#chart-users polyline').getAttribute('points').split(' ').length;",
+    );
+    browser.drag_across("#chart-users .hover-layer");
+    browser.wait_until(
+        "the zoom",
+        "const z = document.getElementById('panel-charts').dataset.zoom; if (!z) return false; const [a, b] = z.split('-').map(Number); return b > a && !document.getElementById('btn-zoom-reset').disabled;",
+    );
+    let after = browser.script(
+        "return document.querySelector('#chart-users polyline').getAttribute('points').split(' ').length;",
+    );
+    assert!(
+        after.as_u64() < before.as_u64(),
+        "zoomed {after} points, whole run {before}"
+    );
+    shots.push(shot("2-charts-zoomed"));
+    browser.click("#btn-zoom-reset");
+    browser.wait_until(
+        "the whole run again",
+        "return !document.getElementById('panel-charts').dataset.zoom && document.getElementById('btn-zoom-reset').disabled;",
+    );
 
     // Edit: six users become three.
     browser.click("#btn-edit");
     browser.fill("#edit_user_count", "3");
     browser.click("#btn-apply");
     browser.wait_until(
-        "three users",
-        "return document.getElementById('h-users').textContent === '3';",
+        "three users in a second stage",
+        "return document.getElementById('h-users').textContent === '3' && document.getElementById('h-stage').textContent === 'stage 2: 3 users at 20/s';",
     );
 
     browser.click("#tab-failures");
@@ -411,17 +506,39 @@ fn the_page_runs_a_test_in_chromium() {
         json!({"text": "\u{E014}"}),
     );
     browser.wait_until(
-        "the Download tab by keyboard",
-        "return document.getElementById('tab-download').getAttribute('aria-selected') === 'true' && document.activeElement.id === 'tab-download';",
+        "the Logs tab by keyboard",
+        "return document.getElementById('tab-logs').getAttribute('aria-selected') === 'true' && document.activeElement.id === 'tab-logs';",
     );
 
-    // Stop, then download the stats CSV and compare it with the API's.
+    // The Logs tab: the web UI's own lines and the engine's, through the logger.
+    browser.click("#tab-logs");
+    browser.wait_until(
+        "the log lines",
+        "const t = document.getElementById('logs-table').textContent; return t.includes('Swarming started: 6 users at 20 per second') && t.includes('Ramping to') && t.includes('Changed the running test to 3 users');",
+    );
+    shots.push(shot("6-logs"));
+
+    // Stop, then download the stats CSV and compare it with the API's. The report's
+    // folder is gone by then: the run ends with an error outside any request.
+    std::fs::remove_dir_all(reports.path()).expect("remove the report folder");
     browser.click("#btn-stop");
     browser.wait_until(
         "the stop",
         "return document.getElementById('h-state').textContent === 'stopped' && !document.getElementById('btn-new').hidden;",
     );
-    shots.push(shot("6-download-data"));
+    // Nothing is sent any more: current RPS reads 0 in the header and in every row.
+    browser.wait_until(
+        "current rates of 0",
+        "const rows = Array.from(document.querySelectorAll('#stats-table tbody tr')); return document.getElementById('h-rps').textContent === '0.0' && rows.length === 4 && rows.every(r => r.children[11].textContent === '0.0' && r.children[12].textContent === '0.0');",
+    );
+    browser.click("#tab-exceptions");
+    browser.wait_until(
+        "the report error on the Exceptions tab",
+        "const r = document.querySelector('#exceptions-table tbody tr'); return r && r.children[0].textContent === '1' && r.children[1].textContent.startsWith('cannot write HTML report') && r.children[2].textContent === 'report';",
+    );
+    shots.push(shot("7-exceptions"));
+    browser.click("#tab-download");
+    shots.push(shot("8-download-data"));
     browser.click("#dl-stats");
     let mut downloaded = None;
     poll("the downloaded CSV", || {
@@ -447,17 +564,61 @@ fn the_page_runs_a_test_in_chromium() {
     );
     assert!(String::from_utf8_lossy(&from_api).contains("/api/trading/execute"));
 
+    // The HTML report of the run, in a 1400 px window: contents first, the interval
+    // chart beside the whole-run one, the failures inside the width.
+    browser.command(
+        "POST",
+        "/window/rect",
+        json!({"width": 1400, "height": 1000}),
+    );
+    browser.go(&format!("http://{ui_addr}/stats/report"));
+    browser.wait_until(
+        "the report's contents",
+        "const links = Array.from(document.querySelectorAll('nav#toc a')).map(a => a.getAttribute('href')); return links.join(' ') === '#verdict #settings #requests #failures #charts #spectrum #baselines #analysis #console' && links.every(h => document.querySelector(h));",
+    );
+    shots.push(shot("9-report-top"));
+    browser.wait_until(
+        "the per-interval chart beside the whole-run chart",
+        "const a = document.querySelector('#chart-interval-response-times svg').getBoundingClientRect(); const b = document.querySelector('#chart-response-times svg').getBoundingClientRect(); return a.width > 300 && Math.abs(a.top - b.top) < 2 && a.right <= b.left;",
+    );
+    browser.script("document.getElementById('failures').scrollIntoView();");
+    browser.wait_until(
+        "the failures inside the window",
+        "const t = document.getElementById('failures-table'); return t.rows.length >= 2 && t.textContent.includes('503') && t.getBoundingClientRect().right <= window.innerWidth && document.documentElement.scrollWidth <= window.innerWidth;",
+    );
+    shots.push(shot("10-report-failures"));
+    browser.script("document.getElementById('charts').scrollIntoView();");
+    shots.push(shot("11-report-charts"));
+    browser.go(&format!("http://{ui_addr}/"));
+    browser.wait_until(
+        "the page again",
+        "return document.getElementById('h-state').textContent === 'stopped';",
+    );
+
     // Phone width: the statistics tab still fits its controls.
     browser.command("POST", "/window/rect", json!({"width": 390, "height": 844}));
     browser.click("#tab-stats");
-    shots.push(shot("7-statistics-phone"));
+    shots.push(shot("12-statistics-phone"));
 
-    // A new test after the stop, without restarting.
+    // A new test after the stop, without restarting; it ends on its own after 2 s, and
+    // then "Swarming started" is gone and the rate reads 0.
     browser.click("#btn-new");
     browser.wait_until(
         "the start form again",
         "return !document.getElementById('start').hidden && document.activeElement.id === 'user_count';",
     );
+    std::fs::create_dir_all(reports.path()).expect("the report folder again");
+    browser.fill("#run_time", "2s");
+    browser.click("#btn-start");
+    browser.wait_until(
+        "the swarming banner",
+        "const m = document.getElementById('message'); return !m.hidden && m.textContent === 'Swarming started';",
+    );
+    browser.wait_until(
+        "the end of the timed run without its banner",
+        "const m = document.getElementById('message'); return document.getElementById('h-state').textContent === 'stopped' && !m.textContent.includes('Swarming started') && document.getElementById('h-rps').textContent === '0.0';",
+    );
+    shots.push(shot("13-timed-run-ended-phone"));
 
     drop(browser);
     shutdown.cancel();

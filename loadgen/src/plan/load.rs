@@ -51,6 +51,42 @@ impl LoadPlan {
         }
     }
 
+    /// A staged plan's stages as a progress display names them: when each starts from
+    /// the run's start (as planned), and what it asks for (`100 users`, `200 it/s`).
+    /// Empty for a plan of fewer than two stages (there is no stage to tell apart).
+    pub(crate) fn stage_labels(&self) -> Vec<(Duration, String)> {
+        let labels: Vec<String> = match self {
+            Self::Users { .. } => Vec::new(),
+            Self::Stages(stages) => stages
+                .iter()
+                .map(|s| match s.users {
+                    1 => "1 user".to_owned(),
+                    n => format!("{n} users"),
+                })
+                .collect(),
+            Self::Arrival(a) => a
+                .stages
+                .iter()
+                .map(|s| format!("{} it/s", s.target))
+                .collect(),
+        };
+        if labels.len() < 2 {
+            return Vec::new();
+        }
+        self.stage_starts().into_iter().zip(labels).collect()
+    }
+
+    /// How long a staged plan runs (its stages' durations summed); `None` for a plan that
+    /// runs until stopped.
+    pub(crate) fn planned_length(&self) -> Option<Duration> {
+        match self {
+            Self::Stages(stages) if !stages.is_empty() => {
+                Some(stages.iter().map(|s| s.duration).sum())
+            }
+            _ => None,
+        }
+    }
+
     /// The most users the plan ever asks for (an arrival-rate plan: its pool's bound).
     pub fn peak_users(&self) -> usize {
         match self {

@@ -234,6 +234,9 @@ fn median_ms(r: &RequestStats) -> i64 {
 pub(crate) struct Progress {
     run_start: SystemTime,
     run_time: Option<Duration>,
+    /// A staged plan's stages: start from the run's start, label (see
+    /// `LoadPlan::stage_labels`); empty without stages to tell apart.
+    stages: Vec<(Duration, String)>,
     enabled: bool,
     drawn: usize,
 }
@@ -245,8 +248,29 @@ impl Progress {
         Self {
             run_start,
             run_time,
+            stages: Vec::new(),
             enabled: std::io::stderr().is_terminal(),
             drawn: 0,
+        }
+    }
+
+    /// The same line, naming the stage in progress (`stage 2/4: 100 users`).
+    pub(crate) fn with_stages(mut self, stages: Vec<(Duration, String)>) -> Self {
+        self.stages = stages;
+        self
+    }
+
+    /// `stage 2/4: 100 users | ` for the stage `elapsed` falls in; empty without stages.
+    fn stage(&self, elapsed: Duration) -> String {
+        let current = self.stages.iter().rposition(|(at, _)| *at <= elapsed);
+        match current {
+            Some(i) => format!(
+                "stage {}/{}: {} | ",
+                i + 1,
+                self.stages.len(),
+                self.stages[i].1
+            ),
+            None => String::new(),
         }
     }
 
@@ -267,9 +291,10 @@ impl Progress {
         };
         let agg = &snapshot.aggregated;
         format!(
-            "elapsed {} | remaining {} | users {} | {:.1} req/s | failures {:.2}%",
+            "elapsed {} | remaining {} | {}users {} | {:.1} req/s | failures {:.2}%",
             clock(elapsed),
             remaining,
+            self.stage(elapsed),
             snapshot.user_count,
             agg.current_rps(snapshot.taken_at),
             agg.fail_ratio() * 100.0
@@ -465,5 +490,48 @@ mod tests {
         );
         let unlimited = Progress::new(s.start, None);
         assert!(unlimited.line(&s).contains("remaining - |"));
+    }
+
+    #[test]
+    fn progress_line_names_the_stage_in_progress() {
+        let s = steady_run();
+        let plan = crate::plan::load::LoadPlan::Stages(
+            [(10, 50), (10, 100), (10, 10)]
+                .map(|(secs, users)| crate::plan::load::Stage {
+                    duration: Duration::from_secs(secs),
+                    users,
+                    spawn_rate: 10.0,
+                })
+                .to_vec(),
+        );
+        let progress =
+            Progress::new(s.start, Some(Duration::from_secs(30))).with_stages(plan.stage_labels());
+        // 20.5 s in: the third stage started at 20 s.
+        assert_eq!(
+            progress.line(&s),
+            "elapsed 0:00:20 | remaining 0:00:10 | stage 3/3: 10 users | users 5 | 10.0 req/s | failures 10.00%"
+        );
+        let at = |secs: f64| progress.stage(Duration::from_secs_f64(secs));
+        assert_eq!(at(0.0), "stage 1/3: 50 users | ");
+        assert_eq!(at(9.9), "stage 1/3: 50 users | ");
+        assert_eq!(at(10.0), "stage 2/3: 100 users | ");
+        let one = crate::plan::load::LoadPlan::Stages(
+            [(5, 1), (5, 2)]
+                .map(|(secs, users)| crate::plan::load::Stage {
+                    duration: Duration::from_secs(secs),
+                    users,
+                    spawn_rate: 1.0,
+                })
+                .to_vec(),
+        );
+        assert_eq!(one.stage_labels()[0].1, "1 user");
+        assert_eq!(one.planned_length(), Some(Duration::from_secs(10)));
+        // A plain plan has no stage to name.
+        let plain = crate::plan::load::LoadPlan::Users {
+            users: 5,
+            spawn_rate: 1.0,
+        };
+        assert!(plain.stage_labels().is_empty());
+        assert_eq!(plain.planned_length(), None);
     }
 }

@@ -245,7 +245,16 @@ pub(crate) fn python_repr(text: &str) -> String {
 /// The text of `_exceptions.csv`. loadgen's scenarios run no user code, so nothing can
 /// raise inside a task: the file holds Locust's header only.
 pub(crate) fn exceptions_csv(_snapshot: &Snapshot) -> String {
-    Lines::with_header(EXCEPTIONS_HEADER).text()
+    exception_rows_csv(std::iter::empty())
+}
+
+/// Locust's exceptions CSV of `rows`: count, message, traceback, nodes.
+pub(crate) fn exception_rows_csv(rows: impl Iterator<Item = [String; 4]>) -> String {
+    let mut lines = Lines::with_header(EXCEPTIONS_HEADER);
+    for row in rows {
+        lines.push(&row);
+    }
+    lines.text()
 }
 
 fn stats_fields(r: &RequestStats) -> Vec<String> {

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::arrival::ArrivalReport;
 use crate::plan::load::StageMark;
+use crate::plan::scenario::ClassRatio;
 use crate::sinks::csv::py_float;
 use crate::stats::{
     unix_seconds_f64, ErrorStats, HistoryRow, RequestStats, Snapshot, PERCENTILES_TO_REPORT,
@@ -50,6 +51,13 @@ pub struct RunSettings {
     pub seed: u64,
     /// loadgen's version.
     pub version: String,
+    /// The target host (`http://127.0.0.1:8000`); empty when not recorded.
+    #[serde(default)]
+    pub host: String,
+    /// Each class's share of the users and its tasks' shares (Locust's task ratio);
+    /// empty when not recorded.
+    #[serde(default)]
+    pub task_ratio: Vec<ClassRatio>,
 }
 
 impl RunSettings {
@@ -64,6 +72,8 @@ impl RunSettings {
             duration: None,
             seed: 0,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            host: String::new(),
+            task_ratio: Vec::new(),
         }
     }
 }
@@ -624,6 +634,8 @@ mod tests {
             duration: Some(15.0),
             seed: 7,
             version: "0.1.0".into(),
+            host: "http://127.0.0.1:8000".into(),
+            task_ratio: Vec::new(),
         }
     }
 

@@ -107,11 +107,18 @@ impl Outputs {
             duration: config.run_time.map(|d| d.as_secs_f64()),
             seed: config.seed,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            host: config.target.url.clone(),
+            task_ratio: scenario.task_ratios(users),
         };
         Ok(RunSinks {
             periodic: Box::new(Periodic {
                 console: out.console,
-                progress: Progress::new(start, config.run_time),
+                // A staged plan ends after its last stage: its remaining time is known.
+                progress: Progress::new(
+                    start,
+                    config.run_time.or_else(|| config.load.planned_length()),
+                )
+                .with_stages(config.load.stage_labels()),
                 csv,
                 errors: Vec::new(),
                 target: config.target.origin.authority.clone(),

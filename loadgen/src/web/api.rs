@@ -35,13 +35,16 @@ pub(super) fn stats_requests(
     clock: RunClock,
 ) -> Value {
     let now = snapshot.taken_at;
-    let mut stats: Vec<Value> = snapshot.rows.iter().map(|r| row(r, now)).collect();
-    stats.push(row(&snapshot.aggregated, now));
+    // A test that is not running sends nothing: its current rates are 0, whatever the
+    // last seconds before the stop were.
+    let live = matches!(state, RunState::Spawning | RunState::Running);
+    let mut stats: Vec<Value> = snapshot.rows.iter().map(|r| row(r, now, live)).collect();
+    stats.push(row(&snapshot.aggregated, now, live));
     let errors: Vec<JsonErrorRow> = snapshot.errors.iter().map(JsonErrorRow::new).collect();
     let total = &snapshot.aggregated;
-    let mut current = Map::new();
+    let mut percentiles = Map::new();
     for p in [0.5, 0.95] {
-        current.insert(
+        percentiles.insert(
             format!("response_time_percentile_{p}"),
             json!(total.current_percentile_ms(p).unwrap_or(0.0)),
         );
@@ -49,13 +52,13 @@ pub(super) fn stats_requests(
     json!({
         "stats": stats,
         "errors": errors,
-        "current_rps": total.current_rps(now),
-        "current_fail_per_sec": total.current_fail_per_sec(now),
+        "current_rps": current(live, total.current_rps(now)),
+        "current_fail_per_sec": current(live, total.current_fail_per_sec(now)),
         "total_rps": total.total_rps(),
         "total_fail_per_sec": total.total_fail_per_sec(),
         "fail_ratio": total.fail_ratio(),
         "total_avg_response_time": total.avg_response_time_ms(),
-        "current_response_time_percentiles": current,
+        "current_response_time_percentiles": percentiles,
         "state": state.name(),
         // The final snapshot keeps the users at the stop; Locust shows none once stopped.
         "user_count": if matches!(state, RunState::Ready | RunState::Stopped) { 0 } else { snapshot.user_count },
@@ -71,8 +74,17 @@ pub(super) fn stats_requests(
     })
 }
 
-/// One row with Locust's field names.
-fn row(r: &RequestStats, now: SystemTime) -> Value {
+/// A current rate while the test runs, else 0.
+fn current(live: bool, rate: f64) -> f64 {
+    if live {
+        rate
+    } else {
+        0.0
+    }
+}
+
+/// One row with Locust's field names (current rates 0 unless the test is `live`).
+fn row(r: &RequestStats, now: SystemTime, live: bool) -> Value {
     json!({
         "method": r.method,
         "name": r.name,
@@ -81,8 +93,8 @@ fn row(r: &RequestStats, now: SystemTime) -> Value {
         "num_failures": r.num_failures(),
         "min_response_time": r.min_response_time_ms(),
         "max_response_time": r.max_response_time_ms(),
-        "current_rps": r.current_rps(now),
-        "current_fail_per_sec": r.current_fail_per_sec(now),
+        "current_rps": current(live, r.current_rps(now)),
+        "current_fail_per_sec": current(live, r.current_fail_per_sec(now)),
         "avg_response_time": r.avg_response_time_ms(),
         "median_response_time": r.median_response_time_ms(),
         "total_rps": r.total_rps(),
@@ -93,39 +105,53 @@ fn row(r: &RequestStats, now: SystemTime) -> Value {
     })
 }
 
-/// `GET /tasks`: each class's share of the users and each task's share, per class and
-/// of the whole (Locust's `per_class` and `total`). Fixed-count classes take their
-/// count first; weighted classes share the rest by weight, as the dispatcher splits them.
-pub(super) fn tasks(scenario: &Scenario, users: usize) -> Value {
-    let fixed: u64 = scenario.classes.iter().filter_map(|c| c.fixed_count).sum();
-    let weight_sum: f64 = scenario
-        .classes
+/// `GET /ui/history`: the Aggregated history as columns (seconds since the start,
+/// requests/s, failures/s, the last ten seconds' p50 and p95 in ms, users) and the stage
+/// marks, for the page's charts. A second without requests in its window has `null`
+/// percentiles.
+pub(super) fn history(snapshot: &Snapshot, stages: &[StageMark]) -> Value {
+    let start = crate::stats::unix_seconds(snapshot.start);
+    let rows: Vec<&crate::stats::HistoryRow> = snapshot
+        .history
         .iter()
-        .filter(|c| c.fixed_count.is_none())
-        .map(|c| c.weight)
-        .sum();
-    let users = users.max(1) as f64;
-    let weighted_share = ((users - fixed as f64) / users).clamp(0.0, 1.0);
+        .filter(|h| h.method.is_empty() && h.name == crate::stats::AGGREGATED_NAME)
+        .collect();
+    let column = |f: &dyn Fn(&crate::stats::HistoryRow) -> Value| -> Vec<Value> {
+        rows.iter().map(|r| f(r)).collect()
+    };
+    json!({
+        "time": column(&|r| json!(r.timestamp.saturating_sub(start))),
+        "current_rps": column(&|r| json!(r.current_rps)),
+        "current_fail_per_sec": column(&|r| json!(r.current_fail_per_sec)),
+        "p50": column(&|r| json!(r.current_p50_ms)),
+        "p95": column(&|r| json!(r.current_p95_ms)),
+        "user_count": column(&|r| json!(r.user_count)),
+        "stages": stages,
+    })
+}
+
+/// `GET /tasks`: each class's share of the users and each task's share, per class and
+/// of the whole (Locust's `per_class` and `total`).
+pub(super) fn tasks(scenario: &Scenario, users: usize) -> Value {
     let mut per_class = Map::new();
     let mut total = Map::new();
-    for class in &scenario.classes {
-        let ratio = match class.fixed_count {
-            Some(n) => (n as f64 / users).min(1.0),
-            None if weight_sum > 0.0 => weighted_share * class.weight / weight_sum,
-            None => 0.0,
-        };
-        let task_sum = class.total_task_weight().max(1) as f64;
+    for class in scenario.task_ratios(users) {
         let mut own = Map::new();
         let mut of_total = Map::new();
         for task in &class.tasks {
-            let share = f64::from(task.weight) / task_sum;
-            own.insert(task.name.clone(), json!({ "ratio": share }));
-            of_total.insert(task.name.clone(), json!({ "ratio": share * ratio }));
+            own.insert(task.task.clone(), json!({ "ratio": task.ratio }));
+            of_total.insert(
+                task.task.clone(),
+                json!({ "ratio": task.ratio * class.ratio }),
+            );
         }
-        per_class.insert(class.name.clone(), json!({ "ratio": ratio, "tasks": own }));
+        per_class.insert(
+            class.class.clone(),
+            json!({ "ratio": class.ratio, "tasks": own }),
+        );
         total.insert(
-            class.name.clone(),
-            json!({ "ratio": ratio, "tasks": of_total }),
+            class.class,
+            json!({ "ratio": class.ratio, "tasks": of_total }),
         );
     }
     json!({ "per_class": per_class, "total": total })

@@ -10,12 +10,15 @@
 //!      (tables, CSV, JSON, charts, report) reads the same latest Snapshot
 //! ```
 //!
-//! The page, its style and its script are embedded text; charts are the HTML report's
-//! plotters SVGs, so the page works offline.
+//! The page, its style and its scripts are embedded text, so the page works offline: its
+//! charts are drawn by its own script from `/ui/history` (the HTML report's plotters
+//! SVGs stay at `/charts/...`). The Logs and Exceptions tabs read a [`LogRing`] that the
+//! binary's logger feeds.
 
 mod api;
 mod auth;
 mod form;
+mod logs;
 mod origin;
 mod page;
 mod routes;
@@ -37,6 +40,7 @@ use crate::verdict::criteria::CriteriaSet;
 
 pub use auth::Credentials;
 pub use form::{parse_swarm, SwarmRequest, WebLimits, MAX_SPAWN_RATE, MAX_USERS};
+pub use logs::{ExceptionRow, LogLayer, LogLine, LogRing, LOG_CAPACITY};
 pub use routes::router;
 pub use state::{RunParams, RunState, WebState};
 
@@ -70,6 +74,9 @@ pub struct WebConfig {
     pub criteria: CriteriaSet,
     /// Baselines shown on the Baselines tab and in the report.
     pub baselines: Baselines,
+    /// The Logs and Exceptions tabs' lines: the binary points it at the ring its logger
+    /// feeds (see [`LogRing::layer`]); the web UI adds its own lines.
+    pub logs: LogRing,
 }
 
 /// Why the web UI cannot start.
@@ -174,7 +181,9 @@ impl WebUi {
         if self.autostart {
             let defaults = state.defaults();
             if let Err(message) = state.swarm(defaults.into()).await {
-                tracing::error!("--autostart could not start the run: {message}");
+                let message = format!("--autostart could not start the run: {message}");
+                tracing::error!("{message}");
+                state.log_error("autostart", message);
             }
         }
         let quit = state.quit_token();

@@ -1,5 +1,5 @@
 // loadgen web UI: polls /stats/requests every 2 s, drives Locust's API (/swarm, /stop,
-// /stats/reset) and shows the server's SVG charts. It draws nothing itself.
+// /stats/reset) and fills the tabs; charts.js draws the charts.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -34,13 +34,10 @@ function round(value) {
   return Math.round(Number(value) || 0).toLocaleString("en-US");
 }
 
-// Response times: whole milliseconds as Locust shows them, with decimals below 10 ms
-// (loadgen's percentiles are exact to three significant digits).
+// Response times with two decimals, as Locust's web UI rounds them (and as the HTML
+// report shows them), so every surface reads the same figure.
 function ms(value) {
-  const v = Number(value) || 0;
-  if (v === 0) return "0";
-  if (v < 10) return v.toFixed(2);
-  return round(v);
+  return (Number(value) || 0).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 }
 
 function fixed(value, digits) {
@@ -127,15 +124,7 @@ function fillStats(stats) {
 function fillFailures(errors) {
   const body = $("failures-table").querySelector("tbody");
   body.replaceChildren();
-  if (errors.length === 0) {
-    const tr = document.createElement("tr");
-    const td = document.createElement("td");
-    td.colSpan = 4;
-    td.textContent = "No failures.";
-    td.style.textAlign = "left";
-    tr.appendChild(td);
-    body.appendChild(tr);
-  }
+  if (errors.length === 0) emptyRow(body, 4, "No failures.");
   for (const e of errors) {
     const tr = document.createElement("tr");
     cell(tr, round(e.occurrences));
@@ -157,12 +146,6 @@ function setButtons() {
 
 function selectedTab() {
   return document.querySelector('[role=tab][aria-selected=true]').id.slice(4);
-}
-
-function refreshCharts() {
-  for (const img of document.querySelectorAll("img.chart")) {
-    img.src = img.dataset.src + "?t=" + Date.now();
-  }
 }
 
 // The host in the header, marked when it is not this machine (loopback).
@@ -195,20 +178,94 @@ async function refresh() {
   $("h-elapsed").textContent = clock(data.elapsed);
   $("h-remaining").textContent = clock(data.remaining === null ? null : Math.ceil(data.remaining));
   $("h-users").textContent = String(data.user_count);
-  // A stopped test sends nothing: its last current rate would mislead in the header.
-  const live = state === "running" || state === "spawning" || state === "stopping";
-  $("h-rps").textContent = live ? fixed(data.current_rps, 1) : "0.0";
+  $("h-stage").textContent = isLive(state) ? stageNow(data.stages, data.elapsed) : "-";
+  // The server sends current rates of 0 once the test is not running.
+  $("h-rps").textContent = fixed(data.current_rps, 1);
   $("h-fail").textContent = round((data.fail_ratio || 0) * 100) + "%";
   // Said at the first refresh that shows it: a target refusing every connection.
   $("unreachable").hidden = !data.warning;
   $("unreachable").textContent = data.warning ? "Warning: " + data.warning : "";
   fillStats(data.stats);
   fillFailures(data.errors);
-  if (was !== state && state === "stopped") showingStart = false;
+  if (was !== state && state === "stopped") {
+    showingStart = false;
+    // "Swarming started" no longer holds; an error message stays.
+    if (!$("message").hidden && $("message").classList.contains("info")) message("Test stopped", "info");
+  }
   setButtons();
   const tab = selectedTab();
   if (tab === "charts") refreshCharts();
   if (tab === "verdict") loadVerdict();
+  if (tab === "logs") loadLogs();
+  if (tab === "exceptions") loadExceptions();
+}
+
+function isLive(s) {
+  return s === "running" || s === "spawning";
+}
+
+// The stage the run is in: the last one started by `elapsed` seconds.
+function stageNow(stages, elapsed) {
+  const started = (stages || []).filter((m) => m.at <= (elapsed || 0));
+  if (started.length === 0) return "-";
+  const m = started[started.length - 1];
+  return "stage " + (m.stage + 1) + ": " + m.label;
+}
+
+// A row saying the table is empty.
+function emptyRow(body, columns, text) {
+  const tr = document.createElement("tr");
+  const td = document.createElement("td");
+  td.colSpan = columns;
+  td.textContent = text;
+  td.style.textAlign = "left";
+  tr.appendChild(td);
+  body.appendChild(tr);
+}
+
+async function loadLogs() {
+  let l;
+  try {
+    l = await getJson("/ui/logs");
+  } catch (e) {
+    message("Could not load the logs: " + e.message);
+    return;
+  }
+  const body = $("logs-table").querySelector("tbody");
+  body.replaceChildren();
+  if (l.lines.length === 0) emptyRow(body, 3, "No log lines yet.");
+  // Newest first, as a reader looks for what just happened.
+  for (const line of l.lines.slice().reverse()) {
+    const tr = document.createElement("tr");
+    tr.className = "level-" + line.level;
+    cell(tr, new Date(line.time * 1000).toLocaleTimeString("en-GB"));
+    cell(tr, line.level);
+    cell(tr, line.message);
+    body.appendChild(tr);
+  }
+  $("logs-dropped").hidden = l.dropped === 0;
+  $("logs-dropped").textContent = l.dropped + " older lines were dropped (the page keeps the last " + l.lines.length + ").";
+}
+
+async function loadExceptions() {
+  let x;
+  try {
+    x = await getJson("/exceptions");
+  } catch (e) {
+    message("Could not load the exceptions: " + e.message);
+    return;
+  }
+  const body = $("exceptions-table").querySelector("tbody");
+  body.replaceChildren();
+  if (x.exceptions.length === 0) emptyRow(body, 4, "No exceptions.");
+  for (const row of x.exceptions) {
+    const tr = document.createElement("tr");
+    cell(tr, round(row.count));
+    cell(tr, row.msg);
+    cell(tr, row.traceback);
+    cell(tr, row.nodes);
+    body.appendChild(tr);
+  }
 }
 
 async function loadConfig() {
@@ -438,6 +495,8 @@ function selectTab(tab) {
   if (name === "charts") refreshCharts();
   if (name === "ratio") loadRatio();
   if (name === "verdict") loadVerdict();
+  if (name === "logs") loadLogs();
+  if (name === "exceptions") loadExceptions();
 }
 
 const tabs = Array.from(document.querySelectorAll("[role=tab]"));

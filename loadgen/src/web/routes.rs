@@ -30,6 +30,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/", get(page::index))
         .route("/static/page.css", get(page::css))
         .route("/static/page.js", get(page::script))
+        .route("/static/charts.js", get(page::charts_script))
         .route("/ui/config", get(ui_config))
         .route("/swarm", post(swarm))
         .route("/stop", get(stop).post(stop))
@@ -38,7 +39,10 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/stats/requests/csv", get(stats_csv))
         .route("/stats/requests_full_history/csv", get(history_csv))
         .route("/stats/failures/csv", get(failures_csv))
+        .route("/exceptions", get(exceptions))
         .route("/exceptions/csv", get(exceptions_csv))
+        .route("/ui/logs", get(logs))
+        .route("/ui/history", get(history))
         .route("/stats/report", get(report))
         .route("/stats/json", get(stats_json))
         .route("/tasks", get(tasks))
@@ -181,11 +185,38 @@ async fn failures_csv(State(state): Shared) -> Response {
     )
 }
 
+/// Locust's `/exceptions`: the errors raised outside any request, with their counts.
+async fn exceptions(State(state): Shared) -> Response {
+    let rows = state.logs().exceptions();
+    let total: u64 = rows.iter().map(|r| r.count).sum();
+    (
+        [NO_STORE],
+        Json(json!({ "exceptions": rows, "total": total })),
+    )
+        .into_response()
+}
+
 async fn exceptions_csv(State(state): Shared) -> Response {
     csv_download(
         "exceptions",
-        crate::sinks::csv::exceptions_csv(&state.snapshot()),
+        super::logs::exceptions_csv(&state.logs().exceptions()),
     )
+}
+
+/// The Logs tab: loadgen's own lines, oldest first, and how many were dropped.
+async fn logs(State(state): Shared) -> Response {
+    let (lines, dropped) = state.logs().lines();
+    (
+        [NO_STORE],
+        Json(json!({ "lines": lines, "dropped": dropped })),
+    )
+        .into_response()
+}
+
+/// The Charts tab's figures: the Aggregated history, one entry per second.
+async fn history(State(state): Shared) -> Response {
+    let body = api::history(&state.snapshot(), &state.stages());
+    ([NO_STORE], Json(body)).into_response()
 }
 
 /// The judgement of the figures so far (criteria, bands, analysis).

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tracing::Level;
 
 use super::form::SwarmRequest;
+use super::logs::LogRing;
 use super::{WebConfig, CONNECT_CHECK_TIMEOUT};
 use crate::engine::pool::Retarget;
 use crate::engine::session::Resolver;
@@ -150,6 +152,22 @@ impl WebState {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The Logs and Exceptions tabs' ring.
+    pub fn logs(&self) -> &LogRing {
+        &self.config.logs
+    }
+
+    /// A line on the Logs tab.
+    pub(crate) fn log_info(&self, message: impl Into<String>) {
+        self.config.logs.push(Level::INFO, "web", message);
+    }
+
+    /// An error raised outside any request, raised by `source`: a line on the Logs tab
+    /// and a count on the Exceptions tab.
+    pub(crate) fn log_error(&self, source: &str, message: impl Into<String>) {
+        self.config.logs.push(Level::ERROR, source, message);
+    }
+
     /// The configuration.
     pub fn config(&self) -> &WebConfig {
         &self.config
@@ -231,6 +249,8 @@ impl WebState {
             duration: inner.params.run_time.map(|d| d.as_secs_f64()),
             seed: self.config.base.seed,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            host: inner.params.host.clone(),
+            task_ratio: inner.scenario.task_ratios(inner.params.users),
         }
     }
 
@@ -255,6 +275,11 @@ impl WebState {
                         inner
                             .stages
                             .push(stage_mark(stage, at, request.users, request.spawn_rate));
+                        drop(inner);
+                        self.log_info(format!(
+                            "Changed the running test to {} users at {} per second",
+                            request.users, request.spawn_rate
+                        ));
                         return Ok(SwarmOutcome::Changed);
                     }
                 }
@@ -320,6 +345,10 @@ impl WebState {
             inner.error = None;
             *self.idle.lock().unwrap_or_else(|e| e.into_inner()) = idle.clone();
         }
+        self.log_info(format!(
+            "Swarming started: {} users at {} per second against {}",
+            request.users, request.spawn_rate, config.target.url
+        ));
         let state = Arc::clone(self);
         tokio::spawn(async move {
             let result = crate::run::run(config, scenario).await;
@@ -334,6 +363,7 @@ impl WebState {
         &self,
         result: Result<crate::engine::runner::RunOutcome, crate::engine::runner::RunError>,
     ) {
+        let mut errors = Vec::new();
         let mut inner = self.lock();
         let live = inner.live.take();
         match result {
@@ -342,6 +372,7 @@ impl WebState {
                 if !outcome.output_errors.is_empty() {
                     inner.error = Some(outcome.output_errors.join("; "));
                 }
+                errors.extend(outcome.output_errors.iter().map(|e| ("report", e.clone())));
                 inner.last = outcome.snapshot;
                 // The run's own marks: when each stage really started.
                 inner.stages = outcome.stages;
@@ -349,12 +380,19 @@ impl WebState {
             Err(e) => {
                 inner.exit_code = 2;
                 inner.error = Some(e.to_string());
+                errors.push(("run", format!("the run failed: {e}")));
                 if let Some(live) = live {
                     inner.last = Arc::clone(&live.snapshots.borrow());
                 }
             }
         }
         inner.state = RunState::Stopped;
+        let code = inner.exit_code;
+        drop(inner);
+        for (source, e) in errors {
+            self.log_error(source, e);
+        }
+        self.log_info(format!("Test stopped (exit code {code})"));
         if let Some(after) = self.config.autoquit {
             let quit = self.quit.clone();
             tokio::spawn(async move {
@@ -370,6 +408,8 @@ impl WebState {
         if let Some(live) = &inner.live {
             live.stop.cancel();
             inner.state = RunState::Stopping;
+            drop(inner);
+            self.log_info("Stop requested from the web UI");
         }
     }
 

@@ -62,6 +62,7 @@ fn config(host: &str, auth: Option<Credentials>) -> WebConfig {
         criteria: crate::verdict::criteria::CriteriaSet::aggregated(&["fail_ratio <= 0.5"])
             .unwrap(),
         baselines: crate::verdict::baseline::Baselines::default(),
+        logs: super::LogRing::default(),
     }
 }
 
@@ -337,6 +338,8 @@ async fn a_run_answers_like_locust_and_obeys_edit_reset_and_stop() {
         ("/stats/report", "text/html; charset=utf-8"),
         ("/stats/failures/csv", "text/csv; charset=utf-8"),
         ("/", "text/html; charset=utf-8"),
+        ("/static/charts.js", "text/javascript; charset=utf-8"),
+        ("/exceptions/csv", "text/csv; charset=utf-8"),
     ] {
         let response = app
             .clone()
@@ -356,6 +359,52 @@ async fn a_run_answers_like_locust_and_obeys_edit_reset_and_stop() {
     );
     let stopped = wait_for(&app, "the stop", |s| s["state"] == "stopped").await;
     assert_eq!(stopped["user_count"], 0);
+    // Nothing is sent once stopped: every current rate reads 0, the totals stay.
+    assert_eq!(stopped["current_rps"], 0.0);
+    assert_eq!(stopped["current_fail_per_sec"], 0.0);
+    for row in stopped["stats"].as_array().unwrap() {
+        assert_eq!(row["current_rps"], 0.0, "{row}");
+        assert_eq!(row["current_fail_per_sec"], 0.0, "{row}");
+    }
+    assert!(stopped["total_rps"].as_f64().unwrap() > 0.0);
+    // The Logs tab tells the story of the run, oldest first.
+    let logs = json(&app, "GET", "/ui/logs", "").await;
+    let lines: Vec<&str> = logs["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    let position = |words: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(words))
+            .unwrap_or_else(|| panic!("no line with {words:?}: {lines:?}"))
+    };
+    assert!(
+        position("Swarming started: 4 users at 100 per second against http://127.0.0.1:")
+            < position("Changed the running test to 2 users")
+    );
+    assert!(
+        position("Changed the running test to 2 users")
+            < position("Stop requested from the web UI")
+    );
+    assert!(position("Stop requested from the web UI") < position("Test stopped (exit code"));
+    assert_eq!(logs["dropped"], 0);
+    // The Charts tab's history: aligned columns, one entry per second.
+    let history = json(&app, "GET", "/ui/history", "").await;
+    let len = history["time"].as_array().unwrap().len();
+    assert!(len >= 1, "{history}");
+    for key in [
+        "current_rps",
+        "current_fail_per_sec",
+        "p50",
+        "p95",
+        "user_count",
+    ] {
+        assert_eq!(history[key].as_array().unwrap().len(), len, "{key}");
+    }
+    assert_eq!(history["stages"].as_array().map(Vec::len), Some(2));
     // Once stopped, the run's own marks: the first stage and the change.
     assert_eq!(
         stopped["stages"].as_array().map(Vec::len),
@@ -382,6 +431,47 @@ async fn a_run_answers_like_locust_and_obeys_edit_reset_and_stop() {
     .await;
     state.stop_and_wait().await;
     assert_eq!(state.state(), RunState::Stopped);
+}
+
+#[tokio::test]
+async fn errors_outside_requests_are_counted_on_the_exceptions_tab() {
+    let addr = target().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&format!("http://{addr}"), None);
+    // A report into a folder that does not exist: the run cannot start.
+    c.base.output.html = Some(dir.path().join("missing").join("report.html"));
+    let state = WebState::new(c);
+    let app = router(Arc::clone(&state));
+    let none = json(&app, "GET", "/exceptions", "").await;
+    assert_eq!(none, serde_json::json!({"exceptions": [], "total": 0}));
+    for run in 1..=2u64 {
+        let answer = json(&app, "POST", "/swarm", "user_count=1&spawn_rate=10").await;
+        assert_eq!(answer["success"], true, "{answer}");
+        state.stop_and_wait().await;
+        let x = json(&app, "GET", "/exceptions", "").await;
+        assert_eq!(x["total"], run, "{x}");
+        let rows = x["exceptions"].as_array().unwrap();
+        // The same error twice is one row counted twice, as Locust counts a traceback.
+        assert_eq!(rows.len(), 1, "{x}");
+        assert_eq!(rows[0]["count"], run);
+        let msg = rows[0]["msg"].as_str().unwrap();
+        assert!(msg.starts_with("the run failed: "), "{msg}");
+        assert!(msg.contains("does not exist"), "{msg}");
+        assert_eq!(rows[0]["traceback"], "run");
+    }
+    let (_, csv_text) = call(&app, "GET", "/exceptions/csv", "").await;
+    assert!(
+        csv_text.starts_with("Count,Message,Traceback,Nodes\r\n2,"),
+        "{csv_text}"
+    );
+    let logs = json(&app, "GET", "/ui/logs", "").await;
+    let errors = logs["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["level"] == "ERROR")
+        .count();
+    assert_eq!(errors, 2);
 }
 
 /// A target that refuses every connection is said on the page's first refresh after

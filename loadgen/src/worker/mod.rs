@@ -171,6 +171,9 @@ pub async fn run_worker(config: WorkerConfig, scenario: Scenario) -> WorkerOutco
             duration: None,
             seed: config.seed,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            host: config.target.url.clone(),
+            // The master splits the users among the classes; a worker does not know how.
+            task_ratio: Vec::new(),
         };
         if let Err(e) = JsonReport::new(&snapshot, &settings).write(path) {
             output_errors.push(e.to_string());

@@ -3,7 +3,10 @@
 //! TOML (see `raw`), validated completely and compiled before any request is sent.
 
 pub(crate) mod check;
+mod ratio;
 mod raw;
+
+pub use ratio::{ClassRatio, TaskRatio};
 
 use std::fmt::Write as _;
 use std::path::Path;

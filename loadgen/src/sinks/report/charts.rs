@@ -1,6 +1,6 @@
 //! The HTML report's charts, drawn by plotters into inline SVG strings: requests/s and
-//! failures/s, p50/p95/p99 and users over time (from the snapshot's Aggregated history
-//! rows), and each row's latency percentile spectrum in HdrHistogram's style (x on a
+//! failures/s, p50/p95/p99 of the whole run, p50/p95 per interval (Locust's 10 s window)
+//! and users over time (from the snapshot's Aggregated history rows), and each row's latency percentile spectrum in HdrHistogram's style (x on a
 //! "nines" scale: 0%, 90%, 99%, 99.9%, ...; y the response time).
 //!
 //! A staged run's time charts mark where each stage started: a dashed vertical line at
@@ -13,6 +13,9 @@ use crate::stats::{unix_seconds, HistoryRow, RequestStats, Snapshot, AGGREGATED_
 
 /// Chart size in SVG user units (the page scales it to its width).
 const WIDTH: u32 = 900;
+/// Width of the response-time charts, which the page shows side by side (their text
+/// then reads at the same size as the full-width charts').
+const PAIR_WIDTH: u32 = 600;
 /// Height of a time-series chart.
 const HEIGHT: u32 = 300;
 /// Height of a spectrum chart.
@@ -42,6 +45,7 @@ struct Frame<'a> {
     caption: &'a str,
     x_desc: &'a str,
     y_desc: &'a str,
+    width: u32,
     height: u32,
     x_max: f64,
     /// Most labels on the x axis.
@@ -108,7 +112,8 @@ fn line_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, String> {
     };
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, frame.height)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (frame.width, frame.height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
             .caption(frame.caption, ("sans-serif", 20))
@@ -250,6 +255,7 @@ pub(crate) fn rps_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<Str
             caption: "Requests and failures per second",
             x_desc: "seconds since start",
             y_desc: "per second",
+            width: WIDTH,
             height: HEIGHT,
             x_max: span,
             x_labels: time_labels(span),
@@ -278,9 +284,6 @@ pub(crate) fn response_time_chart(
     snapshot: &Snapshot,
     stages: &[StageMark],
 ) -> Result<String, String> {
-    let marks = stage_boundaries(stages);
-    let rows = aggregated_history(snapshot);
-    let span = history_span(snapshot, &rows);
     // Full history writes request rows too, and then every row's percentiles are current.
     let current = snapshot.history.iter().any(|h| !h.method.is_empty());
     let caption = if current {
@@ -289,42 +292,80 @@ pub(crate) fn response_time_chart(
         "Response time percentiles, whole run so far (ms)"
     };
     // Index into the history's percentile columns (50%, ..., 95% at 5, 99% at 7).
-    let points = |index: usize| -> Vec<(f64, f64)> {
-        rows.iter()
-            .filter_map(|r| {
-                r.percentiles_ms
-                    .map(|p| (seconds_since_start(snapshot, r), p[index]))
-            })
-            .collect()
-    };
+    let column = |index: usize| move |r: &HistoryRow| r.percentiles_ms.map(|p| p[index]);
+    time_chart(
+        snapshot,
+        stages,
+        caption,
+        [
+            ("p50", GREEN_LINE, &column(0)),
+            ("p95", ORANGE_LINE, &column(5)),
+            ("p99", RED_LINE, &column(7)),
+        ],
+    )
+}
+
+/// The response times of each interval, as Locust's report charts them: every second,
+/// the median and 95th percentile of the requests of the last ten seconds (Locust's
+/// current-response-time window), so that a slow minute shows as it happened instead of
+/// being averaged into the whole run.
+pub(crate) fn interval_response_time_chart(
+    snapshot: &Snapshot,
+    stages: &[StageMark],
+) -> Result<String, String> {
+    time_chart(
+        snapshot,
+        stages,
+        "Response times per interval, last 10 s (ms)",
+        [
+            ("p50", GREEN_LINE, &|r: &HistoryRow| r.current_p50_ms),
+            ("p95", ORANGE_LINE, &|r: &HistoryRow| r.current_p95_ms),
+        ],
+    )
+}
+
+/// One line of a response-time chart: its label, colour and value at a history line.
+type HistoryLine<'a> = (
+    &'static str,
+    RGBColor,
+    &'a dyn Fn(&HistoryRow) -> Option<f64>,
+);
+
+/// A response-time chart over the Aggregated history: one line per [`HistoryLine`],
+/// seconds since the start on x, with the stage boundaries.
+fn time_chart<const N: usize>(
+    snapshot: &Snapshot,
+    stages: &[StageMark],
+    caption: &str,
+    lines: [HistoryLine<'_>; N],
+) -> Result<String, String> {
+    let marks = stage_boundaries(stages);
+    let rows = aggregated_history(snapshot);
+    let span = history_span(snapshot, &rows);
+    let series: Vec<Series> = lines
+        .iter()
+        .map(|(label, colour, value)| Series {
+            label,
+            colour: *colour,
+            points: rows
+                .iter()
+                .filter_map(|r| value(r).map(|v| (seconds_since_start(snapshot, r), v)))
+                .collect(),
+        })
+        .collect();
     line_chart(
         &Frame {
             caption,
             x_desc: "seconds since start",
             y_desc: "ms",
+            width: PAIR_WIDTH,
             height: HEIGHT,
             x_max: span,
             x_labels: time_labels(span),
             x_format: &whole_seconds,
             marks: &marks,
         },
-        &[
-            Series {
-                label: "p50",
-                colour: GREEN_LINE,
-                points: points(0),
-            },
-            Series {
-                label: "p95",
-                colour: ORANGE_LINE,
-                points: points(5),
-            },
-            Series {
-                label: "p99",
-                colour: RED_LINE,
-                points: points(7),
-            },
-        ],
+        &series,
     )
 }
 
@@ -338,6 +379,7 @@ pub(crate) fn users_chart(snapshot: &Snapshot, stages: &[StageMark]) -> Result<S
             caption: "Users",
             x_desc: "seconds since start",
             y_desc: "users",
+            width: WIDTH,
             height: HEIGHT,
             x_max: span,
             x_labels: time_labels(span),
@@ -391,6 +433,7 @@ pub(super) fn spectrum_chart(row: &RequestStats, label: &str) -> Result<String, 
             caption: &caption,
             x_desc: "percentile",
             y_desc: "ms",
+            width: WIDTH,
             height: SPECTRUM_HEIGHT,
             x_max,
             // One label per whole nine: 0%, 90%, 99%, ...

@@ -2,6 +2,10 @@
 //! drawn by plotters, nothing fetched from anywhere) that reads on a screen, a phone
 //! (narrow layout, tables that scroll sideways) and paper (print styles).
 //!
+//! Sections come in the order a reader needs them, listed in a table of contents at the
+//! top: the verdict, the run's settings, the request statistics, the failures, the
+//! charts, each row's percentile spectrum, the baselines and the analysis.
+//!
 //! Every numeric table cell carries its exact value in `data-v` (as the JSON report has
 //! it), beside the rounded figure people read.
 //!
@@ -10,17 +14,22 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::{charts, elapsed_seconds, iso_time, Inputs};
+use super::{
+    charts, elapsed_seconds, errors_by_count, iso_time, report_percentiles, table_ms, Inputs,
+};
 use crate::sinks::console;
 use crate::stats::{RequestStats, PERCENTILES_TO_REPORT, PERCENTILE_LABELS};
-use crate::verdict::baseline::{format_ms, format_percent, row_label, Metric};
+use crate::verdict::baseline::{format_percent, row_label, Metric};
 use crate::verdict::criteria::Outcome;
 
 /// The page's style: readable widths, tables that scroll on a phone, print rules.
 const STYLE: &str = r#"
 :root{--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--head:#f6f8fa}
 *{box-sizing:border-box}
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:var(--fg);background:#fff;max-width:1100px;margin:0 auto;padding:16px;line-height:1.45}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:var(--fg);background:#fff;max-width:1280px;margin:0 auto;padding:16px;line-height:1.45}
+nav#toc{background:var(--head);border:1px solid var(--line);border-radius:6px;padding:4px 16px;margin:.8em 0}
+nav#toc ol{margin:.3em 0;padding-left:1.4em;columns:2 16em}
+nav#toc a{color:#0a5bd3}
 h1{font-size:1.6em;margin:.2em 0}
 h2{font-size:1.25em;border-bottom:1px solid var(--line);padding-bottom:.2em;margin-top:1.8em}
 h3{font-size:1.05em;margin:1.2em 0 .3em}
@@ -43,7 +52,11 @@ ul.breaches li{color:#cf222e}
 .symptom{border-left:4px solid #cf222e;background:#fff6f6;padding:6px 12px;margin:.6em 0}
 .symptom ul,.symptom ol{margin:.2em 0 .4em}
 figure.chart{margin:1em 0}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:12px}.pair figure.chart{margin:.5em 0}
+table.wrap{width:100%}table.wrap td.text{white-space:normal;overflow-wrap:anywhere;min-width:12em}
+table.ratio td.task{padding-left:2em}
 figure.chart svg{width:100%;height:auto;display:block}
+@media (max-width:900px){.pair{grid-template-columns:1fr}}
 @media (max-width:640px){body{padding:8px;font-size:15px}h1{font-size:1.3em}th,td{padding:3px 5px}}
 @media print{body{max-width:none;padding:0;font-size:10pt}.scroll{overflow:visible}table{font-size:8pt}
 th,td{white-space:normal}figure.chart,table,.symptom{break-inside:avoid}h2,h3{break-after:avoid}
@@ -68,11 +81,23 @@ fn figure(id: &str, chart: Result<String, String>) -> Markup {
     }
 }
 
+/// The sections, in the page's order: (anchor, title) for the table of contents.
+pub(crate) const SECTIONS: [(&str, &str); 9] = [
+    ("verdict", "Verdict"),
+    ("settings", "Run settings"),
+    ("requests", "Request statistics"),
+    ("failures", "Failures"),
+    ("charts", "Charts"),
+    ("spectrum", "Percentiles per row"),
+    ("baselines", "Baselines"),
+    ("analysis", "Analysis"),
+    ("console", "Console tables"),
+];
+
 /// The report page.
 pub(crate) fn html(i: &Inputs<'_>) -> String {
     let s = i.snapshot;
     let title = format!("loadgen report: {}", i.settings.scenario);
-    let rows_and_total = || s.rows.iter().chain(std::iter::once(&s.aggregated));
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -89,24 +114,23 @@ pub(crate) fn html(i: &Inputs<'_>) -> String {
                     " (" (format!("{:.0}", elapsed_seconds(s))) " s), "
                     (s.aggregated.num_requests()) " requests, "
                     (s.aggregated.num_failures()) " failures"
+                    @if !i.settings.host.is_empty() { ", against " (i.settings.host) }
+                }
+                nav #toc aria-label="Contents" {
+                    ol { @for (id, name) in SECTIONS { li { a href={ "#" (id) } { (name) } } } }
                 }
                 (verdict_section(i))
                 (settings_section(i))
-                (criteria_section(i))
+                (requests_section(i))
+                (failures_section(i))
+                (charts_section(i))
+                (spectrum_section(i))
                 (baselines_section(i))
                 (analysis_section(i))
-
-                h2 #charts { "Over time" }
-                (stages_list(i))
-                (figure("chart-rps", charts::rps_chart(s, i.stages)))
-                (figure("chart-response-times", charts::response_time_chart(s, i.stages)))
-                (figure("chart-users", charts::users_chart(s, i.stages)))
-
-                (requests_section(i))
-                (percentiles_section(i))
+                h2 #console { "Console tables" }
                 // Locust's console tables, byte for byte, for people who compare runs by eye.
-                details #console {
-                    summary { "Console tables, as Locust prints them" }
+                details {
+                    summary { "As Locust prints them (whole milliseconds, truncated as its console does)" }
                     div.scroll {
                         pre {
                             (console::request_table(s, console::Rates::Total))
@@ -115,19 +139,6 @@ pub(crate) fn html(i: &Inputs<'_>) -> String {
                         }
                     }
                 }
-
-                h2 #spectrum { "Latency by percentile" }
-                p.meta {
-                    "Each row's response time at every percentile (HdrHistogram style: the x axis counts nines, 90%, 99%, 99.9%, as far as the row's request count resolves)."
-                }
-                @for (n, row) in rows_and_total().enumerate() {
-                    (figure(
-                        &format!("chart-spectrum-{n}"),
-                        charts::spectrum_chart(row, &row_label(&row.method, &row.name)),
-                    ))
-                }
-
-                (failures_section(i))
                 p.meta { "loadgen " (i.settings.version) " · seed " (i.settings.seed) }
             }
         }
@@ -135,6 +146,41 @@ pub(crate) fn html(i: &Inputs<'_>) -> String {
     let mut out = page.into_string();
     out.push('\n');
     out
+}
+
+/// Throughput and users over time, and the response times per interval beside those of
+/// the whole run.
+fn charts_section(i: &Inputs<'_>) -> Markup {
+    let s = i.snapshot;
+    html! {
+        h2 #charts { "Charts" }
+        (stages_list(i))
+        (figure("chart-rps", charts::rps_chart(s, i.stages)))
+        p.meta {
+            "Response times: on the left each interval's, that is every second the p50 and p95 of the requests of the last 10 s (as Locust's report charts them), where a slow minute shows as it happened; on the right the whole run's so far."
+        }
+        div.pair {
+            (figure("chart-interval-response-times", charts::interval_response_time_chart(s, i.stages)))
+            (figure("chart-response-times", charts::response_time_chart(s, i.stages)))
+        }
+        (figure("chart-users", charts::users_chart(s, i.stages)))
+    }
+}
+
+/// Each row's latency by percentile.
+fn spectrum_section(i: &Inputs<'_>) -> Markup {
+    html! {
+        h2 #spectrum { "Percentiles per row" }
+        p.meta {
+            "Each row's response time at every percentile (HdrHistogram style: the x axis counts nines, 90%, 99%, 99.9%, as far as the row's request count resolves)."
+        }
+        @for (n, (row, _)) in rows_with_total(i).enumerate() {
+            (figure(
+                &format!("chart-spectrum-{n}"),
+                charts::spectrum_chart(row, &row_label(&row.method, &row.name)),
+            ))
+        }
+    }
 }
 
 /// The stages the charts mark, with their start times, above the charts.
@@ -181,23 +227,30 @@ fn verdict_section(i: &Inputs<'_>) -> Markup {
                 @for l in &lines { li { (l) } }
             }
         }
+        (criteria_table(i))
     }
 }
 
 fn settings_section(i: &Inputs<'_>) -> Markup {
     let st = i.settings;
     let s = i.snapshot;
-    let rows: [(&str, String); 9] = [
+    let host = if st.host.is_empty() {
+        "not recorded".to_owned()
+    } else {
+        st.host.clone()
+    };
+    let rows: [(&str, String); 10] = [
+        ("Host", host),
         ("Scenario", st.scenario.clone()),
         ("User classes", st.classes.join(", ")),
-        ("Users", st.users.to_string()),
-        ("Spawn rate", format!("{}/s", st.rate)),
+        ("Users", format!("{} users", st.users)),
+        ("Spawn rate", format!("{} users/s", st.rate)),
         (
             "Run time",
             st.duration
                 .map_or("until stopped".into(), |d| format!("{d} s")),
         ),
-        ("Users at the end", s.user_count.to_string()),
+        ("Users at the end", format!("{} users", s.user_count)),
         ("Started", iso_time(s.start)),
         ("Seed", st.seed.to_string()),
         ("loadgen", st.version.clone()),
@@ -209,12 +262,44 @@ fn settings_section(i: &Inputs<'_>) -> Markup {
                 @for (k, v) in &rows { tr { th { (k) } td { (v) } } }
             }
         }
+        (task_ratio_section(i))
     }
 }
 
-fn criteria_section(i: &Inputs<'_>) -> Markup {
+/// Locust's task ratio: each class's share of the users with its tasks' shares, per
+/// class and of the whole run (as `--show-task-ratio` and Locust's report show them).
+fn task_ratio_section(i: &Inputs<'_>) -> Markup {
+    let ratios = &i.settings.task_ratio;
+    let percent = |r: f64| format!("{:.1}%", r * 100.0);
     html! {
-        h2 #criteria { "Criteria" }
+        @if !ratios.is_empty() {
+            h3 #task-ratio { "Task ratio" }
+            div.scroll {
+                table.ratio #task-ratio-table {
+                    tr { th { "Class / task" } th { "Ratio per user class" } th { "Total ratio" } }
+                    @for c in ratios {
+                        tr.class data-class=(c.class) {
+                            td { strong { (c.class) } }
+                            (num(c.ratio, &percent(c.ratio)))
+                            (num(c.ratio, &percent(c.ratio)))
+                        }
+                        @for t in &c.tasks {
+                            tr data-task=(t.task) {
+                                td.task { (t.task) }
+                                (num(t.ratio, &percent(t.ratio)))
+                                (num(t.ratio * c.ratio, &percent(t.ratio * c.ratio)))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn criteria_table(i: &Inputs<'_>) -> Markup {
+    html! {
+        h3 #criteria { "Criteria" }
         @if i.verdict.results.is_empty() {
             p { "None." }
         } @else {
@@ -229,8 +314,8 @@ fn criteria_section(i: &Inputs<'_>) -> Markup {
                                 @if r.abort_on_fail { " (abort on fail)" }
                             }
                             @match r.value {
-                                Some(v) => (num(v, &trim_measured(v))),
-                                None => td { "no requests" },
+                                Some(v) => (num(v, &r.measured())),
+                                None => td { (r.measured()) },
                             }
                             @if r.passed {
                                 td.pass { "pass" }
@@ -243,12 +328,6 @@ fn criteria_section(i: &Inputs<'_>) -> Markup {
             }
         }
     }
-}
-
-/// A measured value with four significant decimals at most.
-fn trim_measured(v: f64) -> String {
-    let text = format!("{v:.4}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 fn baselines_section(i: &Inputs<'_>) -> Markup {
@@ -368,7 +447,7 @@ fn requests_section(i: &Inputs<'_>) -> Markup {
                             row.max_response_time_ms(),
                             row.median_response_time_ms(),
                         ] {
-                            (num(v, &format_ms(v)))
+                            (num(v, &table_ms(v)))
                         }
                         (num(row.total_rps(), &format!("{:.2}", row.total_rps())))
                         (num(row.total_fail_per_sec(), &format!("{:.2}", row.total_fail_per_sec())))
@@ -377,12 +456,14 @@ fn requests_section(i: &Inputs<'_>) -> Markup {
                 }
             }
         }
+        (percentiles_table(i))
     }
 }
 
-fn percentiles_section(i: &Inputs<'_>) -> Markup {
+fn percentiles_table(i: &Inputs<'_>) -> Markup {
     html! {
-        h2 #percentiles { "Response time percentiles (ms)" }
+        h3 #percentiles { "Response time percentiles (ms)" }
+        p.meta { "Exact to three significant digits (HdrHistogram); 50% is the median and 100% the maximum of the table above." }
         div.scroll {
             table #percentiles-table {
                 tr {
@@ -394,9 +475,9 @@ fn percentiles_section(i: &Inputs<'_>) -> Markup {
                     tr class=[total.then_some("total")] data-row=(row_label(&row.method, &row.name)) {
                         td { (row.method) }
                         td { (row.name) }
-                        @match row.percentiles_ms(&PERCENTILES_TO_REPORT) {
+                        @match report_percentiles(row) {
                             Some(values) => {
-                                @for v in values { (num(v, &format_ms(v))) }
+                                @for v in values { (num(v, &table_ms(v))) }
                             },
                             None => {
                                 @for _ in PERCENTILES_TO_REPORT { td { "N/A" } }
@@ -416,21 +497,21 @@ fn failures_section(i: &Inputs<'_>) -> Markup {
         @if i.snapshot.errors.is_empty() {
             p { "None." }
         } @else {
-            div.scroll {
-                table #failures-table {
+            p.meta { "Most frequent first." }
+            // No sideways scroll: long names and messages wrap inside the page's width.
+            table.wrap #failures-table {
+                tr {
+                    th { "# occurrences" } th { "Method" } th { "Name" } th { "Error" }
+                    th { "First seen" } th { "Last seen" }
+                }
+                @for e in errors_by_count(i.snapshot) {
                     tr {
-                        th { "# occurrences" } th { "Method" } th { "Name" } th { "Error" }
-                        th { "First seen" } th { "Last seen" }
-                    }
-                    @for e in &i.snapshot.errors {
-                        tr {
-                            (num(e.occurrences, &e.occurrences.to_string()))
-                            td { (e.method) }
-                            td { (e.name) }
-                            td { (e.error) }
-                            td { (iso_time(e.first_seen)) }
-                            td { (iso_time(e.last_seen)) }
-                        }
+                        (num(e.occurrences, &e.occurrences.to_string()))
+                        td { (e.method) }
+                        td.text { (e.name) }
+                        td.text { (e.error) }
+                        td { (iso_time(e.first_seen)) }
+                        td { (iso_time(e.last_seen)) }
                     }
                 }
             }

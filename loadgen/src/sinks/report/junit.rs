@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{elapsed_seconds, escape, iso_time, Inputs};
-use crate::verdict::criteria::Outcome;
+use crate::verdict::criteria::{with_unit, Outcome};
 
 /// The JUnit XML document.
 pub(crate) fn junit(i: &Inputs<'_>) -> String {
@@ -44,9 +44,7 @@ pub(crate) fn junit(i: &Inputs<'_>) -> String {
         if r.passed {
             out.push_str("/>\n");
         } else {
-            let measured = r
-                .value
-                .map_or("no requests".to_owned(), |v| format!("measured {v}"));
+            let measured = format!("measured {}", r.measured());
             let _ = writeln!(
                 out,
                 ">\n      <failure type=\"threshold\" message=\"{}\">{}</failure>\n    </testcase>",
@@ -62,7 +60,7 @@ pub(crate) fn junit(i: &Inputs<'_>) -> String {
             escape(&abort.row),
             escape(&abort.criterion.to_string()),
             escape(&abort.describe()),
-            abort.value
+            escape(&with_unit(abort.criterion.metric, abort.value))
         );
     }
     let _ = writeln!(

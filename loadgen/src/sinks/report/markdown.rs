@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::{elapsed_seconds, Inputs};
-use crate::stats::{PERCENTILES_TO_REPORT, PERCENTILE_LABELS};
-use crate::verdict::baseline::{format_ms, format_percent, Metric};
+use super::{elapsed_seconds, errors_by_count, report_percentiles, table_ms, Inputs};
+use crate::stats::PERCENTILE_LABELS;
+use crate::verdict::baseline::{format_percent, Metric};
 use crate::verdict::criteria::Outcome;
 
 /// Escapes text for a Markdown table cell.
@@ -52,11 +52,7 @@ pub(crate) fn markdown(i: &Inputs<'_>) -> String {
                 "| {} | `{}` | {} | {} |",
                 cell(&r.row),
                 r.criterion,
-                r.value
-                    .map_or("no requests".to_owned(), |v| format!("{v:.4}")
-                        .trim_end_matches('0')
-                        .trim_end_matches('.')
-                        .to_owned()),
+                r.measured(),
                 if r.passed { "pass" } else { "**fail**" }
             );
         }
@@ -112,10 +108,10 @@ pub(crate) fn markdown(i: &Inputs<'_>) -> String {
             cell(&r.name),
             r.num_requests(),
             r.num_failures(),
-            format_ms(r.avg_response_time_ms()),
-            format_ms(r.min_response_time_ms()),
-            format_ms(r.max_response_time_ms()),
-            format_ms(r.median_response_time_ms()),
+            table_ms(r.avg_response_time_ms()),
+            table_ms(r.min_response_time_ms()),
+            table_ms(r.max_response_time_ms()),
+            table_ms(r.median_response_time_ms()),
             r.total_rps(),
             r.total_fail_per_sec()
         );
@@ -132,10 +128,10 @@ pub(crate) fn markdown(i: &Inputs<'_>) -> String {
     out.push('\n');
     for r in s.rows.iter().chain(std::iter::once(&s.aggregated)) {
         let _ = write!(out, "| {} | {} |", cell(&r.method), cell(&r.name));
-        match r.percentiles_ms(&PERCENTILES_TO_REPORT) {
+        match report_percentiles(r) {
             Some(values) => {
                 for v in values {
-                    let _ = write!(out, " {} |", format_ms(v));
+                    let _ = write!(out, " {} |", table_ms(v));
                 }
             }
             None => {
@@ -149,9 +145,9 @@ pub(crate) fn markdown(i: &Inputs<'_>) -> String {
 
     if !s.errors.is_empty() {
         out.push_str(
-            "\n## Failures\n\n| # occurrences | Method | Name | Error |\n|---:|---|---|---|\n",
+            "\n## Failures (most frequent first)\n\n| # occurrences | Method | Name | Error |\n|---:|---|---|---|\n",
         );
-        for e in &s.errors {
+        for e in errors_by_count(s) {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} |",

@@ -22,7 +22,7 @@ use crate::plan::load::StageMark;
 #[cfg(doc)]
 use crate::sinks::json::JsonReport;
 use crate::sinks::json::RunSettings;
-use crate::stats::Snapshot;
+use crate::stats::{ErrorStats, RequestStats, Snapshot, PERCENTILES_TO_REPORT};
 use crate::verdict::analysis::Analysis;
 use crate::verdict::baseline::{BaselineReport, Baselines};
 use crate::verdict::criteria::{CriteriaSet, Verdict};
@@ -146,6 +146,34 @@ pub(crate) fn escape(text: &str) -> String {
     // maud's escaper covers `&`, `<`, `>` and `"`, all that XML needs here.
     let _ = std::fmt::Write::write_str(&mut maud::Escaper::new(&mut out), text);
     out
+}
+
+/// The errors, most frequent first (ties in the order first seen): the order a reader
+/// works through them.
+pub(crate) fn errors_by_count(snapshot: &Snapshot) -> Vec<&ErrorStats> {
+    let mut errors: Vec<&ErrorStats> = snapshot.errors.iter().collect();
+    errors.sort_by_key(|e| std::cmp::Reverse(e.occurrences));
+    errors
+}
+
+/// A row's reported percentiles (ms), with 50% and 100% taken from the same figures as
+/// the request table's median and maximum, so that one report never shows two values
+/// for either; `None` without requests.
+pub(crate) fn report_percentiles(row: &RequestStats) -> Option<Vec<f64>> {
+    let mut values = row.percentiles_ms(&PERCENTILES_TO_REPORT)?;
+    for (p, v) in PERCENTILES_TO_REPORT.iter().zip(values.iter_mut()) {
+        if *p == 0.5 {
+            *v = row.median_response_time_ms();
+        } else if *p == 1.0 {
+            *v = row.max_response_time_ms();
+        }
+    }
+    Some(values)
+}
+
+/// A response time in a report's tables: two decimals, as Locust's report rounds them.
+pub(crate) fn table_ms(ms: f64) -> String {
+    format!("{ms:.2}")
 }
 
 /// A time as ISO 8601 in UTC, to the second.

@@ -19,6 +19,10 @@ fn settings() -> RunSettings {
         duration: Some(60.0),
         seed: 7,
         version: "0.1.0".into(),
+        host: "http://127.0.0.1:8000".into(),
+        task_ratio: crate::plan::scenario::Scenario::builtin("guide")
+            .unwrap()
+            .task_ratios(50),
     }
 }
 
@@ -81,15 +85,11 @@ fn html_opens_offline_with_no_external_reference() {
     for snapshot in [guide_snapshot(), reference_snapshot()] {
         let (page, _, _) = reports(&snapshot, &platform());
         let lower = page.to_lowercase();
-        for attr in [
-            "src",
-            "href",
-            "xlink:href",
-            "action",
-            "srcset",
-            "poster",
-            "data",
-        ] {
+        // Links only to the page's own sections (the table of contents).
+        let hrefs = attributes(&lower, "href");
+        assert_eq!(hrefs.len(), super::html::SECTIONS.len());
+        assert!(hrefs.iter().all(|h| h.starts_with('#')), "{hrefs:?}");
+        for attr in ["src", "xlink:href", "action", "srcset", "poster", "data"] {
             assert!(attributes(&lower, attr).is_empty(), "{attr}= present");
         }
         for banned in [
@@ -113,13 +113,18 @@ fn html_opens_offline_with_no_external_reference() {
                 &rest[..20.min(rest.len())]
             );
         }
-        // The only URLs are SVG namespace declarations, which are never fetched.
+        // The only URLs are SVG namespace declarations, which are never fetched, and
+        // the target host named as text (the heading and the settings).
         let urls = lower.matches("http://").count() + lower.matches("https://").count();
+        let host = settings().host;
+        assert_eq!(lower.matches(&format!(">{host}<")).count(), 1);
+        assert_eq!(lower.matches(&format!("against {host}")).count(), 1);
         assert_eq!(
             urls,
             lower
                 .matches("xmlns=\"http://www.w3.org/2000/svg\"")
                 .count()
+                + 2
         );
         assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
         assert!(page.contains("name=\"viewport\"") && page.contains("@media print"));
@@ -134,8 +139,8 @@ fn html_has_exactly_one_svg_per_chart() {
         Snapshot::empty(SystemTime::UNIX_EPOCH),
     ] {
         let (page, _, _) = reports(&snapshot, &platform());
-        // Three over-time charts, then one spectrum per row and one for Aggregated.
-        let charts = 3 + snapshot.rows.len() + 1;
+        // Four over-time charts, then one spectrum per row and one for Aggregated.
+        let charts = 4 + snapshot.rows.len() + 1;
         let figures: Vec<&str> = page.split("<figure class=\"chart\"").skip(1).collect();
         assert_eq!(figures.len(), charts);
         for figure in figures {
@@ -190,16 +195,21 @@ fn html_tables_hold_the_same_numbers_as_the_json() {
             .map(|k| f(&j[k]))
             .collect();
             assert_eq!(req, &want, "{label}");
+            // 50% and 100% are the request table's median and maximum; the others are
+            // the JSON's percentiles.
             let mut want: Vec<f64> = j["response_time_percentiles"]
                 .as_object()
                 .unwrap()
-                .values()
-                .map(f)
+                .iter()
+                .filter(|(k, _)| !["0.5", "1.0", "1"].contains(&k.as_str()))
+                .map(|(_, v)| f(v))
                 .collect();
             want.sort_by(f64::total_cmp);
-            let mut got = pct[..11].to_vec();
+            let mut got = pct[1..10].to_vec();
             got.sort_by(f64::total_cmp);
             assert_eq!(got, want, "{label}");
+            assert_eq!(pct[0], f(&j["median_response_time"]), "{label}");
+            assert_eq!(pct[10], f(&j["max_response_time"]), "{label}");
             assert_eq!(pct[11], f(&j["num_requests"]));
         }
     }
@@ -299,12 +309,24 @@ fn markdown_has_verdict_bands_analysis_and_tables() {
     let snapshot = guide_snapshot();
     let (_, _, md) = reports(&snapshot, &platform());
     assert!(md.starts_with("# loadgen: guide - PASSED\n"), "{md}");
+    let clients = snapshot
+        .rows
+        .iter()
+        .find(|r| r.name == "/api/clients")
+        .unwrap();
+    let clients_row = format!(
+        "| GET | /api/clients | 5000 | 0 | {:.2} | {:.2} | {:.2} | {:.2} | 83.33 | 0.00 |",
+        clients.avg_response_time_ms(),
+        clients.min_response_time_ms(),
+        clients.max_response_time_ms(),
+        clients.median_response_time_ms()
+    );
     for needle in [
         "| Aggregated | `p(95) <= 5000` |",
         "| POST /api/trading/execute | 1500 ms degraded | ",
         " 10.00% poor | 16.7 req/s |",
         "- POST /api/trading/execute: needs optimization (1500 ms avg, high max); fails 10.00% of requests: investigate\n",
-        "| GET | /api/clients | 5000 | 0 | 250 | 50.0 | 2000 | 200 | 83.33 | 0.00 |",
+        &clients_row,
         "| 100 | POST | /api/trading/execute | HTTPError('500 Server Error for url: /api/trading/execute') |",
     ] {
         assert!(md.contains(needle), "missing {needle}\n{md}");
@@ -348,7 +370,7 @@ fn html_and_markdown_list_the_stages_with_their_start_times() {
     // One label per time chart.
     assert_eq!(
         page.matches("stage 2: 500 users at 100/s\n</text>").count(),
-        3,
+        4,
         "{page}"
     );
     let plain = Inputs {
@@ -448,4 +470,210 @@ fn a_snapshots_page_is_escaped_complete_and_holds_the_console_tables() {
     let table =
         crate::sinks::console::request_table(&snapshot, crate::sinks::console::Rates::Total);
     assert!(page.contains(&escape(&table)));
+}
+
+/// The ids of the `<h2>` headings, in page order.
+fn section_ids(page: &str) -> Vec<&str> {
+    page.match_indices("<h2 id=\"")
+        .map(|(at, m)| {
+            let rest = &page[at + m.len()..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .collect()
+}
+
+#[test]
+fn html_has_a_table_of_contents_in_the_order_a_reader_needs() {
+    let (page, _, _) = reports(&guide_snapshot(), &platform());
+    let want = [
+        "verdict",
+        "settings",
+        "requests",
+        "failures",
+        "charts",
+        "spectrum",
+        "baselines",
+        "analysis",
+        "console",
+    ];
+    assert_eq!(section_ids(&page), want);
+    let toc = page.split("<nav id=\"toc\"").nth(1).unwrap();
+    let toc = &toc[..toc.find("</nav>").unwrap()];
+    let links: Vec<&str> = attributes(toc, "href");
+    let anchors: Vec<String> = want.iter().map(|id| format!("#{id}")).collect();
+    assert_eq!(links, anchors);
+    // The TOC comes before the first section.
+    assert!(page.find("id=\"toc\"").unwrap() < page.find("id=\"verdict\"").unwrap());
+}
+
+#[test]
+fn html_settings_name_the_host_and_the_task_ratio() {
+    let (page, _, _) = reports(&guide_snapshot(), &platform());
+    assert!(page.contains("<th>Host</th><td>http://127.0.0.1:8000</td>"));
+    assert!(page.contains(", against http://127.0.0.1:8000"));
+    assert!(page.contains("<th>Spawn rate</th><td>5 users/s</td>"));
+    // The guide scenario's one class and its tasks, per class and of the whole run.
+    let table = page.split("id=\"task-ratio-table\"").nth(1).unwrap();
+    let table = &table[..table.find("</table>").unwrap()];
+    let ratios = &settings().task_ratio;
+    assert_eq!(ratios.len(), 1);
+    assert!(table.contains("<strong>GuideUser</strong>"));
+    assert_eq!(
+        table.matches("<td class=\"task\">").count(),
+        ratios[0].tasks.len()
+    );
+    let shares: f64 = ratios[0].tasks.iter().map(|t| t.ratio).sum();
+    assert!((shares - 1.0).abs() < 1e-12);
+    for t in &ratios[0].tasks {
+        assert!(table.contains(&format!(
+            "<td class=\"task\">{}</td><td class=\"num\" data-v=\"{}\">{:.1}%</td>",
+            t.task,
+            t.ratio,
+            t.ratio * 100.0
+        )));
+    }
+}
+
+#[test]
+fn failures_come_most_frequent_first_and_wrap_instead_of_scrolling() {
+    let snapshot = guide_snapshot();
+    // First seen order puts /api/ml/predict (50) before /api/trading/execute (100)...
+    let first_seen: Vec<u64> = snapshot.errors.iter().map(|e| e.occurrences).collect();
+    assert_ne!(
+        first_seen,
+        [100, 50],
+        "the fixture no longer tests the sort"
+    );
+    let (page, _, md) = reports(&snapshot, &platform());
+    // ... the reports put the most frequent first.
+    let at = |text: &str, needle: &str| text.find(needle).unwrap();
+    let trade = "/api/trading/execute')";
+    let predict = "/api/ml/predict')";
+    let failures = &page[at(&page, "id=\"failures-table\"")..];
+    assert!(at(failures, trade) < at(failures, predict));
+    let md_failures = &md[at(&md, "## Failures")..];
+    assert!(at(md_failures, trade) < at(md_failures, predict));
+    // Not inside a sideways-scrolling box; the text columns wrap.
+    let before = &page[..at(&page, "id=\"failures-table\"")];
+    assert!(
+        before.ends_with("<table class=\"wrap\" "),
+        "{}",
+        &before[before.len() - 60..]
+    );
+    assert!(failures.contains("<td class=\"text\">HTTPError("));
+    assert!(page.contains("table.wrap td.text{white-space:normal;overflow-wrap:anywhere"));
+}
+
+#[test]
+fn every_measured_value_carries_its_unit() {
+    let snapshot = guide_snapshot();
+    let set = CriteriaSet::aggregated(&[
+        "avg <= 500",
+        "p(95) <= 5000",
+        "fail_ratio <= 0.05",
+        "rps > 200",
+        "count > 10",
+    ])
+    .unwrap();
+    let (page, xml, md) = reports(&snapshot, &set);
+    let avg = snapshot.aggregated.avg_response_time_ms();
+    let avg_text = format!("{avg:.2} ms");
+    let md_line = md
+        .lines()
+        .find(|l| l.contains("`avg <= 500`"))
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        md_line,
+        format!("| Aggregated | `avg <= 500` | {avg_text} | **fail** |")
+    );
+    for (criterion, unit) in [
+        ("`p(95) <= 5000`", " ms |"),
+        ("`fail_ratio <= 0.05`", "% |"),
+        ("`rps > 200`", " req/s |"),
+        ("`count > 10`", " requests |"),
+    ] {
+        let line = md.lines().find(|l| l.contains(criterion)).unwrap();
+        assert!(line.contains(unit), "{line}");
+    }
+    assert!(page.contains(&format!("data-v=\"{avg}\">{avg_text}</td>")));
+    assert!(
+        xml.contains(&format!(">measured {avg_text}</failure>")),
+        "{xml}"
+    );
+    assert!(!xml.contains(&format!("measured {avg}<")));
+}
+
+#[test]
+fn median_max_and_avg_read_the_same_in_every_table_of_a_report() {
+    let snapshot = guide_snapshot();
+    let (page, _, md) = reports(&snapshot, &platform());
+    let requests = table_rows(&page, "requests-table");
+    let percentiles = table_rows(&page, "percentiles-table");
+    for ((label, req), (_, pct)) in requests.iter().zip(&percentiles) {
+        // Requests table: reqs, fails, avg, min, max, median...; percentiles: 50% first,
+        // 100% eleventh.
+        assert_eq!(pct[0], req[5], "{label}: median vs 50%");
+        assert_eq!(pct[10], req[4], "{label}: max vs 100%");
+    }
+    // Markdown shows the same figures with the same two decimals as the HTML.
+    let clients = snapshot
+        .rows
+        .iter()
+        .find(|r| r.name == "/api/clients")
+        .unwrap();
+    let shown = |v: f64| format!("{v:.2}");
+    let md_row = md
+        .lines()
+        .find(|l| l.starts_with("| GET | /api/clients | 5000 |"))
+        .unwrap();
+    for v in [
+        clients.avg_response_time_ms(),
+        clients.median_response_time_ms(),
+        clients.max_response_time_ms(),
+    ] {
+        assert!(md_row.contains(&format!(" {} |", shown(v))), "{md_row}");
+        assert!(page.contains(&format!("data-v=\"{v}\">{}</td>", shown(v))));
+    }
+    let md_pct = md
+        .lines()
+        .filter(|l| l.starts_with("| GET | /api/clients |"))
+        .nth(1)
+        .unwrap();
+    assert!(md_pct.starts_with(&format!(
+        "| GET | /api/clients | {} |",
+        shown(clients.median_response_time_ms())
+    )));
+    assert!(md_pct.ends_with(&format!(" {} |", shown(clients.max_response_time_ms()))));
+}
+
+#[test]
+fn the_interval_chart_draws_each_seconds_windowed_percentiles() {
+    let snapshot = guide_snapshot();
+    let windowed: Vec<f64> = snapshot
+        .history
+        .iter()
+        .filter_map(|h| h.current_p95_ms)
+        .collect();
+    assert_eq!(windowed.len(), snapshot.history.len());
+    let svg = charts::interval_response_time_chart(&snapshot, &[]).unwrap();
+    assert!(svg.contains("Response times per interval"));
+    // Two lines (p50, p95), each with a vertex per history second.
+    let lines: Vec<usize> = svg
+        .split("<polyline")
+        .skip(1)
+        .map(|p| {
+            let points = &p[p.find("points=\"").unwrap() + 8..];
+            points[..points.find('"').unwrap()]
+                .split_whitespace()
+                .count()
+        })
+        .filter(|&n| n > 2)
+        .collect();
+    assert_eq!(lines, [snapshot.history.len(); 2], "{lines:?}");
+    let (page, _, _) = reports(&snapshot, &platform());
+    let pair = page.split("<div class=\"pair\">").nth(1).unwrap();
+    let first = pair.find("chart-interval-response-times").unwrap();
+    let second = pair.find("chart-response-times").unwrap();
+    assert!(first < second);
 }

@@ -36,6 +36,7 @@ use crate::stats::{RequestStats, Snapshot, AGGREGATED_NAME};
 
 pub use parse::CriteriaError;
 pub(crate) use parse::{Criterion, CriterionMetric, Op, Parser};
+pub(crate) use verdict::with_unit;
 pub use verdict::{exit_code, Abort, CriterionResult, Outcome, Verdict};
 
 /// Which statistics row a group of criteria judges.

@@ -37,6 +37,15 @@ impl CriterionResult {
         }
     }
 
+    /// The measured value with its unit (`806.12 ms`, `10.95%`, `13.20 req/s`), or
+    /// `no requests` when the row had none to judge.
+    pub fn measured(&self) -> String {
+        self.value.map_or_else(
+            || "no requests".to_owned(),
+            |v| with_unit(self.criterion.metric, v),
+        )
+    }
+
     /// The criterion that held, with its value: `Aggregated: failure ratio 1.50% is at
     /// most 5%` (the row is always named, since a pass says where it was measured).
     pub fn held(&self) -> String {
@@ -111,6 +120,23 @@ fn describe_with(c: &Criterion, value: f64, words: &str) -> String {
         ),
     };
     format!("{label} {v} is {words} {t}")
+}
+
+/// A value of `metric` with its unit, for tables: milliseconds and rates to two
+/// decimals, ratios as percentages, counts whole.
+pub(crate) fn with_unit(metric: CriterionMetric, value: f64) -> String {
+    match metric {
+        CriterionMetric::Avg
+        | CriterionMetric::Min
+        | CriterionMetric::Max
+        | CriterionMetric::Med
+        | CriterionMetric::Percentile(_) => format!("{value:.2} ms"),
+        CriterionMetric::Count => format!("{value:.0} requests"),
+        CriterionMetric::Failures => format!("{value:.0} failures"),
+        CriterionMetric::FailRatio => format!("{:.2}%", value * 100.0),
+        CriterionMetric::Rps => format!("{value:.2} req/s"),
+        CriterionMetric::FailRps => format!("{value:.2} failures/s"),
+    }
 }
 
 /// Milliseconds as the locustfile prints breaches: whole, with the unit glued on.
