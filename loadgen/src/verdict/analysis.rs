@@ -175,6 +175,8 @@ pub struct RowAnalysis {
     pub symptoms: Vec<Symptom>,
     /// The latency drift, when significant and material.
     pub drift: Option<Drift>,
+    /// Every request of the row failed to connect: nothing about it was measured.
+    pub unreachable: bool,
 }
 
 /// The analysis of a run: each row, then Aggregated.
@@ -369,6 +371,7 @@ pub(crate) fn analyse_row(
         findings: Vec::new(),
         symptoms: Vec::new(),
         drift: None,
+        unreachable: false,
     };
     let n = row.num_requests();
     if n == 0 {
@@ -384,6 +387,7 @@ pub(crate) fn analyse_row(
         };
         out.sentences.push(format!("{label}: {what}"));
         out.findings.push(what);
+        out.unreachable = true;
         return out;
     }
     let bands = classify_row(row, baselines, context.users.is_some());
@@ -549,7 +553,9 @@ impl Analysis {
                     let _ = writeln!(out, "- {s}");
                 }
             } else if row.findings.is_empty() {
-                quiet_rows += usize::from(row.label != AGGREGATED_NAME);
+                // A refused row was measured not to be quiet but not at all; Aggregated
+                // says so once for all of them.
+                quiet_rows += usize::from(row.label != AGGREGATED_NAME && !row.unreachable);
             } else {
                 let _ = writeln!(out, "- {}: {}", row.label, row.findings.join("; "));
             }
@@ -748,6 +754,20 @@ mod tests {
             crate::verdict::criteria::Outcome::Failed
         );
         assert_eq!(j.exit_code(&s, 0), 1);
+        // Latency thresholds "held" on refused connections say nothing: n/a, never ok.
+        let lines = j.verdict.criteria_lines();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines.iter().all(|l| l.starts_with("n/a Aggregated: ")
+                && l.ends_with("no response was received to judge")),
+            "{lines:?}"
+        );
+        // And a refused row is not counted among the quiet ones.
+        assert!(
+            !analysis.to_text(false).contains("nothing to look at"),
+            "{}",
+            analysis.to_text(false)
+        );
 
         // One answered request among them: a partial outage, said with its count.
         let mut requests = vec![(0, Some(refused)); 499];

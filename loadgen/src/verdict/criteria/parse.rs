@@ -56,6 +56,14 @@ const METRIC_NAMES: &str =
     "a metric (avg, min, max, med, p(N), count, failures, fail_ratio, rps, fail_rps)";
 
 impl CriterionMetric {
+    /// True for the metrics measured from response times (avg, min, max, med, p(N)).
+    pub fn is_response_time(self) -> bool {
+        matches!(
+            self,
+            Self::Avg | Self::Min | Self::Max | Self::Med | Self::Percentile(_)
+        )
+    }
+
     fn from_name(name: &str) -> Option<Self> {
         Some(match name {
             "avg" => Self::Avg,

@@ -269,12 +269,19 @@ impl Verdict {
     }
 
     /// Each criterion's result in a line, with its measured value: the breach in the
-    /// platform locustfile's words for a failed one, `ok  ...` for one that held.
+    /// platform locustfile's words for a failed one, `ok  ...` for one that held. When
+    /// nothing reached the target, a response-time criterion reads `n/a`: the times
+    /// measured were of refused connections, and holding a threshold says nothing.
     pub fn criteria_lines(&self) -> Vec<String> {
         self.results
             .iter()
             .map(|r| {
-                if r.passed {
+                if self.unreachable.is_some() && r.criterion.metric.is_response_time() {
+                    format!(
+                        "n/a {}: {}: no response was received to judge",
+                        r.row, r.criterion
+                    )
+                } else if r.passed {
                     format!("ok  {}", r.held())
                 } else {
                     format!("- {}", r.breach())
