@@ -57,6 +57,11 @@ pub enum ProfileAction {
         /// Locust's `*_stats.csv`.
         #[arg(value_name = "STATS.csv")]
         csv: PathBuf,
+        /// Locust's `*_stats_history.csv` of the same run: fits the capacity (workers)
+        /// where the response time rose with the user count, and warns when the run
+        /// was not stationary.
+        #[arg(long, value_name = "STATS_HISTORY.csv")]
+        history: Option<PathBuf>,
         /// Where to write the profile (TOML).
         #[arg(short = 'o', long, value_name = "FILE")]
         output: PathBuf,

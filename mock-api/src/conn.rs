@@ -138,6 +138,105 @@ impl AsyncWrite for SharedStream {
     }
 }
 
+/// hyper answers a request head it cannot parse (a Content-Length that is not a number
+/// or is given twice with different values, a bad method, URI, version or header, a
+/// head too large) itself, before any service sees the request: `Conn::on_parse_error`
+/// writes the bare head `Http1Transaction::on_error` builds (400, 414 or 431, empty,
+/// `connection: close`; hyper 1.x `src/proto/h1/conn.rs` and `role.rs`), and no builder
+/// option shapes or replaces it. So the mock's stream withholds that head on its way out
+/// (it is the only answer without a Content-Type the mock sends, since every one of the
+/// router's carries one) and the connection task answers the same status in JSON,
+/// naming hyper's error, once hyper has returned it.
+#[derive(Debug, Clone)]
+pub(crate) struct ShapedStream {
+    stream: SharedStream,
+    withheld: Arc<Mutex<Option<u16>>>,
+}
+
+impl ShapedStream {
+    /// Wraps `stream`.
+    pub(crate) fn new(stream: SharedStream) -> Self {
+        Self {
+            stream,
+            withheld: Arc::default(),
+        }
+    }
+
+    /// The status of hyper's own error answer, when one was withheld.
+    pub(crate) fn withheld(&self) -> Option<u16> {
+        *self.withheld.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The status of `data` when it is exactly hyper's own answer to an unparsable head.
+fn hypers_own_answer(data: &[u8]) -> Option<u16> {
+    let head = std::str::from_utf8(data).ok()?;
+    let rest = head.strip_prefix("HTTP/1.1 ")?;
+    let status: u16 = rest.get(..3)?.parse().ok()?;
+    let lower = head.to_ascii_lowercase();
+    let bare = head.ends_with("\r\n\r\n")
+        && head.find("\r\n\r\n") == Some(head.len() - 4)
+        && lower.contains("\r\ncontent-length: 0\r\n")
+        && lower.contains("\r\nconnection: close\r\n")
+        && !lower.contains("\r\ncontent-type:");
+    (bare && matches!(status, 400 | 414 | 431)).then_some(status)
+}
+
+impl AsyncRead for ShapedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ShapedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(status) = hypers_own_answer(data) {
+            *self.withheld.lock().unwrap_or_else(PoisonError::into_inner) = Some(status);
+            return Poll::Ready(Ok(data.len()));
+        }
+        Pin::new(&mut self.stream).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// The JSON answer, with `status`, to a request head hyper could not parse (`why`).
+pub(crate) fn unparsable_head_answer(status: u16, why: &str) -> Vec<u8> {
+    let code = match status {
+        414 => "uri_too_long",
+        431 => "headers_too_large",
+        _ => "bad_request",
+    };
+    let body = serde_json::to_string(&crate::error::ErrorBody {
+        detail: format!("the request head could not be read: {why}"),
+        error: code.to_owned(),
+    })
+    .unwrap_or_default();
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Bad Request");
+    format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 /// Enacts `action` on `stream` once hyper no longer uses it, then drops it.
 pub(crate) async fn enact(action: ConnAction, stream: Arc<TcpStream>) -> io::Result<()> {
     if action != ConnAction::Reset {

@@ -32,8 +32,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Profile {
-            action: ProfileAction::Fit { csv, output, name },
-        }) => fit(&csv, &output, name),
+            action:
+                ProfileAction::Fit {
+                    csv,
+                    history,
+                    output,
+                    name,
+                },
+        }) => fit(&csv, history.as_deref(), &output, name),
         Some(Command::Serve(args)) => serve(&args),
         None => serve(&cli.serve),
     }
@@ -43,18 +49,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// each row to stderr.
 fn fit(
     csv: &std::path::Path,
+    history: Option<&std::path::Path>,
     output: &std::path::Path,
     name: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let text =
-        std::fs::read_to_string(csv).with_context(|| format!("cannot read {}", csv.display()))?;
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let text = read(csv)?;
+    let history = match history {
+        Some(path) => Some((read(path)?, path.display().to_string())),
+        None => None,
+    };
     let source = csv.display().to_string();
     let name = name.unwrap_or_else(|| {
         output
             .file_stem()
             .map_or("fitted".to_owned(), |s| s.to_string_lossy().into_owned())
     });
-    let fit = mock_api::profile::fit(&text, &source, &name)?;
+    let fit = mock_api::profile::fit_with_history(
+        &text,
+        &source,
+        &name,
+        history.as_ref().map(|(t, o)| (t.as_str(), o.as_str())),
+    )?;
     let toml = fit.to_toml(&source);
     let mut tmp = output.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -69,6 +87,12 @@ fn fit(
     }
     for u in &fit.unmatched {
         eprintln!("not fitted: {u}");
+    }
+    if let Some(h) = &fit.history {
+        eprintln!("capacity: {}", h.how);
+        for w in &h.warnings {
+            eprintln!("warning: {w}");
+        }
     }
     eprintln!(
         "Wrote {} ({} routes fitted, {} rows not fitted)",

@@ -32,6 +32,7 @@
 
 mod de;
 mod fit;
+pub mod history;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -47,7 +48,7 @@ use crate::fault::{FailureKind, FailureRule};
 use crate::latency::LatencyDistribution;
 use crate::route_table::route_keys;
 
-pub use fit::{fit, route_for, Fit, FitError, FittedRow};
+pub use fit::{fit, fit_with_history, route_for, Fit, FitError, FittedRow};
 
 crate::route_table::platform_routes!(route_keys);
 

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-use crate::conn::{self, Arrival, ConnSlot, PeerAddr, SharedStream};
+use crate::conn::{self, Arrival, ConnSlot, PeerAddr, ShapedStream, SharedStream};
 use crate::profile::Profile;
 use crate::state::{AppState, StateOptions};
 use crate::stats::StatsSnapshot;
@@ -243,10 +243,11 @@ async fn serve_connection(
             app.clone().oneshot(req.map(axum::body::Body::new))
         })
     };
+    let shaped = ShapedStream::new(SharedStream(stream.clone()));
     let mut connection = Box::pin(
         hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .serve_connection(TokioIo::new(SharedStream(stream.clone())), service),
+            .serve_connection(TokioIo::new(shaped.clone()), service),
     );
     let mut draining = false;
     let action = loop {
@@ -254,6 +255,9 @@ async fn serve_connection(
             result = connection.as_mut() => {
                 if let Err(e) = result {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    if let Some(status) = shaped.withheld() {
+                        break Some(conn::ConnAction::Garbage(conn::unparsable_head_answer(status, &e.to_string())));
+                    }
                 }
                 break None;
             }

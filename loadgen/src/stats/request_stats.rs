@@ -23,6 +23,10 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new(SIGNIFICANT_DIGITS).unwrap_or_else(|_| unreachable!("3 digits is valid"))
 }
 
+/// Counts a new, empty histogram holds (the size a stripe's row returns to when emptied).
+static SMALL_HISTOGRAM_LEN: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| new_histogram().distinct_values());
+
 /// A row's exact totals, as a report keeps them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RowTotals {
@@ -173,7 +177,17 @@ impl RequestStats {
         self.per_second.clear();
         self.first_request = None;
         self.last_request = None;
-        self.histogram.reset();
+        // A histogram grows to hold the largest time it has seen and never shrinks. A
+        // stripe's row is emptied every second, so one that grew starts small again:
+        // otherwise every (stripe, row) pair would keep the size of the slowest response
+        // it ever recorded, and a long run's memory would creep up as each pair meets
+        // its rare slow ones (stripes x rows x ~100 KB). What a row keeps is then
+        // bounded by one second's traffic, not by the run's length.
+        if self.histogram.distinct_values() > *SMALL_HISTOGRAM_LEN {
+            self.histogram = new_histogram();
+        } else {
+            self.histogram.reset();
+        }
         self.window = None;
         self.run_start = SystemTime::UNIX_EPOCH;
         self.run_last_request = None;

@@ -12,10 +12,15 @@
 //! `guide` profile's p25 points do (the shape between published points is a choice;
 //! the points and the mean are exact). The failure ratio becomes
 //! a 500 with that probability. Rows that match no route are reported, never dropped in
-//! silence. (Locust's history CSV adds nothing a stationary route could reproduce, so
-//! the fit reads the stats CSV only.)
+//! silence. With Locust's stats history ([`fit_with_history`]) the fit also reads the
+//! server's capacity and whether the run was stationary (see [`super::history`]).
 
 use std::collections::BTreeMap;
+
+use locust_csv::StatsRow;
+
+use super::history::HistoryFit;
+use crate::capacity::Capacity;
 
 use super::{Behaviour, Profile, ProfileError, ROUTES};
 use crate::fault::{FailureKind, FailureRule, Trigger};
@@ -76,6 +81,8 @@ pub struct Fit {
     pub fitted: Vec<FittedRow>,
     /// Rows that did not, with why.
     pub unmatched: Vec<String>,
+    /// What the stats history said (capacity, stationarity), when one was given.
+    pub history: Option<HistoryFit>,
 }
 
 impl Fit {
@@ -95,33 +102,61 @@ impl Fit {
         for u in &self.unmatched {
             out.push_str(&format!("#   not fitted: {u}\n"));
         }
+        if let Some(h) = &self.history {
+            out.push_str(&format!("#   capacity: {}\n", h.how));
+            for w in &h.warnings {
+                out.push_str(&format!("#   warning: {w}\n"));
+            }
+        }
         out.push('\n');
         out.push_str(&self.profile.to_toml());
         out
     }
 }
 
-/// One CSV row as read.
-struct Row {
-    line: usize,
-    method: String,
-    name: String,
-    requests: u64,
-    failures: u64,
-    avg_ms: f64,
-    min_ms: f64,
-    max_ms: f64,
-    /// (percentile 0..100, ms) of the non-empty percentile columns.
-    columns: Vec<(f64, f64)>,
-}
-
 /// Fits a profile named `name` to Locust's stats CSV `text` (from `origin`).
 pub fn fit(text: &str, origin: &str, name: &str) -> Result<Fit, FitError> {
+    fit_with_history(text, origin, name, None)
+}
+
+/// Like [`fit`], and with Locust's stats history `(text, origin)` also fits the
+/// capacity and warns of a run that was not stationary (see [`super::history`]).
+pub fn fit_with_history(
+    text: &str,
+    origin: &str,
+    name: &str,
+    history: Option<(&str, &str)>,
+) -> Result<Fit, FitError> {
     let error = |message: String| FitError {
         origin: origin.to_owned(),
         message,
     };
-    let rows = read_rows(text).map_err(error)?;
+    let mut rows = locust_csv::read_stats(text).map_err(|e| error(e.to_string()))?;
+    let history = match history {
+        Some((text, origin)) => {
+            let error = |message: String| FitError {
+                origin: origin.to_owned(),
+                message,
+            };
+            let lines = locust_csv::read_history(text).map_err(|e| error(e.to_string()))?;
+            Some(super::history::analyse(&lines).map_err(error)?)
+        }
+        None => None,
+    };
+    // A saturated run's percentiles hold queueing; the fitted capacity queues again, so
+    // the routes get the unsaturated service time: every time scaled by one factor.
+    if let Some(h) = history.as_ref().filter(|h| h.workers.is_some()) {
+        let whole_run = rows
+            .iter()
+            .find(|r| r.is_aggregated())
+            .map_or(0.0, |r| r.avg_ms);
+        if whole_run > h.service_ms && h.service_ms > 0.0 {
+            let f = h.service_ms / whole_run;
+            for r in &mut rows {
+                scale(r, f);
+            }
+        }
+    }
     let mut profile = Profile::builtin("guide").map_err(|e| error(e.to_string()))?;
     profile.name = name.to_owned();
     profile.description = format!("Fitted to the Locust statistics in {origin}.");
@@ -130,7 +165,7 @@ pub fn fit(text: &str, origin: &str, name: &str) -> Result<Fit, FitError> {
     let mut unmatched = Vec::new();
     for row in rows {
         let label = format!("{} {}", row.method, row.name);
-        if row.method.is_empty() && row.name == "Aggregated" {
+        if row.is_aggregated() {
             continue;
         }
         let Some(route) = route_for(&row.method, &row.name) else {
@@ -181,6 +216,12 @@ pub fn fit(text: &str, origin: &str, name: &str) -> Result<Fit, FitError> {
             fail_ratio,
         });
     }
+    if let Some(workers) = history.as_ref().and_then(|h| h.workers) {
+        profile.capacity = Some(Capacity {
+            workers: Some(workers),
+            ..Capacity::default()
+        });
+    }
     profile
         .validate()
         .map_err(|e: ProfileError| error(format!("the fitted profile is invalid: {e}")))?;
@@ -188,17 +229,29 @@ pub fn fit(text: &str, origin: &str, name: &str) -> Result<Fit, FitError> {
         profile,
         fitted,
         unmatched,
+        history,
     })
+}
+
+/// Multiplies every time of `row` by `f`.
+fn scale(row: &mut StatsRow, f: f64) {
+    row.avg_ms *= f;
+    row.min_ms *= f;
+    row.max_ms *= f;
+    for p in &mut row.percentiles {
+        p.1 *= f;
+    }
 }
 
 /// The row's latency: a lognormal when it fits within Locust's rounding, else the
 /// quantile table (with a p25 point that sets its mean).
-fn fit_latency(row: &Row) -> (LatencyDistribution, String, Vec<(f64, f64)>) {
+fn fit_latency(row: &StatsRow) -> (LatencyDistribution, String, Vec<(f64, f64)>) {
     let mut points = vec![(0.0, row.min_ms)];
+    // Percent, rounded to the column's own digits (`99.99%`), not 0.9999 x 100.
     points.extend(
-        row.columns
+        row.percentiles
             .iter()
-            .copied()
+            .map(|&(q, ms)| ((q * 1e4).round() / 1e2, ms))
             .filter(|(p, _)| *p > 0.0 && *p < 100.0),
     );
     points.push((100.0, row.max_ms));
@@ -311,73 +364,6 @@ fn locust_rounding(ms: f64) -> f64 {
         x if x < 10_000.0 => 50.0,
         _ => 500.0,
     }
-}
-
-/// Reads the rows of Locust's stats CSV.
-fn read_rows(text: &str) -> Result<Vec<Row>, String> {
-    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("line 1: {e}"))?
-        .clone();
-    let column = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| {
-            format!("line 1: no column {name:?}; expected Locust's stats CSV (Type,Name,Request Count,...)")
-        })
-    };
-    let (ty, name, count, fails, avg, min, max) = (
-        column("Type")?,
-        column("Name")?,
-        column("Request Count")?,
-        column("Failure Count")?,
-        column("Average Response Time")?,
-        column("Min Response Time")?,
-        column("Max Response Time")?,
-    );
-    let percentiles: Vec<(f64, usize)> = headers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| Some((h.strip_suffix('%')?.parse::<f64>().ok()?, i)))
-        .collect();
-    let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = record.map_err(|e| format!("line {line}: {e}"))?;
-        let field = |at: usize| record.get(at).unwrap_or("").trim();
-        let number = |at: usize| -> Result<f64, String> {
-            let v = field(at);
-            v.parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| {
-                    format!(
-                        "line {line}, column {:?}: {v:?} is not a number of 0 or more",
-                        &headers[at]
-                    )
-                })
-        };
-        let requests = number(count)? as u64;
-        let mut columns = Vec::new();
-        if requests > 0 {
-            for &(p, at) in &percentiles {
-                if !matches!(field(at), "" | "N/A") {
-                    columns.push((p, number(at)?));
-                }
-            }
-        }
-        rows.push(Row {
-            line,
-            method: field(ty).to_owned(),
-            name: field(name).to_owned(),
-            requests,
-            failures: number(fails)? as u64,
-            avg_ms: number(avg)?,
-            min_ms: number(min)?,
-            max_ms: number(max)?,
-            columns,
-        });
-    }
-    Ok(rows)
 }
 
 #[cfg(test)]

@@ -1,5 +1,11 @@
 //! `GET /api/data/historical?ticker=&start=&end=`: one OHLCV bar per trading day,
 //! deterministic for (ticker, date), a year being about 260 rows.
+//!
+//! Every range the document allows is answered, so no rule depends on today's date or
+//! on the two dates together: a start after the end is an empty range (no bars), and a
+//! range longer than [`MAX_RANGE_DAYS`] is answered in pages (its first days, with the
+//! day to ask from next). Dates outside the data's years are refused, and the document
+//! states those years in the dates' pattern.
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -8,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{ApiError, Json, Query};
 use crate::market::{self, Bar};
 
-/// The longest range one request may ask for, in days.
+/// The most days one answer covers; a longer range is answered in pages.
 pub(crate) const MAX_RANGE_DAYS: i64 = 3660;
 
 /// Query of `GET /api/data/historical`.
@@ -16,11 +22,11 @@ pub(crate) const MAX_RANGE_DAYS: i64 = 3660;
 pub(crate) struct HistoricalQuery {
     /// Ticker symbol.
     pub ticker: String,
-    /// First day, YYYY-MM-DD (default: a year before `end`).
-    #[param(format = Date)]
+    /// First day, YYYY-MM-DD, 1970..=2100 (default: a year before `end`).
+    #[param(format = Date, pattern = r"^(19[7-9][0-9]|20[0-9][0-9]|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     pub start: Option<String>,
-    /// Last day, YYYY-MM-DD (default: today).
-    #[param(format = Date)]
+    /// Last day, YYYY-MM-DD, 1970..=2100 (default: today). A start after it is an empty range.
+    #[param(format = Date, pattern = r"^(19[7-9][0-9]|20[0-9][0-9]|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     pub end: Option<String>,
 }
 
@@ -31,8 +37,12 @@ pub(crate) struct Historical {
     pub ticker: String,
     /// First day asked for.
     pub start: String,
-    /// Last day asked for.
+    /// Last day answered: the end asked for, or the page's last day.
     pub end: String,
+    /// The day to ask from for the rest of a range longer than 3660 days; absent when the
+    /// range was answered whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_start: Option<String>,
     /// Always `1d`.
     pub interval: &'static str,
     /// Number of bars.
@@ -63,7 +73,7 @@ fn parse_date(field: &str, value: &str) -> Result<NaiveDate, ApiError> {
 /// Daily OHLCV bars for a ticker over a date range.
 #[utoipa::path(get, path = "/api/data/historical", tag = "data", params(HistoricalQuery),
     responses((status = 200, body = Historical), (status = 404, description = "Unknown ticker", body = crate::error::ErrorBody),
-              (status = 422, description = "Bad date or range", body = crate::error::ErrorBody)))]
+              (status = 422, description = "A date that is not one, or outside 1970..=2100", body = crate::error::ErrorBody)))]
 pub(crate) async fn historical(
     Query(q): Query<HistoricalQuery>,
 ) -> Result<Json<Historical>, ApiError> {
@@ -78,23 +88,27 @@ pub(crate) async fn historical(
         Some(s) => parse_date("start", s)?,
         None => end - chrono::Duration::days(365),
     };
-    if start > end {
-        return Err(ApiError::invalid(format!(
-            "start {start} is after end {end}"
-        )));
-    }
-    let days = (end - start).num_days();
-    if days > MAX_RANGE_DAYS {
-        return Err(ApiError::invalid(format!(
-            "range of {days} days is too long (at most {MAX_RANGE_DAYS})"
-        )));
-    }
+    // A page ends MAX_RANGE_DAYS after its start (both days included).
+    let page_end = start + chrono::Duration::days(MAX_RANGE_DAYS - 1);
+    let (end, next_start) = if end > page_end {
+        (
+            page_end,
+            Some((page_end + chrono::Duration::days(1)).to_string()),
+        )
+    } else {
+        (end, None)
+    };
     // Generating ~2600 bars is well under a millisecond; no need to leave the runtime.
-    let data = market::bars(info, start, end);
+    let data = if start > end {
+        Vec::new()
+    } else {
+        market::bars(info, start, end)
+    };
     Ok(Json(Historical {
         ticker: symbol,
         start: start.to_string(),
         end: end.to_string(),
+        next_start,
         interval: "1d",
         count: data.len(),
         data,

@@ -233,6 +233,7 @@ pub(crate) struct TrainRequest {
     pub model_type: ModelType,
     /// Days of history to learn from (the platform uses 30, 60, 90 or 180; 1..=3650 accepted).
     #[schema(minimum = 1, maximum = 3650)]
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub lookback_days: u32,
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod jobs;
 pub(crate) mod ml;
 pub(crate) mod portfolio;
 pub(crate) mod trading;
+pub(crate) mod whole;
 
 use axum::routing::MethodFilter;
 use axum::Router;

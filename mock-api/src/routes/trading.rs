@@ -31,6 +31,7 @@ pub(crate) enum OrderType {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct TradeRequest {
     /// The trading client.
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub client_id: i64,
     /// Ticker symbol, one of the universe's (lower case and spaces around it are
     /// accepted too).
@@ -41,6 +42,7 @@ pub(crate) struct TradeRequest {
     pub ticker: String,
     /// Shares, 1..=1000000.
     #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(deserialize_with = "super::whole::deserialize")]
     pub quantity: i64,
     /// `buy` or `sell`.
     pub side: Side,

@@ -138,5 +138,31 @@ async fn every_error_is_json_and_a_declared_oversized_body_is_refused_at_once() 
     .await;
     assert_eq!(status, 413);
     json(status, &head, &body, "body_too_large");
+    // Heads hyper refuses before the router sees them (its own answer is an empty 400):
+    // a Content-Length that is no number, two that disagree, a bad header or version.
+    for (head, why) in [
+        (
+            "POST /api/ml/train HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: abc",
+            "content-length",
+        ),
+        (
+            "POST /api/ml/train HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3",
+            "content-length",
+        ),
+        ("GET /health HTTP/1.1\r\nBad Header: x", "header"),
+        ("GET /health HTTP/9.9", "version"),
+    ] {
+        let (status, answer, body) = exchange(addr, head, b"{}").await;
+        assert_eq!(status, 400, "{head:?}: {answer}");
+        json(status, &answer, &body, "bad_request");
+        assert!(
+            body.contains("the request head could not be read") && body.contains(why),
+            "{head:?}: {body}"
+        );
+        assert!(answer.contains("connection: close"), "{answer}");
+    }
+    // The server still answers afterwards.
+    let (status, _, _) = exchange(addr, "GET /health HTTP/1.1", b"").await;
+    assert_eq!(status, 200);
     server.shutdown().await.unwrap();
 }

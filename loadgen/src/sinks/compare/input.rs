@@ -73,78 +73,48 @@ pub fn from_report(report: &JsonReport, source: String) -> Result<RunFigures, St
     })
 }
 
-/// Locust's stats CSV: `Type,Name,Request Count,Failure Count,...,50%,...,100%`.
+/// Locust's stats CSV: `Type,Name,Request Count,Failure Count,...,50%,...,100%`; the
+/// percentile columns loadgen reports are kept, any others ignored.
 pub fn from_locust_csv(text: &str, source: String) -> Result<RunFigures, String> {
-    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("line 1: {e}"))?
-        .clone();
-    let column = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| {
-            format!("line 1: no column {name:?}; expected a loadgen JSON report or Locust's stats CSV (Type,Name,Request Count,...)")
-        })
-    };
-    let (ty, name, count, fails, avg, min) = (
-        column("Type")?,
-        column("Name")?,
-        column("Request Count")?,
-        column("Failure Count")?,
-        column("Average Response Time")?,
-        column("Min Response Time")?,
-    );
-    let percentiles: Vec<(f64, usize)> = PERCENTILES_TO_REPORT
-        .iter()
-        .filter_map(|&q| {
-            let label = format!("{}%", (q * 1e4).round() / 1e2);
-            Some((q, headers.iter().position(|h| h == label)?))
-        })
-        .collect();
-    if percentiles.is_empty() {
-        return Err("line 1: no percentile columns (50%, ..., 100%)".into());
-    }
-    let mut rows = Vec::new();
+    let rows = locust_csv::read_stats(text).map_err(|e| match e {
+        locust_csv::CsvError::MissingColumn { .. } => format!("{e}, or a loadgen JSON report"),
+        e => e.to_string(),
+    })?;
+    let mut figures = Vec::new();
     let mut aggregated = None;
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = record.map_err(|e| format!("line {line}: {e}"))?;
-        let field = |at: usize| record.get(at).unwrap_or("");
-        let number = |at: usize, what: &str| -> Result<f64, String> {
-            field(at)
-                .parse::<f64>()
-                .map_err(|_| format!("line {line}: {what} is {:?}, expected a number", field(at)))
-        };
-        let requests = number(count, "Request Count")? as u64;
-        let columns = if requests == 0 {
-            Vec::new()
-        } else {
-            percentiles
-                .iter()
-                .map(|&(q, at)| Ok((q, number(at, &format!("the {}% column", q * 100.0))?)))
-                .collect::<Result<Vec<_>, String>>()?
-        };
-        let figures = RowFigures {
-            method: field(ty).to_owned(),
-            name: field(name).to_owned(),
-            requests,
-            failures: number(fails, "Failure Count")? as u64,
-            avg_ms: number(avg, "Average Response Time")?,
+    for row in rows {
+        let columns: Vec<(f64, f64)> = PERCENTILES_TO_REPORT
+            .iter()
+            .filter_map(|&q| Some((q, row.percentile(q)?)))
+            .collect();
+        if row.requests > 0 && columns.is_empty() {
+            return Err(format!(
+                "line {}: no percentile columns (50%, ..., 100%)",
+                row.line
+            ));
+        }
+        let f = RowFigures {
+            requests: row.requests,
+            failures: row.failures,
+            avg_ms: row.avg_ms,
             sd_ms: None,
             latency: Latency::Locust {
                 columns,
-                min_ms: number(min, "Min Response Time")?,
+                min_ms: row.min_ms,
             },
+            method: row.method,
+            name: row.name,
         };
-        if figures.name == AGGREGATED_NAME && figures.method.is_empty() {
-            aggregated = Some(figures);
+        if f.name == AGGREGATED_NAME && f.method.is_empty() {
+            aggregated = Some(f);
         } else {
-            rows.push(figures);
+            figures.push(f);
         }
     }
     let aggregated = aggregated.ok_or("no Aggregated row (Locust writes it last)")?;
     Ok(RunFigures {
         source,
-        rows,
+        rows: figures,
         aggregated,
     })
 }
@@ -171,7 +141,10 @@ mod tests {
     fn bad_files_are_refused_with_where_and_what() {
         let bad_number = REFERENCE.replacen(",27,2,", ",lots,2,", 1);
         let e = from_locust_csv(&bad_number, "x".into()).unwrap_err();
-        assert!(e.starts_with("line 2: Request Count is \"lots\""), "{e}");
+        assert!(
+            e.starts_with("line 2, column \"Request Count\": \"lots\""),
+            "{e}"
+        );
         let no_agg: String = REFERENCE
             .lines()
             .filter(|l| !l.contains("Aggregated"))
@@ -181,7 +154,10 @@ mod tests {
             .unwrap_err()
             .contains("no Aggregated row"));
         let e = from_locust_csv("a,b\n1,2\n", "x".into()).unwrap_err();
-        assert!(e.contains("no column \"Type\""), "{e}");
+        assert!(
+            e.contains("no column \"Type\"") && e.ends_with("or a loadgen JSON report"),
+            "{e}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.json");
         std::fs::write(&path, "{\"format\": 3}").unwrap();
