@@ -1,8 +1,8 @@
 //! The harness's end-to-end tests, one binary so they are linked once and run side by
 //! side: the checks on real runs and their deliberate breakages, baselines and bands,
-//! the capacity families, `loadgen compare`, `mock-api profile fit`, real Locust
-//! (`harness locust`, the shared locustfile, distributed runs with loadgen as a worker)
-//! and the PostgreSQL path.
+//! the capacity families, `loadgen compare`, `mock-api profile fit` (and `--history` on
+//! real Locust runs), real Locust (`harness locust`, the shared locustfile, distributed
+//! runs with loadgen as a worker) and the PostgreSQL path.
 
 mod bands;
 mod capacity;
@@ -10,6 +10,7 @@ mod checks;
 mod compare;
 mod distributed;
 mod fit;
+mod fit_history;
 mod locust;
 mod locustfile;
 mod postgres;

@@ -57,7 +57,6 @@ pub fn assert_passes(table: &CheckTable, name: &str) {
 }
 
 /// Fails with `reason` (which says how to install Locust) when `locust` is not on PATH.
-#[allow(dead_code)] // used by the binaries that run Locust, not by every one
 pub fn require_locust(reason: &str) {
     let found = std::process::Command::new("locust")
         .arg("--version")
@@ -67,7 +66,6 @@ pub fn require_locust(reason: &str) {
 }
 
 /// loadgen's binary, built beside these tests by `cargo test --workspace`.
-#[allow(dead_code)] // used by the binaries that run loadgen as a program, not by every one
 pub fn loadgen_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test path");
     let dir = exe.parent().and_then(Path::parent).expect("target folder");

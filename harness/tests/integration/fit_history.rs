@@ -11,8 +11,7 @@
 //! worker: inside the half worker that rounding allows (with 50 ms of service the same
 //! overhead added 0.9 of one, which is why the service time is long).
 
-#[allow(dead_code)] // the helpers of the other test binaries
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
