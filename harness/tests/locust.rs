@@ -13,7 +13,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use harness::locust::run::{execute, LocustEvidence};
@@ -243,19 +242,6 @@ async fn loadgens_binary_passes_through_the_same_path() {
     assert_passes(&table, "task mix ACISAPIUser");
 }
 
-/// Runs the harness binary with `args`; returns (exit code, stdout, stderr).
-fn harness(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .output()
-        .expect("harness runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 #[ignore = "needs Locust: pip install locust==2.47.0 and put it on PATH"]
 fn bad_input_stops_with_a_clear_message_and_exit_code_2() {
@@ -283,7 +269,7 @@ fn bad_input_stops_with_a_clear_message_and_exit_code_2() {
     for (args, says) in cases {
         let mut all = vec!["locust", "-t", "3s", "-u", "2", "--profile", "fast"];
         all.extend(args.iter().copied());
-        let (code, stdout, stderr) = harness(&all);
+        let (code, stdout, stderr) = support::harness_program(&all);
         assert_eq!(code, Some(2), "{all:?}: {stderr}");
         assert!(
             stderr.contains(says),
