@@ -2,6 +2,11 @@
 //! tolerance that decides between them (derived from the sample size or from a measured
 //! overhead, never picked to pass) and a verdict. A [`CheckTable`] prints them in the
 //! order they were made.
+//!
+//! A skipped check is its own outcome: it is neither a pass nor a failure, so a table
+//! with a skip has not "all passed" (a claim that could not be checked was not shown),
+//! and a negative control that expects a failure must see [`Verdict::Fail`], not merely
+//! something other than a pass.
 
 use std::fmt::Write as _;
 
@@ -82,6 +87,8 @@ impl Check {
 pub struct CheckTable {
     /// The checks.
     pub checks: Vec<Check>,
+    /// Lines printed after the checks, before the counts (how the budget was split).
+    pub notes: Vec<String>,
 }
 
 impl CheckTable {
@@ -95,9 +102,41 @@ impl CheckTable {
         self.checks.iter().filter(|c| c.failed())
     }
 
-    /// Whether no check failed.
+    /// The skipped checks.
+    pub fn skipped(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.verdict == Verdict::Skip)
+    }
+
+    /// Whether there are checks and every one passed: a failed or a skipped check
+    /// (one that could not be made) makes this false.
     pub fn all_passed(&self) -> bool {
-        self.failures().next().is_none()
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.verdict == Verdict::Pass)
+    }
+
+    /// The last line of a run's report: every check passed, which failed, or which
+    /// could not be made.
+    pub fn verdict_line(&self, title: &str) -> String {
+        let names = |it: &mut dyn Iterator<Item = &Check>| {
+            it.map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+        };
+        if self.all_passed() {
+            format!("harness {title}: every check passed")
+        } else if self.failures().next().is_some() {
+            format!("harness {title}: FAILED: {}", names(&mut self.failures()))
+        } else if self.checks.is_empty() {
+            format!("harness {title}: NOT CONFIRMED: no check was made")
+        } else {
+            format!(
+                "harness {title}: NOT CONFIRMED: no check failed, but these could not be made: {}",
+                names(&mut self.skipped())
+            )
+        }
+    }
+
+    /// The program's exit code for this table: 0 when every check passed, 1 when any
+    /// failed or could not be made.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(!self.all_passed())
     }
 
     /// The check with this exact name.
@@ -124,6 +163,12 @@ impl CheckTable {
             );
             for line in wrap(&details, RENDER_WIDTH - DETAIL_INDENT.len()) {
                 let _ = writeln!(out, "{DETAIL_INDENT}{line}");
+            }
+        }
+        for note in &self.notes {
+            out.push('\n');
+            for line in wrap(note, RENDER_WIDTH) {
+                let _ = writeln!(out, "{line}");
             }
         }
         let (pass, fail, skip) = self.counts();
@@ -172,6 +217,8 @@ mod tests {
         ]);
         assert_eq!(t.counts(), (1, 1, 1));
         assert!(!t.all_passed());
+        assert_eq!(t.exit_code(), 1);
+        assert_eq!(t.verdict_line("guide"), "harness guide: FAILED: b");
         assert_eq!(
             t.failures().map(|c| c.name.as_str()).collect::<Vec<_>>(),
             ["b"]
@@ -183,6 +230,26 @@ mod tests {
         );
         assert!(text.contains("\nSKIP  c\n"), "{text}");
         assert!(text.ends_with("1 passed, 1 failed, 1 skipped\n"), "{text}");
+    }
+
+    /// A skip is not a pass: a table whose only non-pass is a skip has not all passed,
+    /// and says which check could not be made.
+    #[test]
+    fn a_skip_is_neither_a_pass_nor_a_failure() {
+        let mut t = CheckTable::default();
+        assert!(!t.all_passed(), "an empty table confirms nothing");
+        t.extend([Check::new("a", "1", "1", "exact", true)]);
+        assert!(t.all_passed());
+        assert_eq!(t.exit_code(), 0);
+        assert_eq!(t.verdict_line("guide"), "harness guide: every check passed");
+        t.extend([Check::skip("c", "no data")]);
+        assert!(!t.all_passed());
+        assert_eq!(t.failures().count(), 0);
+        assert_eq!(t.exit_code(), 1);
+        assert_eq!(
+            t.verdict_line("guide"),
+            "harness guide: NOT CONFIRMED: no check failed, but these could not be made: c"
+        );
     }
 
     /// Long details wrap beneath the check at 120 columns, every word kept.

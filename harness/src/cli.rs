@@ -2,7 +2,8 @@
 //! `--time-scale`, `--users`, `--duration` and `--database`, turned once into a
 //! [`RunSpec`] (`harness capacity` and `harness bands` run fixed sets of runs); then
 //! [`run`] executes it, prints the tables and the checks, and returns the exit code
-//! (0 when every check passed, 1 otherwise).
+//! (0 when every check passed, 1 when any failed or could not be made; 2, from the
+//! binary, when the run itself could not be made).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -239,18 +240,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     out.push_str("Checks\n");
     out.push_str(&table.render());
     print!("{out}");
-    if table.all_passed() {
-        println!("harness {}: every check passed", spec.mode.name());
-        Ok(ExitCode::SUCCESS)
-    } else {
-        let failed: Vec<&str> = table.failures().map(|c| c.name.as_str()).collect();
-        println!(
-            "harness {}: FAILED: {}",
-            spec.mode.name(),
-            failed.join(", ")
-        );
-        Ok(ExitCode::from(1))
-    }
+    println!("{}", table.verdict_line(spec.mode.name()));
+    Ok(ExitCode::from(table.exit_code()))
 }
 
 /// `harness locust`'s spec and its title (`locust` or `locust guide`).
@@ -316,11 +307,7 @@ fn run_locust(cli: &Cli, args: &LocustArgs) -> Result<ExitCode, CliError> {
     out.push_str(&crate::locust::report::rows(&evidence));
     out.push_str(&crate::locust::report::checks(&table, &title));
     print!("{out}");
-    Ok(if table.all_passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(ExitCode::from(table.exit_code()))
 }
 
 /// `harness bands`: every band run with `seed`, their checks printed.
@@ -334,14 +321,8 @@ fn run_bands(seed: u64) -> Result<ExitCode, CliError> {
     );
     let table = runtime.block_on(crate::checks::bands::run_all(seed))?;
     println!("Baselines and criteria (seed {seed})\n{}", table.render());
-    if table.all_passed() {
-        println!("harness bands: every check passed");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        let failed: Vec<&str> = table.failures().map(|c| c.name.as_str()).collect();
-        println!("harness bands: FAILED: {}", failed.join(", "));
-        Ok(ExitCode::from(1))
-    }
+    println!("{}", table.verdict_line("bands"));
+    Ok(ExitCode::from(table.exit_code()))
 }
 
 /// `harness capacity`: every capacity family with `seed`, their checks printed.
@@ -355,14 +336,8 @@ fn run_capacity(seed: u64) -> Result<ExitCode, CliError> {
     );
     let table = runtime.block_on(crate::checks::capacity::run_all(seed))?;
     println!("Capacity checks (seed {seed})\n{}", table.render());
-    if table.all_passed() {
-        println!("harness capacity: every check passed");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        let failed: Vec<&str> = table.failures().map(|c| c.name.as_str()).collect();
-        println!("harness capacity: FAILED: {}", failed.join(", "));
-        Ok(ExitCode::from(1))
-    }
+    println!("{}", table.verdict_line("capacity"));
+    Ok(ExitCode::from(table.exit_code()))
 }
 
 #[cfg(test)]

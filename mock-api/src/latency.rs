@@ -32,6 +32,8 @@
 //! ```
 
 mod base;
+#[cfg(test)]
+mod closed_forms;
 mod math;
 mod moments;
 #[cfg(test)]

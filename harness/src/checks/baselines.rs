@@ -1,40 +1,42 @@
 //! Baselines: loadgen's own classification (its `baseline` module, the guide's table)
-//! of each row's average, 95th and 99th percentile and error rate lands in a band that
-//! the configured profile allows. The run is time-scaled, so the table's times are
-//! scaled by the same factor before loadgen classifies its wall-time snapshot.
+//! of each row's average lands in a band that the configured profile allows. The run is
+//! time-scaled, so the table's times are scaled by the same factor before loadgen
+//! classifies its wall-time snapshot.
 //!
-//! The expected band is not one band but every band the metric can reach when the
-//! system is correct: the percentiles' intervals are the latency checks' intervals,
-//! the error rate's is the binomial region of the configured failure probability, and
-//! the average's is the configured mean plus or minus z standard errors (the standard
+//! The expected band is not one band but every band the average can reach when the
+//! system is correct: the configured mean plus or minus z standard errors (the standard
 //! deviation integrated from the profile's quantile function), plus the measured
 //! overheads upward. A band outside that set is a misjudgement.
-//! Requests/s depend on the users and their waits, not on the profile: not judged here.
+//! The table's p95, p99 and error rate are not judged here: their intervals are the
+//! latency and failure checks' own, with the same numbers, so a check of their bands
+//! would repeat those claims. Requests/s depend on the users and their waits, not on
+//! the profile: not judged here.
 
 use loadgen::baseline::{self, Band, Baselines, Metric};
 use loadgen::stats::RequestStats;
 use statrs::distribution::{ContinuousCDF, Normal};
 
-use super::latency::{quantile_interval, server_histogram};
+use super::latency::server_histogram;
 use super::{sci, Ctx};
 use crate::check::Check;
-use crate::stat::{binomial_acceptance, sum_lower};
+use crate::stat::sum_lower;
 
 /// Metrics judged per row (each a statistical test).
-const METRICS: [Metric; 4] = [
-    Metric::AvgMs,
-    Metric::P95Ms,
-    Metric::P99Ms,
-    Metric::ErrorRatePercent,
-];
+const METRICS: [Metric; 1] = [Metric::AvgMs];
 
-/// Statistical tests this family makes.
+/// Statistical tests this family makes: one per row whose times the profile sets.
 pub(super) fn planned(ctx: &Ctx<'_>) -> usize {
     ctx.rows()
         .iter()
-        .filter(|(r, route)| route.is_some() && r.num_requests() > 0)
+        .filter(|(r, route)| judged(ctx, r, *route).is_some())
         .count()
         * METRICS.len()
+}
+
+/// The route of a row this family judges: one with requests whose times the profile
+/// sets (hangs and dribbles set their own).
+fn judged(ctx: &Ctx<'_>, row: &RequestStats, route: Option<&'static str>) -> Option<&'static str> {
+    route.filter(|r| row.num_requests() > 0 && !super::latency::timing_altered(ctx, r))
 }
 
 /// The guide's table with its times multiplied by `f` (and its rates divided by it).
@@ -58,10 +60,9 @@ pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let report = baseline::evaluate(&ctx.ev.outcome.snapshot, &table);
     let mut out = Vec::new();
     for ((row, route), bands) in ctx.rows().into_iter().zip(&report.rows) {
-        let Some(route) = route else { continue };
-        if row.num_requests() == 0 {
+        let Some(route) = judged(ctx, row, route) else {
             continue;
-        }
+        };
         for metric in METRICS {
             let name = format!("baseline {} {} {}", row.method, row.name, metric.short());
             let cell = bands.cell(metric);
@@ -112,31 +113,6 @@ fn interval(
     let server = server_histogram(ctx, route).filter(|h| !h.is_empty());
     let n = row.num_requests();
     match metric {
-        Metric::P95Ms | Metric::P99Ms => {
-            let p = if metric == Metric::P95Ms { 0.95 } else { 0.99 };
-            quantile_interval(ctx, row, route, server.as_ref(), p)
-                .map(|(lo, hi, _, how)| (lo, hi, how))
-        }
-        Metric::ErrorRatePercent => {
-            let rules = &ctx.exp.profile.behaviour(route).failures;
-            let mut p = 0.0;
-            for rule in rules {
-                match rule.trigger {
-                    mock_api::fault::Trigger::Probability(q) => p += q,
-                    mock_api::fault::Trigger::Every(_) => return None,
-                }
-            }
-            let (lo, hi) = binomial_acceptance(n, p.min(1.0), ctx.alpha);
-            Some((
-                lo as f64 * 100.0 / n as f64,
-                hi as f64 * 100.0 / n as f64,
-                format!(
-                    "binomial region of {:.2}% (alpha={})",
-                    p * 100.0,
-                    sci(ctx.alpha)
-                ),
-            ))
-        }
         Metric::AvgMs => {
             if super::latency::timing_altered(ctx, route) {
                 return None;
@@ -163,15 +139,21 @@ fn interval(
                     "timer",
                 ),
             };
-            Some((
+            let (lo, hi) = (
                 ((mean - half) * f).max(0.0),
                 (mean + half) * f + late + overhead,
+            );
+            Some((
+                lo,
+                hi,
                 format!(
-                    "mean {mean:.0} ms +- {half:.0} ms (z={z:.2}, sd {sd:.0} ms) + {late:.2} ms {source} + {overhead:.2} ms overhead (wall)"
+                    "mean {mean:.0} ms +- {half:.0} ms (z={z:.2}, sd {sd:.0} ms) + {late:.2} ms {source} + {overhead:.2} ms overhead (wall; alpha={}); {}",
+                    sci(ctx.alpha),
+                    super::power::shift(mean * f, lo, hi, n)
                 ),
             ))
         }
-        Metric::Rps => None,
+        _ => None,
     }
 }
 

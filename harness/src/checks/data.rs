@@ -1,6 +1,7 @@
 //! Data: every trade loadgen saw succeed is a row in the database, and no failed one
 //! is. The mock writes a trade only on success (a failed trade skips the handler), so
-//! the successful trade responses equal the trade rows written during the run, exactly.
+//! the successful trade responses equal the trade rows written during the run, exactly
+//! (none when the run sent no trade).
 
 use super::Ctx;
 use crate::check::Check;
@@ -14,9 +15,6 @@ pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
         .iter()
         .filter(|(_, route)| *route == Some(TRADE_ROUTE))
         .collect();
-    if trades.is_empty() {
-        return vec![Check::skip("data trades written", "the run sent no trade")];
-    }
     let succeeded: u64 = trades
         .iter()
         .map(|(r, _)| r.num_requests() - r.num_failures())

@@ -87,7 +87,11 @@ pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
                         format!("failures {label} {kind} rate"),
                         format!("{:.2}% of {n}", p * 100.0),
                         format!("{:.2}% ({k})", 100.0 * k as f64 / n.max(1) as f64),
-                        format!("{lo}..{hi} failures (binomial, alpha={})", sci(ctx.alpha)),
+                        format!(
+                            "{lo}..{hi} failures (binomial, alpha={}); {}",
+                            sci(ctx.alpha),
+                            super::power::shift(p * n as f64, lo as f64, hi as f64, n)
+                        ),
                         (lo..=hi).contains(&k),
                     ));
                 }

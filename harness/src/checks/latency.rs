@@ -69,8 +69,11 @@ pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
             continue;
         }
         let server = server_histogram(ctx, route).filter(|h| !h.is_empty());
-        for p in PERCENTILES {
-            out.push(vs_profile(ctx, row, route, server.as_ref(), p));
+        // Hangs and dribbles set these times, not the profile: no claim to make.
+        if !timing_altered(ctx, route) {
+            for p in PERCENTILES {
+                out.push(vs_profile(ctx, row, route, server.as_ref(), p));
+            }
         }
         for p in PERCENTILES {
             out.push(match &server {
@@ -211,7 +214,12 @@ fn vs_profile(
         name,
         ms(expected),
         format!("{} (n={})", ms(measured / f), row.num_requests()),
-        format!("{}..{} = {how}", ms(lower / f), ms(upper / f)),
+        format!(
+            "{}..{} = {how}; {}",
+            ms(lower / f),
+            ms(upper / f),
+            super::power::shift(expected * f, lower, upper, row.num_requests())
+        ),
         measured >= lower && measured <= upper,
     )
 }

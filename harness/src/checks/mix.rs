@@ -74,7 +74,18 @@ pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
             name,
             expected,
             format!("{measured} (n={n} tasks, chi2={stat:.2})"),
-            format!("chi2 <= {critical:.2} (df={df}, alpha={})", sci(ctx.alpha)),
+            format!(
+                "chi2 <= {critical:.2} (df={df}, alpha={}); {}",
+                sci(ctx.alpha),
+                super::power::share_shift(&weights, critical, df, n).map_or_else(
+                    || "no share to move".to_owned(),
+                    |d| format!(
+                        "detects {:.1} points of share moved between the two heaviest tasks at n={}",
+                        d * 100.0,
+                        super::power::count(n)
+                    )
+                )
+            ),
             stat <= critical,
         ));
     }

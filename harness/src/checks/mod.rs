@@ -1,7 +1,9 @@
 //! Every check, one module per family, evaluated from a run's [`Evidence`] against an
-//! [`Expectation`]. Statistical checks share the run's false-failure budget
-//! ([`crate::stat::ALPHA_PER_RUN`]) evenly: each family first says how many
-//! statistical tests it will make, then each test gets `budget / total` (Bonferroni).
+//! [`Expectation`]. Statistical checks share the run's family-wise error rate
+//! ([`crate::stat::FAMILY_WISE_ALPHA`]) evenly: each family first says how many
+//! independent statistical claims it will make, then each gets `rate / total`
+//! (Bonferroni), and each prints the shift it could detect at its sample size
+//! ([`power`]). No check repeats another's numbers, so the table's total counts claims.
 
 pub mod bands;
 mod baselines;
@@ -10,6 +12,7 @@ mod data;
 pub(crate) mod failures;
 mod latency;
 mod mix;
+pub(crate) mod power;
 mod reports;
 mod spawn;
 pub(crate) mod split;
@@ -20,7 +23,7 @@ use loadgen::stats::RequestStats;
 use crate::check::CheckTable;
 use crate::config::Expectation;
 use crate::run::Evidence;
-use crate::stat::ALPHA_PER_RUN;
+use crate::stat::FAMILY_WISE_ALPHA;
 
 /// What every family reads: the evidence, the expectation and the share of the budget
 /// each statistical test gets.
@@ -64,7 +67,7 @@ pub fn evaluate(ev: &Evidence, exp: &Expectation) -> CheckTable {
     let probe = Ctx {
         ev,
         exp,
-        alpha: ALPHA_PER_RUN,
+        alpha: FAMILY_WISE_ALPHA,
     };
     let planned = mix::planned(&probe)
         + waits::planned(&probe)
@@ -75,7 +78,7 @@ pub fn evaluate(ev: &Evidence, exp: &Expectation) -> CheckTable {
     let ctx = Ctx {
         ev,
         exp,
-        alpha: ALPHA_PER_RUN / planned.max(1) as f64,
+        alpha: FAMILY_WISE_ALPHA / planned.max(1) as f64,
     };
     let mut table = CheckTable::default();
     table.extend(split::checks(&ctx));
@@ -87,7 +90,17 @@ pub fn evaluate(ev: &Evidence, exp: &Expectation) -> CheckTable {
     table.extend(data::checks(&ctx));
     table.extend(reports::checks(&ctx));
     table.extend(baselines::checks(&ctx));
+    table.notes.push(budget_note(planned, ctx.alpha));
     table
+}
+
+/// How the run's family-wise error rate was split.
+pub(crate) fn budget_note(claims: usize, alpha: f64) -> String {
+    format!(
+        "False-failure budget: family-wise error rate {} over {claims} statistical claims, {} each (Bonferroni); every other check is exact.",
+        sci(FAMILY_WISE_ALPHA),
+        sci(alpha)
+    )
 }
 
 /// Milliseconds, to a precision that suits their size.

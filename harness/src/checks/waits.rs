@@ -111,7 +111,12 @@ pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
                     hi.as_secs_f64()
                 ),
                 format!("KS distance {d:.4} beyond the timer-slack band (n={n})"),
-                format!("<= {eps:.4} (DKW + late timers, alpha={})", sci(ctx.alpha)),
+                format!(
+                    "<= {eps:.4} (DKW + late timers, alpha={}); detects a CDF moved by {:.1} points at n={}",
+                    sci(ctx.alpha),
+                    eps * 100.0,
+                    super::power::count(n)
+                ),
                 d <= eps,
             ));
         }

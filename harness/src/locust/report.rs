@@ -130,11 +130,6 @@ pub fn checks(table: &CheckTable, title: &str) -> String {
     for line in super::checks::advice(table) {
         let _ = writeln!(out, "\n{line}");
     }
-    if table.all_passed() {
-        let _ = writeln!(out, "harness {title}: every check passed");
-    } else {
-        let failed: Vec<&str> = table.failures().map(|c| c.name.as_str()).collect();
-        let _ = writeln!(out, "harness {title}: FAILED: {}", failed.join(", "));
-    }
+    let _ = writeln!(out, "{}", table.verdict_line(title));
     out
 }

@@ -34,6 +34,21 @@ async fn every_capacity_family_passes_and_catches_its_breakage() {
     let t = table(breakpoint::checks(&search));
     assert!(t.all_passed(), "{}", t.render());
     assert_eq!(verdict(&t, "breakpoint vs saturation point"), Verdict::Pass);
+    assert_eq!(
+        verdict(&t, "breakpoint service time vs configured"),
+        Verdict::Pass
+    );
+    // A mock that holds its workers a fifth longer than its profile says: the point
+    // measured from its holding time would move with it, the configured time does not.
+    let mut held = search.clone();
+    for step in &mut held.trial.service_per_step {
+        step.1 *= 1.2;
+    }
+    let t = table(breakpoint::checks(&held));
+    assert_eq!(
+        verdict(&t, "breakpoint service time vs configured"),
+        Verdict::Fail
+    );
     // A server with 6 workers would saturate at 3/4 of what was found.
     let mut six = search.clone();
     six.trial.server.capacity.workers = 6;
@@ -75,6 +90,13 @@ async fn every_capacity_family_passes_and_catches_its_breakage() {
     let q = queueing::run(seed).await.expect("queueing run");
     let t = table(queueing::checks(&q));
     assert!(t.all_passed(), "{}", t.render());
+    // Workers held a fifth longer than configured: Erlang C at the measured load would
+    // not see it; the configured service time does.
+    let t = table(queueing::checks(&q.with_workers_held(1.2)));
+    assert_eq!(
+        verdict(&t, "queueing service time vs configured"),
+        Verdict::Fail
+    );
     // A server with one worker fewer than the formula is told queues far more often.
     let mut one_fewer = q.clone();
     one_fewer.workers -= 1;
@@ -103,6 +125,13 @@ async fn every_capacity_family_passes_and_catches_its_breakage() {
     let soak = shapes::run_soak(seed).await.expect("soak run");
     let t = table(shapes::soak_checks(&soak));
     assert!(t.all_passed(), "{}", t.render());
+    // A process that keeps 5 kB per request: the memory check's bound is 1 kB per
+    // request served after the first step.
+    let mut leaking = soak.clone();
+    let requests = leaking.outcome.snapshot.aggregated.num_requests();
+    *leaking.rss_kb.last_mut().expect("memory samples") += 5 * requests;
+    let t = table(shapes::soak_checks(&leaking));
+    assert_eq!(verdict(&t, "soak memory flat"), Verdict::Fail);
     // Without the leak (every task as long as the first) no drift may be reported.
     let mut flat = soak.clone();
     let first = flat
@@ -114,5 +143,5 @@ async fn every_capacity_family_passes_and_catches_its_breakage() {
         e.end = e.start + first;
     }
     let t = table(shapes::soak_checks(&flat));
-    assert_ne!(verdict(&t, "soak latency drift on leaking"), Verdict::Pass);
+    assert_eq!(verdict(&t, "soak latency drift on leaking"), Verdict::Fail);
 }

@@ -13,7 +13,6 @@
 use crate::support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::{assert_fails, assert_passes};
@@ -91,8 +90,22 @@ fn evaluate(ev: &LocustEvidence, exp: &LocustExpectation) -> CheckTable {
     table
 }
 
-fn assert_all_passed(table: &CheckTable) {
-    assert!(table.all_passed(), "{}", table.render());
+/// No check failed, and every check not made is one these short runs cannot make: the
+/// p95 and p99 upper bounds of rows with too few requests for any calibrated rank shift,
+/// and the task mix of a class whose rows cannot tell its tasks apart. A skip is not a
+/// pass (the table has not "all passed"), so each is named here rather than ignored.
+fn assert_nothing_failed(table: &CheckTable) {
+    assert_eq!(table.failures().count(), 0, "{}", table.render());
+    for skipped in table.skipped() {
+        let why = &skipped.measured;
+        assert!(
+            why.starts_with("no upper bound: with ")
+                || why.starts_with("fewer than two of its tasks"),
+            "{} was not made: {why}\n{}",
+            skipped.name,
+            table.render()
+        );
+    }
     let (pass, _, _) = table.counts();
     assert!(pass > 30, "too few checks passed:\n{}", table.render());
 }
@@ -110,7 +123,7 @@ async fn the_project_locustfile_passes_on_healthy() {
     );
     let ev = run(&spec).await;
     let table = evaluate(&ev, &expect(&spec, repo("scenarios/locustfile.py")));
-    assert_all_passed(&table);
+    assert_nothing_failed(&table);
     assert_passes(&table, "task mix ACISAPIUser");
     assert_passes(&table, "class split ACISStressTestUser");
     assert_passes(&table, "verdict exit code");
@@ -148,7 +161,7 @@ async fn on_guide_the_fixed_hook_passes_and_the_unfixed_one_and_another_trade_pr
     let (ev, unfixed_ev) = tokio::join!(run(&fixed), run(&unfixed));
 
     let table = evaluate(&ev, &expect(&fixed, project.clone()));
-    assert_all_passed(&table);
+    assert_nothing_failed(&table);
     assert_passes(
         &table,
         "failures POST /api/trading/execute status_500 ratio",
@@ -239,21 +252,8 @@ async fn loadgens_binary_passes_through_the_same_path() {
     let exp = LocustExpectation::of(&spec).unwrap_or_else(|e| panic!("expectation: {e}"));
     let ev = run(&spec).await;
     let table = evaluate(&ev, &exp);
-    assert_all_passed(&table);
+    assert_nothing_failed(&table);
     assert_passes(&table, "task mix ACISAPIUser");
-}
-
-/// Runs the harness binary with `args`; returns (exit code, stdout, stderr).
-fn harness(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .output()
-        .expect("harness runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
@@ -283,7 +283,7 @@ fn bad_input_stops_with_a_clear_message_and_exit_code_2() {
     for (args, says) in cases {
         let mut all = vec!["locust", "-t", "3s", "-u", "2", "--profile", "fast"];
         all.extend(args.iter().copied());
-        let (code, stdout, stderr) = harness(&all);
+        let (code, stdout, stderr) = support::harness_program(&all);
         assert_eq!(code, Some(2), "{all:?}: {stderr}");
         assert!(
             stderr.contains(says),

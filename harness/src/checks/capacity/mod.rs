@@ -20,7 +20,8 @@ use mock_api::profile::Profile;
 use mock_api::stats::StatsSnapshot;
 use mock_api::{spawn, RunningServer, ServerConfig};
 
-use crate::check::CheckTable;
+use crate::check::{Check, CheckTable};
+use crate::checks::{ms, sci};
 use crate::run::RunError;
 
 /// Why a capacity run could not be made.
@@ -124,8 +125,8 @@ pub struct Trial {
     /// Resident memory samples (kB) taken during `Action::Age`, in order.
     pub rss_kb: Vec<u64>,
     /// Per step of `Action::ServicePerStep`: (requests served, their mean service time
-    /// in wall ms).
-    pub service_per_step: Vec<(u64, f64)>,
+    /// in wall ms, the mock's mean lateness of its responses in wall ms).
+    pub service_per_step: Vec<(u64, f64, f64)>,
     /// How late this runtime fired timers during the run (a probe sleeping 1 ms at a
     /// time beside it): the allowance for late sends and late releases.
     pub lag: crate::run::TimerLag,
@@ -207,9 +208,10 @@ pub async fn drive(
                         () = tokio::time::sleep_until(at.into()) => false,
                         () = done.cancelled() => true,
                     };
-                    let c = server.state().stats_snapshot().capacity.service_time_ms;
+                    let snapshot = server.state().stats_snapshot();
+                    let c = snapshot.capacity.service_time_ms;
                     server.reset_stats();
-                    steps.push((c.count, c.mean));
+                    steps.push((c.count, c.mean, snapshot.delay_error_us.mean / 1000.0));
                     if ended {
                         break;
                     }
@@ -249,6 +251,54 @@ pub async fn drive(
         service_per_step,
         lag,
     })
+}
+
+/// What the mock's workers did, for [`service_vs_configured`].
+#[derive(Debug, Clone, Copy)]
+pub struct Served<'a> {
+    /// The profile's service time (unscaled).
+    pub configured: &'a mock_api::latency::LatencyDistribution,
+    /// The workers' mean holding time, unscaled ms.
+    pub held_ms: f64,
+    /// The mock's mean lateness of its responses (actual minus intended time), unscaled ms.
+    pub late_ms: f64,
+    /// Services measured.
+    pub n: u64,
+}
+
+/// The workers' mean holding time against the profile's mean service S: within z
+/// standard errors of n services (sd / sqrt(n), sd the profile's) below S, and above it
+/// by no more than that plus the mock's own mean lateness. A check that reads the
+/// measured service time alone (Erlang C at the measured load, the saturation point
+/// from the measured service) moves with a mock that holds its workers too long; this
+/// one does not. The service timer wakes no later than the response goes out, so the
+/// response's lateness bounds the timer's.
+pub fn service_vs_configured(name: &str, s: Served<'_>, alpha: f64) -> Check {
+    let mean = s.configured.mean().as_secs_f64() * 1000.0;
+    let sd = s.configured.std_dev().as_secs_f64() * 1000.0;
+    let z = crate::stat::normal_upper(alpha / 2.0);
+    let half = z * sd / (s.n.max(1) as f64).sqrt();
+    let (lo, hi) = (mean - half, mean + half + s.late_ms.max(0.0));
+    Check::new(
+        name,
+        format!("{} (the profile's mean service)", ms(mean)),
+        format!(
+            "{} mean worker holding time over {} services",
+            ms(s.held_ms),
+            s.n
+        ),
+        format!(
+            "{}..{} = ±{} (z={z:.2} x sd {} / sqrt(n), alpha={}) + {} the mock's own mean lateness; {}",
+            ms(lo),
+            ms(hi),
+            ms(half),
+            ms(sd),
+            sci(alpha),
+            ms(s.late_ms),
+            crate::checks::power::shift(mean, lo, hi, s.n)
+        ),
+        (lo..=hi).contains(&s.held_ms),
+    )
 }
 
 /// This process's resident set size in kB (`VmRSS` of /proc/self/status), where the

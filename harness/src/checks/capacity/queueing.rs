@@ -33,7 +33,14 @@
 //! and their waits swing with them; the interval is built from each batch's residual
 //! about the line of its statistic on its load, so that swing, which the formula
 //! accounts for, does not widen it: the load reading works as a control variate. The family's alpha is
-//! split evenly (Bonferroni) between the two statistical checks.
+//! split evenly (Bonferroni) between the three statistical checks.
+//!
+//! The measured load makes the Erlang C checks blind to a mock that holds its workers
+//! too long (the formula is told the longer time), so a third check holds the workers'
+//! mean holding time to the CONFIGURED mean service: it may exceed it only by the
+//! lateness the mock measured on its own responses (each response's actual minus
+//! intended time, which bounds how late the service timer woke), within the sampling
+//! error of n exponential service times.
 
 use std::time::{Duration, Instant};
 
@@ -60,6 +67,8 @@ pub const BATCH: Duration = Duration::from_millis(1250);
 /// The family's false-failure probability (its share of the run's budget), split
 /// between the probability of queueing and the mean wait.
 pub const ALPHA: f64 = 5e-5;
+/// The route the Poisson client calls.
+const ROUTE: &str = "GET /api/clients";
 /// Longest one request may take before the client gives up on it (wall).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -83,6 +92,8 @@ pub struct Batch {
     pub busy_sum: u64,
     /// The batch's length, s (wall).
     pub seconds: f64,
+    /// The mock's mean lateness of its responses (actual minus intended time), ms.
+    pub mean_late_ms: f64,
 }
 
 impl Batch {
@@ -110,6 +121,8 @@ pub struct Queueing {
     pub ok: u64,
     /// Wall time of the sending.
     pub elapsed: Duration,
+    /// The profile's service time distribution (unscaled).
+    pub configured_service: mock_api::latency::LatencyDistribution,
 }
 
 impl Queueing {
@@ -119,6 +132,16 @@ impl Queueing {
         let mut q = self.clone();
         for b in &mut q.batches {
             b.busy_sum = (b.busy_sum as f64 * k).round() as u64;
+        }
+        q
+    }
+
+    /// The same evidence with every worker held `k` times as long as it was: a mock
+    /// that holds its workers too long (its load readings grow with it).
+    pub fn with_workers_held(&self, k: f64) -> Self {
+        let mut q = self.with_service_scaled(k);
+        for b in &mut q.batches {
+            b.mean_service_ms *= k;
         }
         q
     }
@@ -144,7 +167,9 @@ async fn one_request(addr: std::net::SocketAddr) -> std::io::Result<bool> {
 /// mock's statistics once per batch.
 pub async fn run(seed: u64) -> Result<Queueing, CapacityError> {
     let f = TIME_SCALE;
-    let mock = start_mock(super::profile("capacity")?, f, seed).await?;
+    let profile = super::profile("capacity")?;
+    let configured_service = profile.behaviour(ROUTE).latency.clone();
+    let mock = start_mock(profile, f, seed).await?;
     let addr = mock.server.addr();
     let mut rng = SplitMix64::new(seed ^ 0x0005_EED0_FA11_u64);
     let mean_gap = f / RATE;
@@ -170,7 +195,8 @@ pub async fn run(seed: u64) -> Result<Queueing, CapacityError> {
         while next_batch <= BATCHES && batch * next_batch <= due.min(total) {
             let end = start + batch * next_batch;
             tokio::time::sleep_until(end.into()).await;
-            let c = state.stats_snapshot().capacity;
+            let snapshot = state.stats_snapshot();
+            let c = snapshot.capacity;
             state.reset_stats();
             let now = Instant::now();
             batches.push(Batch {
@@ -182,6 +208,7 @@ pub async fn run(seed: u64) -> Result<Queueing, CapacityError> {
                 arrivals,
                 busy_sum,
                 seconds: now.duration_since(batch_start).as_secs_f64(),
+                mean_late_ms: snapshot.delay_error_us.mean / 1000.0,
             });
             batch_start = now;
             (arrivals, busy_sum) = (0, 0);
@@ -224,6 +251,7 @@ pub async fn run(seed: u64) -> Result<Queueing, CapacityError> {
         sent,
         ok,
         elapsed,
+        configured_service,
     })
 }
 
@@ -342,7 +370,7 @@ pub fn checks(q: &Queueing) -> Vec<Check> {
             })
             .collect();
     }
-    let alpha = ALPHA / 2.0;
+    let alpha = ALPHA / 3.0;
     let shares: Vec<f64> = used.iter().map(|b| b.queued_share()).collect();
     let p = Versus::of(&shares, &loads, |a| p_wait(c, a), alpha);
     // The wait in wall ms at load a: the holding time is a / λ.
@@ -365,7 +393,22 @@ pub fn checks(q: &Queueing) -> Vec<Check> {
             unit(v.sd),
         )
     };
+    let late_ms = used
+        .iter()
+        .map(|b| b.mean_late_ms * b.services as f64)
+        .sum::<f64>()
+        / services.max(1) as f64;
     vec![
+        super::service_vs_configured(
+            "queueing service time vs configured",
+            super::Served {
+                configured: &q.configured_service,
+                held_ms: service_ms / f,
+                late_ms: late_ms / f,
+                n: services,
+            },
+            alpha,
+        ),
         Check::new(
             "queueing Poisson client answered",
             format!("{} requests answered 200", q.sent),
@@ -393,6 +436,50 @@ pub fn checks(q: &Queueing) -> Vec<Check> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 24 batches of 150 services at the configured 50 ms (25 ms wall at x0.5) pass;
+    /// workers held 10% longer, or 10% shorter, fail.
+    #[test]
+    fn workers_held_longer_than_configured_fail_the_configured_check() {
+        let batch = Batch {
+            waits: 150,
+            queued: 54,
+            mean_wait_ms: 4.4,
+            services: 150,
+            mean_service_ms: 25.1,
+            arrivals: 150,
+            busy_sum: 900,
+            seconds: 0.625,
+            mean_late_ms: 0.2,
+        };
+        let q = Queueing {
+            workers: 8,
+            batches: vec![batch; 25],
+            sent: 3750,
+            ok: 3750,
+            elapsed: Duration::from_secs(16),
+            configured_service: mock_api::latency::LatencyDistribution::Exponential {
+                mean_ms: 50.0,
+                min_ms: None,
+                max_ms: None,
+            },
+        };
+        let verdict = |q: &Queueing| {
+            checks(q)
+                .into_iter()
+                .find(|c| c.name == "queueing service time vs configured")
+                .map(|c| c.verdict)
+        };
+        assert_eq!(verdict(&q), Some(crate::check::Verdict::Pass));
+        assert_eq!(
+            verdict(&q.with_workers_held(1.1)),
+            Some(crate::check::Verdict::Fail)
+        );
+        assert_eq!(
+            verdict(&q.with_workers_held(0.9)),
+            Some(crate::check::Verdict::Fail)
+        );
+    }
 
     #[test]
     fn exponential_draws_have_the_asked_mean() {

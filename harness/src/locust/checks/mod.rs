@@ -13,7 +13,7 @@ use super::output::Row;
 use super::run::LocustEvidence;
 use super::LocustExpectation;
 use crate::check::CheckTable;
-use crate::stat::ALPHA_PER_RUN;
+use crate::stat::FAMILY_WISE_ALPHA;
 
 /// What every family reads.
 #[derive(Debug)]
@@ -53,13 +53,13 @@ pub fn evaluate(ev: &LocustEvidence, exp: &LocustExpectation) -> CheckTable {
     let probe = Ctx {
         ev,
         exp,
-        alpha: ALPHA_PER_RUN,
+        alpha: FAMILY_WISE_ALPHA,
     };
     let planned = counts::planned(&probe) + mix::planned(&probe) + latency::planned(&probe) + 2;
     let ctx = Ctx {
         ev,
         exp,
-        alpha: ALPHA_PER_RUN / planned.max(1) as f64,
+        alpha: FAMILY_WISE_ALPHA / planned.max(1) as f64,
     };
     let mut table = CheckTable::default();
     table.extend(counts::counts(&ctx));
