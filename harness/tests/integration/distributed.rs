@@ -9,7 +9,6 @@
 //! Runs are short (5 to 8 s of load) with 2 ms responses, so thousands of requests
 //! decide each count.
 
-#[allow(dead_code)] // the helpers of the other test binaries
 use crate::support;
 
 use std::collections::BTreeMap;

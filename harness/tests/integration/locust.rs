@@ -9,7 +9,6 @@
 //! is seeded and every tolerance comes from the sample sizes with a false-failure
 //! budget of 1e-4 per run.
 
-#[allow(dead_code)] // the helpers of the other test binaries
 use crate::support;
 
 use std::path::{Path, PathBuf};

@@ -79,7 +79,6 @@ pub fn loadgen_binary() -> PathBuf {
 }
 
 /// Runs the harness binary with `args`; returns (exit code, stdout, stderr).
-#[allow(dead_code)] // used by the binaries that run the harness as a program
 pub fn harness_program(args: &[&str]) -> (Option<i32>, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(args)

@@ -2,13 +2,9 @@
 //! every check passed, 1 a check failed or could not be made, 2 the run could not be
 //! made), and a refused command line prints its reason and no report.
 
-// Of the shared helpers this binary uses only the one that runs the program.
-#[allow(dead_code)]
-mod support;
-
 use std::path::Path;
 
-use support::harness_program as harness;
+use crate::support::harness_program as harness;
 
 /// A short guide run (30 users for 20 s at x0.1: 2 s of wall time) passes every check,
 /// says so last, prints what each distribution check could detect and exits 0.
