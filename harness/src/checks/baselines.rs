@@ -114,8 +114,7 @@ fn interval(
     match metric {
         Metric::P95Ms | Metric::P99Ms => {
             let p = if metric == Metric::P95Ms { 0.95 } else { 0.99 };
-            quantile_interval(ctx, row, route, server.as_ref(), p)
-                .map(|(lo, hi, _, how)| (lo, hi, how))
+            quantile_interval(ctx, row, route, p).map(|(lo, hi, _, how)| (lo, hi, how))
         }
         Metric::ErrorRatePercent => {
             let rules = &ctx.exp.profile.behaviour(route).failures;

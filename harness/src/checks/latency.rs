@@ -7,29 +7,36 @@
 //!   A measured time is the configured latency plus the mock's delay error (its own
 //!   per-response record of actual minus intended time; at most a slack t but for the
 //!   k responses later still, which move the rank the upper bound reads) plus the
-//!   client-side overhead, measured per row and
-//!   percentile as loadgen's value minus the mock's own value of the same rank. It is
+//!   client-side overhead, bounded independently of loadgen (the calibration probe and
+//!   the mock's lateness, see [`super::per_request::OverheadBound`]) at its
+//!   [`TAIL_QUANTILE`]: the m = ceil(n (1 - TAIL_QUANTILE)) requests that may exceed it
+//!   move the rank the upper bound reads by m more. It is
 //!   never below the configured latency (the mock answers at arrival + latency, never
 //!   sooner). HdrHistogram's three digits add at most 1/1024 relative.
 //! - **vs mock**: loadgen's value against the mock's server-side histogram of the same
-//!   requests. Each request's client time is its server time plus an overhead o_i >= 0
-//!   whose mean m is known exactly (loadgen's exact sum minus the server histogram's
-//!   lower-bound sum). Fewer than n m / t requests have o_i > t (Markov, on the sample
-//!   itself), so server_(r) <= client_(r) <= server_(r + k) + n m / k for every k >= 1
-//!   with r + k <= n, and <= server_(r) + n m (k = 0): no probability involved, the
-//!   tightest k is used.
+//!   requests. Each request's client time is its server time plus an overhead o_i >= 0,
+//!   at most B (the independent bound at [`TAIL_QUANTILE`]) for all but m of them, so
+//!   server_(r) <= client_(r) <= server_(r + m) + B. No bound comes from loadgen's own
+//!   times: a loadgen that over-reports moves its value, never the bound.
 
 use hdrhistogram::Histogram;
 use loadgen::stats::RequestStats;
 
+use super::per_request::OverheadBound;
 use super::{ms, sci, Ctx};
 use crate::check::Check;
-use crate::stat::{
-    binomial_acceptance, locust_rank, order_statistic_bounds, sum_lower, value_at_rank,
-};
+use crate::stat::{binomial_acceptance, locust_rank, order_statistic_bounds, value_at_rank};
 
 /// The percentiles checked.
 pub(super) const PERCENTILES: [f64; 4] = [0.50, 0.90, 0.95, 0.99];
+
+/// The overhead quantile the latency bounds allow for: requests above it shift ranks.
+const TAIL_QUANTILE: f64 = 0.999;
+
+/// Requests out of `n` whose overhead may pass the bound at [`TAIL_QUANTILE`].
+fn over_bound(n: u64) -> u64 {
+    (n as f64 * (1.0 - TAIL_QUANTILE)).ceil() as u64
+}
 
 /// HdrHistogram's worst relative precision at three significant digits.
 const HDR_RELATIVE: f64 = 1.0 / 1024.0;
@@ -70,11 +77,12 @@ pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
         }
         let server = server_histogram(ctx, route).filter(|h| !h.is_empty());
         for p in PERCENTILES {
-            out.push(vs_profile(ctx, row, route, server.as_ref(), p));
+            out.push(vs_profile(ctx, row, route, p));
         }
+        let bound = OverheadBound::of(ctx.ev).at(TAIL_QUANTILE);
         for p in PERCENTILES {
             out.push(match &server {
-                Some(h) => vs_mock(row, h, p, ctx.f()),
+                Some(h) => vs_mock(row, h, p, ctx.f(), bound),
                 None => Check::skip(
                     format!("latency {} {} p{} vs mock", row.method, row.name, pct(p)),
                     "the mock recorded no request of this route",
@@ -109,7 +117,6 @@ pub(super) fn quantile_interval(
     ctx: &Ctx<'_>,
     row: &RequestStats,
     route: &str,
-    server: Option<&Histogram<u64>>,
     p: f64,
 ) -> Option<(f64, f64, f64, String)> {
     if timing_altered(ctx, route) {
@@ -118,12 +125,11 @@ pub(super) fn quantile_interval(
     let f = ctx.f();
     let n = row.num_requests();
     let r = locust_rank(n, p);
-    let measured = row.percentile_ms(p)?;
+    row.percentile_ms(p)?;
     let dist = &ctx.exp.profile.behaviour(route).latency;
     let q = |x: f64| dist.quantile(x).as_secs_f64() * 1000.0;
-    let overhead = server
-        .and_then(|h| value_at_rank(h, r.min(h.len())))
-        .map_or(0.0, |(lo, _)| (measured - lo as f64 / 1000.0).max(0.0));
+    let overhead = OverheadBound::of(ctx.ev).at(TAIL_QUANTILE);
+    let m = over_bound(n);
     // Late responses: the mock's own delay errors (actual minus intended time, per
     // response) when it reports them, else the run's timer probe. Either way a choice of
     // slack t leaves some k responses later than t, each of which may push one value
@@ -135,7 +141,8 @@ pub(super) fn quantile_interval(
     let lower = q(b_lo) * f;
     let mut best = (f64::INFINITY, f64::INFINITY, 0.0, 0);
     for &(t_ms, k) in &late {
-        // When r + k passes n, any of the top values may be a late one: no bound.
+        // When r + k + m passes n, any of the top values may be a late one: no bound.
+        let k = k + m;
         if r + k > n {
             continue;
         }
@@ -147,7 +154,7 @@ pub(super) fn quantile_interval(
     }
     let (upper, b_hi, slack, k) = best;
     let how = format!(
-        "Q({b_lo:.4})..Q({b_hi:.4}) + {slack:.2} ms timer (rank +{k} late) + {overhead:.2} ms overhead (wall; alpha={})",
+        "Q({b_lo:.4})..Q({b_hi:.4}) + {slack:.2} ms timer + {overhead:.2} ms overhead bound (rank +{k} late or over it; wall; alpha={})",
         sci(ctx.alpha)
     );
     Some((lower, upper, q(p), how))
@@ -189,19 +196,12 @@ fn late_responses(ctx: &Ctx<'_>, route: &str, n: u64) -> Vec<(f64, u64)> {
     }
 }
 
-fn vs_profile(
-    ctx: &Ctx<'_>,
-    row: &RequestStats,
-    route: &str,
-    server: Option<&Histogram<u64>>,
-    p: f64,
-) -> Check {
+fn vs_profile(ctx: &Ctx<'_>, row: &RequestStats, route: &str, p: f64) -> Check {
     let f = ctx.f();
     let name = format!("latency {} {} p{} vs profile", row.method, row.name, pct(p));
-    let (Some(measured), Some((lower, upper, expected, how))) = (
-        row.percentile_ms(p),
-        quantile_interval(ctx, row, route, server, p),
-    ) else {
+    let (Some(measured), Some((lower, upper, expected, how))) =
+        (row.percentile_ms(p), quantile_interval(ctx, row, route, p))
+    else {
         return Check::skip(
             name,
             "no configured time to compare: no requests, or hangs or dribbles set the time",
@@ -216,7 +216,8 @@ fn vs_profile(
     )
 }
 
-fn vs_mock(row: &RequestStats, server: &Histogram<u64>, p: f64, f: f64) -> Check {
+/// `bound_ms`: the overhead bound at [`TAIL_QUANTILE`], wall ms, measured without loadgen.
+fn vs_mock(row: &RequestStats, server: &Histogram<u64>, p: f64, f: f64, bound_ms: f64) -> Check {
     let name = format!("latency {} {} p{} vs mock", row.method, row.name, pct(p));
     let n_c = row.num_requests();
     let n_s = server.len();
@@ -230,25 +231,13 @@ fn vs_mock(row: &RequestStats, server: &Histogram<u64>, p: f64, f: f64) -> Check
         return Check::skip(name, "the mock recorded no request");
     };
     let server_at_r = at(r).map_or(0, |v| v.1);
-    // Mean overhead per request (µs), an upper bound: the server sum is a lower bound.
-    let mean_overhead =
-        ((row.total_response_time_us() as f64 - sum_lower(server)) / n_c.max(1) as f64).max(0.0);
-    // k = 0: no o_i exceeds n m (they are non-negative and sum to n m). k >= 1: at
-    // most k exceed n m / k, which moves the rank by k; only ranks the mock has count.
-    let mut upper_us = f64::INFINITY;
-    let mut k = 0u64;
-    while r + d + k <= n_s {
-        let t = n_c as f64 * mean_overhead / k.max(1) as f64;
-        let t = if k == 0 {
-            n_c as f64 * mean_overhead
-        } else {
-            t
-        };
-        if let Some((_, hi)) = at(r + d + k) {
-            upper_us = upper_us.min(hi as f64 + t);
-        }
-        k = if k == 0 { 1 } else { k * 2 };
-    }
+    // All but m requests have an overhead of at most the bound: each of those m may
+    // move the rank by one; only ranks the mock has count.
+    let m = over_bound(n_c);
+    let upper_us = match r + d + m <= n_s {
+        true => at(r + d + m).map_or(f64::INFINITY, |(_, hi)| hi as f64 + bound_ms * 1000.0),
+        false => f64::INFINITY,
+    };
     let lower = server_lo as f64 / 1000.0;
     let upper = upper_us * (1.0 + HDR_RELATIVE) / 1000.0;
     Check::new(
@@ -259,10 +248,10 @@ fn vs_mock(row: &RequestStats, server: &Histogram<u64>, p: f64, f: f64) -> Check
         ),
         format!("{} (n={n_c}, mock n={n_s})", ms(measured / f)),
         format!(
-            "{}..{} (mean overhead {:.3} ms wall, Markov bound)",
+            "{}..{} (rank +{m}, overhead bound {:.3} ms wall, measured without loadgen)",
             ms(lower / f),
             ms(upper / f),
-            mean_overhead / 1000.0
+            bound_ms
         ),
         measured >= lower && measured <= upper,
     )

@@ -10,6 +10,7 @@ mod data;
 pub(crate) mod failures;
 mod latency;
 mod mix;
+mod per_request;
 mod reports;
 mod spawn;
 pub(crate) mod split;
@@ -82,6 +83,7 @@ pub fn evaluate(ev: &Evidence, exp: &Expectation) -> CheckTable {
     table.extend(mix::checks(&ctx));
     table.extend(waits::checks(&ctx));
     table.extend(spawn::checks(&ctx));
+    table.extend(per_request::checks(&ctx));
     table.extend(latency::checks(&ctx));
     table.extend(failures::checks(&ctx));
     table.extend(data::checks(&ctx));
