@@ -124,6 +124,17 @@ pub(super) fn quantile_interval(
     interval(ctx, row, route, p, Some(&OverheadBound::of(ctx.ev)))
 }
 
+/// Where the mock's own time at the p-th percentile's rank of a row may fall (wall ms):
+/// [`quantile_interval`] without a client's overhead.
+pub(super) fn server_quantile_interval(
+    ctx: &Ctx<'_>,
+    row: &RequestStats,
+    route: &str,
+    p: f64,
+) -> Option<(f64, f64, f64, String)> {
+    interval(ctx, row, route, p, None)
+}
+
 /// [`quantile_interval`], allowing for the client overhead `bound` when given (for a
 /// client's value), or for none (for the mock's own time of the same requests).
 fn interval(
