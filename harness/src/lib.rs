@@ -20,6 +20,9 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+#[doc(hidden)]
+pub mod breakage;
+pub mod calibrate;
 pub mod check;
 pub mod checks;
 pub mod cli;

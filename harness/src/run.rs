@@ -6,8 +6,10 @@
 
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use loadgen::{LoadPlan, RunConfig, RunOutcome, Stage, Target};
 use mock_api::stats::StatsSnapshot;
+use mock_api::timing::ServedRequest;
 use mock_api::{spawn, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -59,6 +61,9 @@ pub enum RunError {
         /// loadgen's reason.
         message: String,
     },
+    /// The loopback calibration probe failed.
+    #[error(transparent)]
+    Calibration(#[from] crate::calibrate::CalibrationError),
     /// Reading the trade rows failed.
     #[error("reading trades from {path}: {source}")]
     Database {
@@ -100,6 +105,11 @@ pub struct Evidence {
     pub timer: TimerLag,
     /// Wall time of the whole run (mock start to shutdown).
     pub wall: Duration,
+    /// The mock's record of each request it answered (id and Server-Timing figures).
+    pub served: Vec<ServedRequest>,
+    /// The loopback calibration: the harness's own client's overhead (µs) per request,
+    /// measured before the run, independently of loadgen.
+    pub calibration: Histogram<u64>,
 }
 
 impl Evidence {
@@ -181,7 +191,10 @@ pub async fn execute_with(
         }
     ));
     let server = start_mock(&spec.profile, &db, spec.seed, f).await?;
+    server.state().request_log.enable();
     let trades_before = count_trades(&db).await?;
+    progress.phase("calibrating: the harness's own client's overhead on loopback");
+    let calibration = crate::calibrate::probe(server.addr()).await?;
 
     let url = server.url("");
     let target = Target::parse(&url).map_err(|e| RunError::Target {
@@ -196,6 +209,7 @@ pub async fn execute_with(
     config.request_timeout = wall_request_timeout(f);
     config.stop_timeout = wall_request_timeout(f);
     config.trace = Some(TRACE_PER_USER);
+    config.request_log = true;
 
     let stop_probe = CancellationToken::new();
     let probe = tokio::spawn(lag_probe(stop_probe.clone()));
@@ -216,6 +230,7 @@ pub async fn execute_with(
     let state = server.state().clone();
     server.shutdown().await?;
     let server_stats = state.stats.snapshot();
+    let served = state.request_log.records();
     drop(state);
     let trades_after = count_trades(&db).await?;
     Ok(Evidence {
@@ -227,6 +242,8 @@ pub async fn execute_with(
         planned_steps,
         timer: TimerLag::from_samples(probe_samples),
         wall: started.elapsed(),
+        served,
+        calibration,
     })
 }
 

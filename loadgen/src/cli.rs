@@ -99,6 +99,14 @@ pub struct Cli {
     /// Write the final statistics, HdrHistograms included, as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Send an X-Request-Id with every request and write one CSV line per request to
+    /// FILE: id, row, start, measured time and the server's Server-Timing time (ms).
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
+    /// Warn when a row's client overhead p99 (measured minus the server's Server-Timing
+    /// time) passes this share of its p99 response time.
+    #[arg(long, value_name = "SHARE", default_value_t = crate::sinks::overhead::DEFAULT_OVERHEAD_SHARE, value_parser = parse_share)]
+    pub overhead_warn_share: f64,
     /// Print only the final summary, not the table every 2 s.
     #[arg(long, env = "LOCUST_ONLY_SUMMARY")]
     pub only_summary: bool,
@@ -528,6 +536,8 @@ impl Cli {
                 junit: self.junit,
                 summary_md: self.summary_md,
                 verbose: self.verbose,
+                request_log: self.request_log.clone(),
+                overhead_warn_share: Some(self.overhead_warn_share),
             },
             stop: CancellationToken::new(),
             shards: default_shards(),
@@ -536,6 +546,7 @@ impl Cli {
             reset: None,
             breakpoint,
             iterations: self.iterations,
+            request_log: self.request_log.is_some(),
         };
         Ok((config, scenario))
     }
@@ -677,6 +688,15 @@ fn parse_web_spawn_rate(text: &str) -> Result<f64, String> {
                 crate::web::MAX_SPAWN_RATE
             )
         })
+}
+
+/// Parses `--overhead-warn-share`: a share above 0 (1 is the whole p99).
+fn parse_share(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .ok_or_else(|| "expected a share above 0, such as 0.1 for 10%".to_owned())
 }
 
 impl Cli {

@@ -106,8 +106,9 @@ pub mod csv {
 pub mod json {
     pub use crate::sinks::json::{
         histogram_from_base64, histogram_to_base64, JsonAnalysis, JsonBandCell, JsonBandRow,
-        JsonBands, JsonBounds, JsonCriterion, JsonError, JsonErrorRow, JsonPlan, JsonReport,
-        JsonRow, JsonRowAnalysis, JsonRows, JsonSymptom, JsonVerdict, RunSettings, FORMAT,
+        JsonBands, JsonBounds, JsonCriterion, JsonError, JsonErrorRow, JsonOverhead, JsonPlan,
+        JsonReport, JsonRow, JsonRowAnalysis, JsonRows, JsonSymptom, JsonVerdict, RunSettings,
+        FORMAT,
     };
 }
 

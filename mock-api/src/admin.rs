@@ -10,6 +10,7 @@
 //! | PUT | /admin/profile | body TOML, or JSON with `Content-Type: application/json`; 200 `{"status":"replaced","profile":NAME}` |
 //! | GET | /admin/stats | [`StatsSnapshot`] |
 //! | POST | /admin/stats/reset | 204 |
+//! | GET | /admin/requests | [`RequestRecords`]: each request's id and timings, kept when the server was started with `--request-log` |
 //! | POST | /admin/stall | body `{"ms": N, "after_ms": M}` (real ms; `after_ms` optional, `ms` 0 ends a stall): every response due in that window is held until it ends; 200 [`Stalling`] |
 
 use std::net::SocketAddr;
@@ -142,6 +143,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/profile", get(get_profile).put(put_profile))
         .route("/stats", get(get_stats))
         .route("/stats/reset", post(reset_stats))
+        .route("/requests", get(get_requests))
         .route("/stall", post(post_stall))
         .route_layer(axum::middleware::from_fn_with_state(
             PROFILE_BODY_LIMIT,
@@ -236,6 +238,29 @@ pub(crate) async fn put_profile(
 #[utoipa::path(get, path = "/admin/stats", tag = "admin", responses((status = 200, body = StatsSnapshot)))]
 pub(crate) async fn get_stats(State(state): State<AppState>) -> Json<StatsSnapshot> {
     Json(state.stats_snapshot())
+}
+
+/// The per-request log: what `GET /admin/requests` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RequestRecords {
+    /// Whether the server keeps a record of each request (`--request-log`).
+    pub enabled: bool,
+    /// Requests not kept because the log was full.
+    pub dropped: u64,
+    /// One record per response, in the order they went out.
+    #[schema(value_type = Vec<Object>)]
+    pub requests: Vec<crate::timing::ServedRequest>,
+}
+
+/// Each request's id and timings (the same figures its Server-Timing header carried),
+/// for pairing with a load generator's own record of the same requests.
+#[utoipa::path(get, path = "/admin/requests", tag = "admin", responses((status = 200, body = RequestRecords)))]
+pub(crate) async fn get_requests(State(state): State<AppState>) -> Json<RequestRecords> {
+    Json(RequestRecords {
+        enabled: state.request_log.is_enabled(),
+        dropped: state.request_log.dropped(),
+        requests: state.request_log.records(),
+    })
 }
 
 /// Forgets the statistics (Prometheus counters are monotonic and are not reset).

@@ -10,7 +10,7 @@ use tracing::Level;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, behaviour, error, metrics, openapi, routes};
+use crate::{admin, behaviour, error, metrics, openapi, routes, timing};
 
 /// Largest request body the platform routes accept (a trade is ~100 bytes).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -44,6 +44,11 @@ pub fn router(state: AppState) -> Router {
                     TraceLayer::new_for_http()
                         .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
                 )
+                // Every answer, errors included, carries its Server-Timing and request id.
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    timing::layer,
+                ))
                 .layer(axum::middleware::from_fn(error::json_errors))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
         )

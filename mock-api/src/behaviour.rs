@@ -79,6 +79,7 @@ pub(crate) async fn layer(State(state): State<AppState>, mut req: Request, next:
         decision.latency,
         state.latency_multiplier(&pair.effective, arrival),
     );
+    crate::timing::chose(route, latency);
 
     // Capacity: the rate limit at arrival, then a worker (first come, first served).
     if let Some(bucket) = &pair.bucket {

@@ -104,6 +104,10 @@ pub struct ServeArgs {
     /// Seconds shutdown waits for in-flight requests.
     #[arg(long, default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+    /// Keep each request's id and timings in memory for `GET /admin/requests` (for
+    /// pairing with a load generator's per-request log; costs memory per request).
+    #[arg(long)]
+    pub request_log: bool,
 }
 
 impl ServeArgs {
@@ -120,6 +124,7 @@ impl ServeArgs {
             time_scale: self.time_scale,
             admin_token: self.admin_token.clone(),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            request_log: self.request_log,
         })
     }
 }

@@ -42,5 +42,6 @@ pub mod state;
 pub mod stats;
 pub mod store;
 pub mod timer;
+pub mod timing;
 
 pub use server::{spawn, RunningServer, ServerConfig, ServerError};

@@ -4,6 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::routes::{clients, data, health, jobs, ml, portfolio, trading};
+use crate::timing::TimingHeaders;
 
 /// The OpenAPI document from a route list, for `platform_routes!`.
 macro_rules! api_doc {
@@ -14,10 +15,10 @@ macro_rules! api_doc {
             info(title = "ACIS platform (mock-api)", description = "An imitation of the ACIS AI trading platform with configurable latency and failures per route."),
             paths(
                 $($area::$handler,)*
-                crate::admin::get_profile, crate::admin::put_profile, crate::admin::get_stats, crate::admin::reset_stats, crate::admin::post_stall,
+                crate::admin::get_profile, crate::admin::put_profile, crate::admin::get_stats, crate::admin::reset_stats, crate::admin::post_stall, crate::admin::get_requests,
             ),
             components(schemas(crate::error::ErrorBody)),
-            modifiers(&DeclaredErrors),
+            modifiers(&DeclaredErrors, &TimingHeaders),
             tags(
                 (name = "clients", description = "Clients and portfolios"),
                 (name = "ml", description = "Predictions and model training"),

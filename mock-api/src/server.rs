@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// Keep a record of each request (id and timings) for `GET /admin/requests`.
+    pub request_log: bool,
 }
 
 impl ServerConfig {
@@ -62,6 +64,7 @@ impl ServerConfig {
             time_scale: 1.0,
             admin_token: None,
             shutdown_grace: Duration::from_secs(30),
+            request_log: false,
         }
     }
 }
@@ -147,6 +150,9 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServerError> {
             admin_token: config.admin_token,
         },
     );
+    if config.request_log {
+        state.request_log.enable();
+    }
     // The database probe /health reports: pinged once before serving, then every
     // PROBE_INTERVAL until shutdown.
     state.db_probe.refresh(&state.store).await;

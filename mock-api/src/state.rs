@@ -21,6 +21,7 @@ use crate::stats::{ServerStats, StatsSnapshot};
 use crate::store::probe::DbProbe;
 use crate::store::Store;
 use crate::timer::PreciseTimer;
+use crate::timing::{RequestIds, RequestLog};
 
 /// Shared state; cloning is an `Arc` clone.
 #[derive(Debug, Clone)]
@@ -61,6 +62,10 @@ pub struct Inner {
     pub db_probe: DbProbe,
     /// The JSON of the client list `GET /api/clients` last sent.
     pub clients_json: EncodedClients,
+    /// Where the ids of requests sent without one come from.
+    pub request_ids: RequestIds,
+    /// Each request's record, when enabled (for a harness pairing it with a client's).
+    pub request_log: RequestLog,
 }
 
 impl Deref for AppState {
@@ -104,6 +109,8 @@ impl AppState {
             timer: PreciseTimer::start(),
             db_probe: DbProbe::default(),
             clients_json: EncodedClients::default(),
+            request_ids: RequestIds::default(),
+            request_log: RequestLog::default(),
         }))
     }
 

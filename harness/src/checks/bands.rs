@@ -31,7 +31,7 @@ use mock_api::profile::Profile;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::baselines::scaled_baselines;
-use super::latency::{quantile_interval, server_histogram};
+use super::latency::server_quantile_interval;
 use super::Ctx;
 use crate::check::{Check, CheckTable};
 use crate::config::{Load, Mode, RunSpec};
@@ -459,10 +459,9 @@ pub fn derive_after_run(run: &BandRun, ev: &Evidence) -> Derivation {
         exp: &exp,
         alpha: ALPHA_EACH,
     };
-    let server = server_histogram(&ctx, ROUTE).filter(|h| !h.is_empty());
     let table = Baselines::default();
     for (i, p) in [(1, 0.95), (2, 0.99)] {
-        if let Some((lo, hi, _, how)) = quantile_interval(&ctx, row, ROUTE, server.as_ref(), p) {
+        if let Some((lo, hi, _, how)) = server_quantile_interval(&ctx, row, ROUTE, p) {
             let (lo, hi) = (lo / f, hi / f);
             let (a, b) = (
                 table.classify(METRICS[i], lo),

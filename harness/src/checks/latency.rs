@@ -7,29 +7,38 @@
 //!   A measured time is the configured latency plus the mock's delay error (its own
 //!   per-response record of actual minus intended time; at most a slack t but for the
 //!   k responses later still, which move the rank the upper bound reads) plus the
-//!   client-side overhead, measured per row and
-//!   percentile as loadgen's value minus the mock's own value of the same rank. It is
+//!   client-side overhead, bounded independently of loadgen (the calibration probe and
+//!   the mock's lateness, see [`super::per_request::OverheadBound`]) at its
+//!   quantile q (the tightest of [`TAIL_QUANTILES`]): the m = ceil(n (1 - q)) requests
+//!   that may exceed it move the rank the upper bound reads by m more. It is
 //!   never below the configured latency (the mock answers at arrival + latency, never
 //!   sooner). HdrHistogram's three digits add at most 1/1024 relative.
 //! - **vs mock**: loadgen's value against the mock's server-side histogram of the same
-//!   requests. Each request's client time is its server time plus an overhead o_i >= 0
-//!   whose mean m is known exactly (loadgen's exact sum minus the server histogram's
-//!   lower-bound sum). Fewer than n m / t requests have o_i > t (Markov, on the sample
-//!   itself), so server_(r) <= client_(r) <= server_(r + k) + n m / k for every k >= 1
-//!   with r + k <= n, and <= server_(r) + n m (k = 0): no probability involved, the
-//!   tightest k is used.
+//!   requests. Each request's client time is its server time plus an overhead o_i >= 0,
+//!   at most B (the independent bound at quantile q) for all but m = ceil(n (1 - q)), so
+//!   server_(r) <= client_(r) <= server_(r + m) + B. No bound comes from loadgen's own
+//!   times: a loadgen that over-reports moves its value, never the bound.
 
 use hdrhistogram::Histogram;
 use loadgen::stats::RequestStats;
 
+use super::per_request::OverheadBound;
 use super::{ms, sci, Ctx};
 use crate::check::Check;
-use crate::stat::{
-    binomial_acceptance, locust_rank, order_statistic_bounds, sum_lower, value_at_rank,
-};
+use crate::stat::{binomial_acceptance, locust_rank, order_statistic_bounds, value_at_rank};
 
 /// The percentiles checked.
 pub(super) const PERCENTILES: [f64; 4] = [0.50, 0.90, 0.95, 0.99];
+
+/// The overhead quantiles the latency bounds may allow for: requests above the chosen
+/// one shift ranks, and the tightest choice is used (a busy machine's far tail is long,
+/// so a lower quantile with a larger rank shift can give the tighter bound).
+const TAIL_QUANTILES: [f64; 3] = [0.9, 0.99, 0.999];
+
+/// Requests out of `n` whose overhead may pass the bound at quantile `q`.
+fn over_bound(n: u64, q: f64) -> u64 {
+    (n as f64 * (1.0 - q)).ceil() as u64
+}
 
 /// HdrHistogram's worst relative precision at three significant digits.
 const HDR_RELATIVE: f64 = 1.0 / 1024.0;
@@ -75,9 +84,10 @@ pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
                 out.push(vs_profile(ctx, row, route, server.as_ref(), p));
             }
         }
+        let bound = OverheadBound::of(ctx.ev);
         for p in PERCENTILES {
             out.push(match &server {
-                Some(h) => vs_mock(row, h, p, ctx.f()),
+                Some(h) => vs_mock(row, h, p, ctx.f(), &bound),
                 None => Check::skip(
                     format!("latency {} {} p{} vs mock", row.method, row.name, pct(p)),
                     "the mock recorded no request of this route",
@@ -105,15 +115,28 @@ pub(super) fn timing_altered(ctx: &Ctx<'_>, route: &str) -> bool {
     })
 }
 
-/// Where loadgen's p-th percentile of a row may fall, in wall milliseconds, when the
-/// system is correct: (lower, upper, the configured quantile in unscaled ms, a text of
-/// how the bounds were made). `None` without requests.
-pub(super) fn quantile_interval(
+/// Where the mock's own time at the p-th percentile's rank of a row may fall (wall ms)
+/// when the system is correct: [`interval`] without a client's overhead.
+pub(super) fn server_quantile_interval(
     ctx: &Ctx<'_>,
     row: &RequestStats,
     route: &str,
-    server: Option<&Histogram<u64>>,
     p: f64,
+) -> Option<(f64, f64, f64, String)> {
+    interval(ctx, row, route, p, None)
+}
+
+/// Where a row's p-th percentile may fall, in wall milliseconds, when the system is
+/// correct: (lower, upper, the configured quantile in unscaled ms, a text of how the
+/// bounds were made), allowing for the client overhead `bound` when given (for a
+/// client's value), or for none (for the mock's own time of the same requests). `None`
+/// without requests.
+fn interval(
+    ctx: &Ctx<'_>,
+    row: &RequestStats,
+    route: &str,
+    p: f64,
+    bound: Option<&OverheadBound>,
 ) -> Option<(f64, f64, f64, String)> {
     if timing_altered(ctx, route) {
         return None;
@@ -121,12 +144,9 @@ pub(super) fn quantile_interval(
     let f = ctx.f();
     let n = row.num_requests();
     let r = locust_rank(n, p);
-    let measured = row.percentile_ms(p)?;
+    row.percentile_ms(p)?;
     let dist = &ctx.exp.profile.behaviour(route).latency;
     let q = |x: f64| dist.quantile(x).as_secs_f64() * 1000.0;
-    let overhead = server
-        .and_then(|h| value_at_rank(h, r.min(h.len())))
-        .map_or(0.0, |(lo, _)| (measured - lo as f64 / 1000.0).max(0.0));
     // Late responses: the mock's own delay errors (actual minus intended time, per
     // response) when it reports them, else the run's timer probe. Either way a choice of
     // slack t leaves some k responses later than t, each of which may push one value
@@ -136,21 +156,31 @@ pub(super) fn quantile_interval(
     let (b_lo, _) = order_statistic_bounds(n, r, a);
     // In wall milliseconds: the run's configured latencies are the profile's times f.
     let lower = q(b_lo) * f;
-    let mut best = (f64::INFINITY, f64::INFINITY, 0.0, 0);
+    let mut best = (f64::INFINITY, f64::INFINITY, 0.0, 0, 0.0);
     for &(t_ms, k) in &late {
-        // When r + k passes n, any of the top values may be a late one: no bound.
-        if r + k > n {
-            continue;
-        }
-        let (_, b_hi) = order_statistic_bounds(n, r + k, a);
-        let upper = (q(b_hi) * f + t_ms + overhead) * (1.0 + HDR_RELATIVE);
-        if upper < best.0 {
-            best = (upper, b_hi, t_ms, k);
+        // Without a client in between, no overhead: tail 1 shifts no rank.
+        let tails: &[f64] = if bound.is_some() {
+            &TAIL_QUANTILES
+        } else {
+            &[1.0]
+        };
+        for &tail in tails {
+            // When r + k + m passes n, any of the top values may be a late one: no bound.
+            let k = k + over_bound(n, tail);
+            if r + k > n {
+                continue;
+            }
+            let overhead = bound.map_or(0.0, |b| b.at(tail));
+            let (_, b_hi) = order_statistic_bounds(n, r + k, a);
+            let upper = (q(b_hi) * f + t_ms + overhead) * (1.0 + HDR_RELATIVE);
+            if upper < best.0 {
+                best = (upper, b_hi, t_ms, k, overhead);
+            }
         }
     }
-    let (upper, b_hi, slack, k) = best;
+    let (upper, b_hi, slack, k, overhead) = best;
     let how = format!(
-        "Q({b_lo:.4})..Q({b_hi:.4}) + {slack:.2} ms timer (rank +{k} late) + {overhead:.2} ms overhead (wall; alpha={})",
+        "Q({b_lo:.4})..Q({b_hi:.4}) + {slack:.2} ms timer + {overhead:.2} ms overhead bound (rank +{k} late or over it; wall; alpha={})",
         sci(ctx.alpha)
     );
     Some((lower, upper, q(p), how))
@@ -192,6 +222,11 @@ fn late_responses(ctx: &Ctx<'_>, route: &str, n: u64) -> Vec<(f64, u64)> {
     }
 }
 
+/// The mock's own time at the row's rank, when it recorded the route, is what is judged:
+/// it needs no allowance for a client's overhead, and the per-request checks tie
+/// loadgen's value to it exactly (each reported percentile is the mock's time plus the
+/// overhead of the same requests). Without the mock's record, loadgen's value is judged
+/// with the independent overhead bound.
 fn vs_profile(
     ctx: &Ctx<'_>,
     row: &RequestStats,
@@ -201,30 +236,50 @@ fn vs_profile(
 ) -> Check {
     let f = ctx.f();
     let name = format!("latency {} {} p{} vs profile", row.method, row.name, pct(p));
-    let (Some(measured), Some((lower, upper, expected, how))) = (
-        row.percentile_ms(p),
-        quantile_interval(ctx, row, route, server, p),
-    ) else {
+    let mock_value = server.and_then(|h| value_at_rank(h, locust_rank(h.len(), p)));
+    let bound = OverheadBound::of(ctx.ev);
+    let found = match mock_value {
+        Some(_) => interval(ctx, row, route, p, None),
+        None => interval(ctx, row, route, p, Some(&bound)),
+    };
+    let (Some(reported), Some((lower, upper, expected, how))) = (row.percentile_ms(p), found)
+    else {
         return Check::skip(
             name,
             "no configured time to compare: no requests, or hangs or dribbles set the time",
         );
     };
+    let (lo, hi, whose) = match mock_value {
+        Some((lo, hi)) => (lo as f64 / 1000.0, hi as f64 / 1000.0, "mock"),
+        None => (reported, reported, "loadgen"),
+    };
     Check::new(
         name,
         ms(expected),
-        format!("{} (n={})", ms(measured / f), row.num_requests()),
+        format!(
+            "{} {whose} (n={}; loadgen {})",
+            ms(hi / f),
+            row.num_requests(),
+            ms(reported / f)
+        ),
         format!(
             "{}..{} = {how}; {}",
             ms(lower / f),
             ms(upper / f),
             super::power::shift(expected * f, lower, upper, row.num_requests())
         ),
-        measured >= lower && measured <= upper,
+        hi >= lower && lo <= upper,
     )
 }
 
-fn vs_mock(row: &RequestStats, server: &Histogram<u64>, p: f64, f: f64) -> Check {
+/// `bound`: the client overhead's bound, measured without loadgen.
+fn vs_mock(
+    row: &RequestStats,
+    server: &Histogram<u64>,
+    p: f64,
+    f: f64,
+    bound: &OverheadBound,
+) -> Check {
     let name = format!("latency {} {} p{} vs mock", row.method, row.name, pct(p));
     let n_c = row.num_requests();
     let n_s = server.len();
@@ -238,24 +293,18 @@ fn vs_mock(row: &RequestStats, server: &Histogram<u64>, p: f64, f: f64) -> Check
         return Check::skip(name, "the mock recorded no request");
     };
     let server_at_r = at(r).map_or(0, |v| v.1);
-    // Mean overhead per request (µs), an upper bound: the server sum is a lower bound.
-    let mean_overhead =
-        ((row.total_response_time_us() as f64 - sum_lower(server)) / n_c.max(1) as f64).max(0.0);
-    // k = 0: no o_i exceeds n m (they are non-negative and sum to n m). k >= 1: at
-    // most k exceed n m / k, which moves the rank by k; only ranks the mock has count.
-    let mut upper_us = f64::INFINITY;
-    let mut k = 0u64;
-    while r + d + k <= n_s {
-        let t = n_c as f64 * mean_overhead / k.max(1) as f64;
-        let t = if k == 0 {
-            n_c as f64 * mean_overhead
-        } else {
-            t
-        };
-        if let Some((_, hi)) = at(r + d + k) {
-            upper_us = upper_us.min(hi as f64 + t);
+    // All but m requests have an overhead of at most the bound: each of those m may
+    // move the rank by one; only ranks the mock has count.
+    let (mut upper_us, mut m, mut bound_ms) = (f64::INFINITY, 0, f64::INFINITY);
+    for tail in TAIL_QUANTILES {
+        let shift = over_bound(n_c, tail);
+        let allowance = bound.at(tail);
+        if let Some((_, hi)) = (r + d + shift <= n_s).then(|| at(r + d + shift)).flatten() {
+            let candidate = hi as f64 + allowance * 1000.0;
+            if candidate < upper_us {
+                (upper_us, m, bound_ms) = (candidate, shift, allowance);
+            }
         }
-        k = if k == 0 { 1 } else { k * 2 };
     }
     let lower = server_lo as f64 / 1000.0;
     let upper = upper_us * (1.0 + HDR_RELATIVE) / 1000.0;
@@ -267,10 +316,10 @@ fn vs_mock(row: &RequestStats, server: &Histogram<u64>, p: f64, f: f64) -> Check
         ),
         format!("{} (n={n_c}, mock n={n_s})", ms(measured / f)),
         format!(
-            "{}..{} (mean overhead {:.3} ms wall, Markov bound)",
+            "{}..{} (rank +{m}, overhead bound {:.3} ms wall, measured without loadgen)",
             ms(lower / f),
             ms(upper / f),
-            mean_overhead / 1000.0
+            bound_ms
         ),
         measured >= lower && measured <= upper,
     )

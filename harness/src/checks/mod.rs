@@ -12,6 +12,7 @@ mod data;
 pub(crate) mod failures;
 mod latency;
 mod mix;
+mod per_request;
 pub(crate) mod power;
 mod reports;
 mod spawn;
@@ -85,6 +86,7 @@ pub fn evaluate(ev: &Evidence, exp: &Expectation) -> CheckTable {
     table.extend(mix::checks(&ctx));
     table.extend(waits::checks(&ctx));
     table.extend(spawn::checks(&ctx));
+    table.extend(per_request::checks(&ctx));
     table.extend(latency::checks(&ctx));
     table.extend(failures::checks(&ctx));
     table.extend(data::checks(&ctx));

@@ -1,9 +1,9 @@
 //! The harness's end-to-end tests, one binary so they are linked once and run side by
-//! side: the program's exit codes, the checks on real runs and their deliberate
-//! breakages, baselines and bands, the capacity families, `loadgen compare`, `mock-api
-//! profile fit` (and `--history` on real Locust runs), real Locust (`harness locust`,
-//! the shared locustfile, distributed runs with loadgen as a worker) and the PostgreSQL
-//! path.
+//! side: the program's exit codes; the checks on real runs, the per-request pairing with
+//! the mock's own record, and their deliberate breakages; baselines and bands; the
+//! capacity families; `loadgen compare`; `mock-api profile fit` (and `--history` on real
+//! Locust runs); real Locust (`harness locust`, the shared locustfile, distributed runs
+//! with loadgen as a worker); and the PostgreSQL path.
 
 mod bands;
 mod capacity;
@@ -15,5 +15,6 @@ mod fit;
 mod fit_history;
 mod locust;
 mod locustfile;
+mod per_request;
 mod postgres;
 mod support;

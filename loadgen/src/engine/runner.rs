@@ -25,7 +25,7 @@ use crate::plan::arrival::Correction;
 use crate::plan::load::{LoadPlan, SpawnStep, StageMark};
 use crate::plan::scenario::Scenario;
 use crate::plan::target::{Target, TlsOptions};
-use crate::stats::{Aggregator, Snapshot, StatsHub};
+use crate::stats::{Aggregator, RequestLog, RequestLogData, Snapshot, StatsHub};
 use crate::verdict::breakpoint::{Breakpoint, BreakpointReport};
 use crate::verdict::judge::Judgement;
 
@@ -70,6 +70,9 @@ pub struct RunConfig {
     pub breakpoint: Option<Breakpoint>,
     /// Stop once this many task iterations have run in all (`-i/--iterations`).
     pub iterations: Option<u64>,
+    /// Send an `X-Request-Id` with every request and keep each request's record in the
+    /// outcome (`--request-log`).
+    pub request_log: bool,
 }
 
 impl RunConfig {
@@ -96,6 +99,7 @@ impl RunConfig {
             reset: None,
             breakpoint: None,
             iterations: None,
+            request_log: false,
         }
     }
 }
@@ -167,6 +171,8 @@ pub struct RunOutcome {
     /// Response times from the actual send, when the run corrected for coordinated
     /// omission (an arrival-rate plan); `snapshot` then holds the corrected ones.
     pub uncorrected: Option<Arc<Snapshot>>,
+    /// Each request's record, when the run kept them (`RunConfig::request_log`).
+    pub request_log: Option<RequestLogData>,
     /// Iterations scheduled, started and dropped, for an arrival-rate plan.
     pub arrival: Option<ArrivalReport>,
     /// Each step judged and the breaking point, for a breakpoint search.
@@ -241,6 +247,9 @@ pub(crate) async fn run(
             .breakpoint
             .is_some()
             .then(|| Arc::new(StatsHub::new(config.shards.max(1)))),
+        log: config
+            .request_log
+            .then(|| Arc::new(RequestLog::new(config.shards.max(1), test_start))),
     };
     let iterations = config.iterations.map(|n| Arc::new(IterationLimit::new(n)));
     let iterations_done = iterations
@@ -376,6 +385,7 @@ pub(crate) async fn run(
     warnings.extend(cpu.warnings());
     plan_report.warnings.clone_from(&warnings);
     let judgement = Judgement::new(&snapshot, &scenario.criteria, &scenario.baselines, abort);
+    let request_log = recorder.log.as_ref().map(|l| l.finish());
     let mut output_errors = periodic
         .map(|mut p| p.finish(&snapshot))
         .unwrap_or_default();
@@ -384,6 +394,7 @@ pub(crate) async fn run(
         judgement: &judgement,
         plan: &plan_report,
         uncorrected: uncorrected.as_deref(),
+        request_log: request_log.as_ref(),
     }));
     if let Some(tx) = &config.snapshots {
         let _ = tx.send(Arc::clone(&snapshot));
@@ -409,6 +420,7 @@ pub(crate) async fn run(
         snapshot,
         stages: plan_report.stages,
         uncorrected,
+        request_log,
         arrival: plan_report.arrival,
         breakpoint: plan_report.breakpoint,
         cpu,

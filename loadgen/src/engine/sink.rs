@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use crate::engine::runner::{PlanReport, RunConfig};
 use crate::plan::scenario::Scenario;
-use crate::stats::Snapshot;
+use crate::stats::{RequestLogData, Snapshot};
 use crate::verdict::judge::Judgement;
 
 /// What the console shows.
@@ -42,6 +42,11 @@ pub struct OutputConfig {
     pub summary_md: Option<PathBuf>,
     /// `--verbose`: every row's analysis sentences at the end, not only the findings.
     pub verbose: bool,
+    /// `--request-log FILE`: each request's id, row, start, measured and server time.
+    pub request_log: Option<PathBuf>,
+    /// `--overhead-warn-share`: the share of a row's p99 response time its client
+    /// overhead's p99 may reach before a warning (`None`: the default, 10%).
+    pub overhead_warn_share: Option<f64>,
 }
 
 /// An output that could not be opened before the run.
@@ -75,6 +80,8 @@ pub(crate) struct RunEnd<'a> {
     pub plan: &'a PlanReport,
     /// Response times from the actual send, when `snapshot` holds corrected ones.
     pub uncorrected: Option<&'a Snapshot>,
+    /// Each request's record, when the run kept them.
+    pub request_log: Option<&'a RequestLogData>,
 }
 
 /// Fed once when the run ends (the final console text and the report files).

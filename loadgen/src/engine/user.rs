@@ -29,7 +29,7 @@ use crate::engine::session::{Exchange, Session};
 use crate::plan::arrival::Correction;
 use crate::plan::scenario::{RequestSpec, UserClass};
 use crate::plan::target::request_name;
-use crate::stats::{RequestKey, StatsHub};
+use crate::stats::{RequestKey, RequestLog, StatsHub};
 
 /// Everything one user needs, handed over when it starts.
 #[derive(Debug)]
@@ -204,7 +204,10 @@ impl VirtualUser {
         recorder: Recorder,
     ) -> Self {
         // Default headers are set on start, as a locustfile's on_start sets them.
-        let session = Session::new(connector, class.headers.clone(), request_timeout);
+        let mut session = Session::new(connector, class.headers.clone(), request_timeout);
+        if let Some(log) = &recorder.log {
+            session.send_request_ids(log.next_session());
+        }
         let prepared = class
             .tasks
             .iter()
@@ -331,6 +334,8 @@ pub(crate) struct Recorder {
     pub uncorrected: Option<Arc<StatsHub>>,
     /// The current step's statistics, kept while a breakpoint search runs.
     pub step: Option<Arc<StatsHub>>,
+    /// Each request's record, kept when the run logs requests (`--request-log`).
+    pub log: Option<Arc<RequestLog>>,
 }
 
 impl Recorder {
@@ -341,6 +346,7 @@ impl Recorder {
             hub,
             uncorrected: None,
             step: None,
+            log: None,
         }
     }
 
@@ -356,9 +362,16 @@ impl Recorder {
     ) {
         let error = exchange.error.as_deref();
         let corrected = exchange.response_time.saturating_add(lag);
+        // The client's overhead: what its own machine added to the server's time.
+        let overhead = exchange
+            .server_time
+            .map(|s| exchange.response_time.saturating_sub(s));
         let into = |hub: &StatsHub, time: Duration| {
             let mut shard = hub.shard(index).lock().unwrap_or_else(|e| e.into_inner());
             shard.record(key, time, exchange.content_length, error, now);
+            if let Some(o) = overhead {
+                shard.record_overhead(key, o);
+            }
         };
         into(&self.hub, corrected);
         if let Some(hub) = &self.uncorrected {
@@ -366,6 +379,19 @@ impl Recorder {
         }
         if let Some(hub) = &self.step {
             into(hub, corrected);
+        }
+        if let (Some(log), Some(id)) = (&self.log, exchange.request_id) {
+            log.record(
+                index,
+                key,
+                id,
+                exchange
+                    .finished
+                    .checked_sub(exchange.response_time)
+                    .unwrap_or(exchange.finished),
+                exchange.response_time,
+                exchange.server_time,
+            );
         }
     }
 }

@@ -225,12 +225,25 @@ fn rebuild(path: &Path, row: &JsonRow) -> Result<RequestStats, MergeError> {
         first_request: row.first_request.map(from_unix),
         last_request: row.last_request.map(from_unix),
     };
-    Ok(RequestStats::from_totals(
-        row.method.clone(),
-        row.name.clone(),
-        &totals,
-        histogram,
-    ))
+    let mut stats =
+        RequestStats::from_totals(row.method.clone(), row.name.clone(), &totals, histogram);
+    // The client overhead merges as the response times do, when the report has it.
+    if let Some(text) = row
+        .client_overhead
+        .as_ref()
+        .and_then(|o| o.histogram.as_deref())
+    {
+        let read = crate::sinks::json::histogram_from_base64(text).map_err(|error| {
+            MergeError::Report {
+                path: path.to_path_buf(),
+                error,
+            }
+        })?;
+        let mut overhead = crate::stats::new_histogram();
+        crate::stats::add_histogram(&mut overhead, &read);
+        stats.set_overhead(overhead);
+    }
+    Ok(stats)
 }
 
 /// Errors summed per (method, name, error), in order of first sight.

@@ -190,6 +190,25 @@ pub struct JsonRow {
     /// Why the histogram is missing, when it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram_error: Option<String>,
+    /// The client overhead (response time minus the server's Server-Timing time), when
+    /// any response carried the server's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_overhead: Option<JsonOverhead>,
+}
+
+/// A row's client overhead: what the generator's machine added to the server's time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonOverhead {
+    /// Requests whose response carried the server's time.
+    pub timed: u64,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Largest, ms.
+    pub max_ms: f64,
+    /// Its HdrHistogram (microseconds), V2 format, base64.
+    pub histogram: Option<String>,
 }
 
 /// One failures-table entry as Locust's web API and the JSON report write it (times in
@@ -473,6 +492,13 @@ impl JsonRow {
             last_request: r.last_request().map(unix_seconds_f64),
             histogram,
             histogram_error,
+            client_overhead: crate::sinks::overhead::Overhead::of(r).map(|o| JsonOverhead {
+                timed: o.timed,
+                p50_ms: o.p50_ms,
+                p99_ms: o.p99_ms,
+                max_ms: o.max_ms,
+                histogram: histogram_to_base64(r.overhead()).ok(),
+            }),
         }
     }
 

@@ -11,6 +11,7 @@ pub(crate) mod compare;
 pub(crate) mod console;
 pub(crate) mod csv;
 pub(crate) mod json;
+pub(crate) mod overhead;
 pub(crate) mod prometheus;
 pub(crate) mod report;
 pub(crate) mod summary;
@@ -76,7 +77,11 @@ impl Outputs {
         };
         // Fail before any request rather than after the run when a report cannot be written.
         let reports = crate::sinks::report::reports(out).map(|(what, path, _)| (what, path));
-        for (what, path) in std::iter::once(("JSON report", &out.json)).chain(reports) {
+        let files = [
+            ("JSON report", &out.json),
+            ("request log", &out.request_log),
+        ];
+        for (what, path) in files.into_iter().chain(reports) {
             if let Some(dir) = path.as_ref().and_then(|p| p.parent()) {
                 if !dir.as_os_str().is_empty() && !dir.is_dir() {
                     return Err(OutputError {
@@ -134,6 +139,13 @@ impl Outputs {
         })
     }
 
+    /// The overhead warning's threshold (`--overhead-warn-share`, else the default).
+    fn overhead_share(&self) -> f64 {
+        self.config
+            .overhead_warn_share
+            .unwrap_or(overhead::DEFAULT_OVERHEAD_SHARE)
+    }
+
     /// Adds what the load plan reports to the final console text and the JSON report.
     fn set_plan_report(&mut self, plan: &PlanReport, uncorrected: Option<&Snapshot>) {
         let mut text = String::new();
@@ -189,7 +201,12 @@ impl EndSink for Outputs {
         } = *end;
         let mut errors = Vec::new();
         if self.config.console != ConsoleMode::Quiet {
-            eprint!("{}{}", console::final_summary(snapshot), self.plan_text);
+            eprint!(
+                "{}{}{}",
+                console::final_summary(snapshot),
+                overhead::console_text(snapshot, self.overhead_share()),
+                self.plan_text
+            );
             // Baselines, analysis and the platform's summary lines with the verdict.
             eprint!(
                 "{}",
@@ -202,6 +219,18 @@ impl EndSink for Outputs {
                     self.config.verbose,
                 )
             );
+        }
+        if let (Some(path), Some(log)) = (&self.config.request_log, end.request_log) {
+            let mut bytes = Vec::new();
+            let written = log
+                .write_csv(&mut bytes)
+                .and_then(|()| atomic_file::replace_file(path, &bytes));
+            if let Err(e) = written {
+                errors.push(format!(
+                    "cannot write the request log {}: {e}",
+                    path.display()
+                ));
+            }
         }
         if let Some(path) = &self.config.json {
             let mut doc = JsonReport::new(snapshot, &self.settings).with_judgement(judgement);

@@ -37,14 +37,18 @@
 mod aggregator;
 mod history;
 mod per_second;
+mod request_log;
 mod request_stats;
+mod server_timing;
 mod shard;
 mod snapshot;
 
 pub use aggregator::Aggregator;
 pub use history::{History, HistoryRow};
+pub use request_log::{LoggedRequest, RequestId, RequestLog, RequestLogData, REQUEST_LOG_HEADER};
 pub(crate) use request_stats::add_histogram;
 pub use request_stats::{new_histogram, RequestStats, RowTotals, MAX_RECORDED_US};
+pub use server_timing::server_timing_app_us;
 pub use shard::{Shard, StatsHub};
 pub use snapshot::{sort_errors, ErrorStats, Snapshot};
 pub(crate) use snapshot::{CANNOT_CONNECT, CONNECTION_REFUSED};

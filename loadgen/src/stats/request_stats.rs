@@ -27,6 +27,15 @@ pub fn new_histogram() -> Histogram<u64> {
 static SMALL_HISTOGRAM_LEN: std::sync::LazyLock<usize> =
     std::sync::LazyLock::new(|| new_histogram().distinct_values());
 
+/// Empties a histogram, replacing it with a new small one when it has grown.
+fn empty_small(h: &mut Histogram<u64>) {
+    if h.distinct_values() > *SMALL_HISTOGRAM_LEN {
+        *h = new_histogram();
+    } else {
+        h.reset();
+    }
+}
+
 /// A row's exact totals, as a report keeps them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RowTotals {
@@ -70,6 +79,9 @@ pub struct RequestStats {
     first_request: Option<SystemTime>,
     last_request: Option<SystemTime>,
     histogram: Histogram<u64>,
+    /// Client overhead (µs) of the requests whose response carried the server's own
+    /// time (`Server-Timing: app;dur=`): the measured response time minus it.
+    overhead: Histogram<u64>,
     /// Response times of the last few seconds (Locust's "current" percentiles); set on
     /// snapshot rows by the aggregator.
     window: Option<Histogram<u64>>,
@@ -93,6 +105,7 @@ impl RequestStats {
             first_request: None,
             last_request: None,
             histogram: new_histogram(),
+            overhead: new_histogram(),
             window: None,
             run_start: SystemTime::UNIX_EPOCH,
             run_last_request: None,
@@ -140,6 +153,16 @@ impl RequestStats {
         record_saturating(&mut self.histogram, response_time_us);
     }
 
+    /// Records one request's client overhead: its measured time minus the server's.
+    pub(crate) fn record_overhead_us(&mut self, overhead_us: u64) {
+        record_saturating(&mut self.overhead, overhead_us);
+    }
+
+    /// Sets the client-overhead histogram (a report read back).
+    pub fn set_overhead(&mut self, overhead: Histogram<u64>) {
+        self.overhead = overhead;
+    }
+
     /// Adds `other`'s requests to this row (like `+=`): the result does not depend on the
     /// order in which rows are merged.
     pub fn merge(&mut self, other: &RequestStats) {
@@ -159,6 +182,7 @@ impl RequestStats {
         self.run_start = self.run_start.max(other.run_start);
         self.run_last_request = max_opt(self.run_last_request, other.run_last_request);
         add_histogram(&mut self.histogram, &other.histogram);
+        add_histogram(&mut self.overhead, &other.overhead);
         match (&mut self.window, &other.window) {
             (Some(mine), Some(theirs)) => add_histogram(mine, theirs),
             (mine @ None, Some(theirs)) => *mine = Some(theirs.clone()),
@@ -183,11 +207,8 @@ impl RequestStats {
         // it ever recorded, and a long run's memory would creep up as each pair meets
         // its rare slow ones (stripes x rows x ~100 KB). What a row keeps is then
         // bounded by one second's traffic, not by the run's length.
-        if self.histogram.distinct_values() > *SMALL_HISTOGRAM_LEN {
-            self.histogram = new_histogram();
-        } else {
-            self.histogram.reset();
-        }
+        empty_small(&mut self.histogram);
+        empty_small(&mut self.overhead);
         self.window = None;
         self.run_start = SystemTime::UNIX_EPOCH;
         self.run_last_request = None;
@@ -264,6 +285,20 @@ impl RequestStats {
     /// The last request of the whole run, which ends Locust's whole-run rate.
     pub fn run_last_request(&self) -> Option<SystemTime> {
         self.run_last_request
+    }
+
+    /// Client overhead (µs) per request that carried the server's time: its count is
+    /// how many did.
+    pub fn overhead(&self) -> &Histogram<u64> {
+        &self.overhead
+    }
+
+    /// The client overhead's percentile `p` in milliseconds (Locust's rank among the
+    /// requests that carried the server's time), `None` when none did.
+    pub fn overhead_percentile_ms(&self, p: f64) -> Option<f64> {
+        let n = self.overhead.len();
+        let hi = self.overhead.max();
+        (n > 0).then(|| us_to_ms(values_at_ranks(&self.overhead, &[rank_of(n, p)], 0, hi)[0]))
     }
 
     /// The response time histogram, in microseconds.

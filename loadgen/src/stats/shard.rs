@@ -83,6 +83,13 @@ impl Shard {
         }
     }
 
+    /// Records the client overhead of the request of `key` just recorded.
+    pub fn record_overhead(&mut self, key: &RequestKey, overhead: Duration) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            entry.record_overhead_us(u64::try_from(overhead.as_micros()).unwrap_or(u64::MAX));
+        }
+    }
+
     /// True when nothing was recorded since the shard was created or cleared.
     pub fn is_empty(&self) -> bool {
         self.entries.values().all(|e| e.num_requests() == 0) && self.errors.is_empty()

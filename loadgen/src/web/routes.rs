@@ -239,6 +239,7 @@ async fn report(State(state): Shared, query: axum::extract::RawQuery) -> Respons
         baselines: &judgement.bands,
         analysis: &judgement.analysis,
         stages: &stages,
+        overhead_share: crate::sinks::overhead::DEFAULT_OVERHEAD_SHARE,
     });
     let mut headers = HeaderMap::new();
     headers.insert(

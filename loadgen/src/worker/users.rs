@@ -74,6 +74,7 @@ impl Crew {
                 hub: Arc::clone(&hub),
                 uncorrected: None,
                 step: None,
+                log: None,
             },
             seed: config.seed,
             request_timeout: config.request_timeout,

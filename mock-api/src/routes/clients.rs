@@ -62,9 +62,7 @@ pub(crate) struct Portfolio {
 
 /// The client or a 404 naming the id.
 pub(crate) async fn require_client(state: &AppState, client_id: i64) -> Result<Client, ApiError> {
-    state
-        .store
-        .client(client_id)
+    crate::timing::db(state.store.client(client_id))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("client {client_id} not found")))
 }
@@ -103,7 +101,7 @@ impl EncodedClients {
 #[utoipa::path(get, path = "/api/clients", tag = "clients",
     responses((status = 200, description = "All clients", body = ClientList)))]
 pub(crate) async fn list_clients(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let clients = state.store.clients().await?;
+    let clients = crate::timing::db(state.store.clients()).await?;
     let body = state
         .clients_json
         .of(&clients)
@@ -132,7 +130,7 @@ pub(crate) async fn get_portfolio(
     Path(client_id): Path<i64>,
 ) -> Result<Json<Portfolio>, ApiError> {
     let client = require_client(&state, client_id).await?;
-    let holdings = state.store.holdings(client_id).await?;
+    let holdings = crate::timing::db(state.store.holdings(client_id)).await?;
     let today = chrono::Utc::now().date_naive();
     let mut positions: Vec<Position> = holdings
         .into_iter()

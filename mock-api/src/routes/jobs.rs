@@ -82,9 +82,7 @@ pub(crate) async fn get_job(
 ) -> Result<Json<JobView>, ApiError> {
     let id = uuid::Uuid::parse_str(&job_id)
         .map_err(|e| ApiError::invalid(format!("job_id: {job_id:?} is not a UUID ({e})")))?;
-    let job = state
-        .store
-        .job(&id.to_string())
+    let job = crate::timing::db(state.store.job(&id.to_string()))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("job {job_id} not found")))?;
     Ok(Json(JobView {

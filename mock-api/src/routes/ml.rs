@@ -156,10 +156,12 @@ pub(crate) struct Performance {
 pub(crate) async fn performance(
     State(state): State<AppState>,
 ) -> Result<Json<Performance>, ApiError> {
-    let completed = state
-        .store
-        .count_jobs(ModelType::JOB_KIND, JobStatus::Completed)
-        .await?;
+    let completed = crate::timing::db(
+        state
+            .store
+            .count_jobs(ModelType::JOB_KIND, JobStatus::Completed),
+    )
+    .await?;
     let models = ModelType::ALL
         .iter()
         .map(|m| {
@@ -260,15 +262,13 @@ pub(crate) async fn train(
     }
     let params =
         serde_json::json!({"model_type": req.model_type, "lookback_days": req.lookback_days});
-    let job = state
-        .jobs
-        .start(
-            &state.store,
-            &state.profile.current().effective.jobs,
-            TRAIN_JOB,
-            None,
-            params,
-        )
-        .await?;
+    let job = crate::timing::db(state.jobs.start(
+        &state.store,
+        &state.profile.current().effective.jobs,
+        TRAIN_JOB,
+        None,
+        params,
+    ))
+    .await?;
     Ok(JobAccepted::response(&job))
 }

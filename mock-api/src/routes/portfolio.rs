@@ -58,7 +58,7 @@ pub(crate) async fn optimize(
     budget: Option<Extension<CpuBudget>>,
 ) -> Result<(Extension<CpuSpent>, Json<Optimization>), ApiError> {
     require_client(&state, client_id).await?;
-    let holdings = state.store.holdings(client_id).await?;
+    let holdings = crate::timing::db(state.store.holdings(client_id)).await?;
     let today = chrono::Utc::now().date_naive();
     let mut values = Vec::new();
     let mut tickers = Vec::new();
@@ -114,15 +114,13 @@ pub(crate) async fn rebalance(
 ) -> Result<(StatusCode, [(HeaderName, String); 1], Json<JobAccepted>), ApiError> {
     require_client(&state, client_id).await?;
     let params = serde_json::json!({"client_id": client_id, "strategy": "target_weights"});
-    let job = state
-        .jobs
-        .start(
-            &state.store,
-            &state.profile.current().effective.jobs,
-            REBALANCE_JOB,
-            Some(client_id),
-            params,
-        )
-        .await?;
+    let job = crate::timing::db(state.jobs.start(
+        &state.store,
+        &state.profile.current().effective.jobs,
+        REBALANCE_JOB,
+        Some(client_id),
+        params,
+    ))
+    .await?;
     Ok(JobAccepted::response(&job))
 }

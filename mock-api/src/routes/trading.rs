@@ -90,7 +90,7 @@ pub(crate) async fn execute(
         side: req.side,
         order_type: "market".to_owned(),
     };
-    state.store.check_order(&order).await?;
+    crate::timing::db(state.store.check_order(&order)).await?;
     // Everything the answer waits for comes before the commit: the CPU work, then the
     // profile's delay.
     let spent = match budget {
@@ -117,9 +117,9 @@ pub(crate) async fn execute(
     // uncommitted transaction rolls back, so only a client gone during the commit itself
     // can miss a trade it made (and its Idempotency-Key finds it again).
     let executed = match key {
-        Some(key) => state.store.execute_trade_once(&order, &key).await?,
+        Some(key) => crate::timing::db(state.store.execute_trade_once(&order, &key)).await?,
         None => Executed {
-            trade: state.store.execute_trade(&order).await?,
+            trade: crate::timing::db(state.store.execute_trade(&order)).await?,
             replayed: false,
         },
     };
@@ -192,7 +192,7 @@ pub(crate) async fn history(
         )));
     }
     require_client(&state, client_id).await?;
-    let trades = state.store.trades(client_id, limit).await?;
+    let trades = crate::timing::db(state.store.trades(client_id, limit)).await?;
     Ok(Json(TradeHistory {
         client_id,
         count: trades.len(),

@@ -37,6 +37,7 @@ use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::plan::target::{is_absolute_url, Origin, Scheme};
+use crate::stats::RequestId;
 use connect::Conn;
 pub(crate) use connect::Connector;
 use failure::{status_error, Failure};
@@ -58,6 +59,11 @@ pub(crate) struct Exchange {
     pub status: Option<StatusCode>,
     /// When the exchange ended (read once, with the response time).
     pub finished: Instant,
+    /// The server's own time for it (`Server-Timing: app;dur=`; summed over a redirect
+    /// chain), when every response of the chain carried one.
+    pub server_time: Option<Duration>,
+    /// The `X-Request-Id` sent, when the session sends them.
+    pub request_id: Option<RequestId>,
 }
 
 /// One user's session with the target.
@@ -80,6 +86,8 @@ pub(crate) struct Session {
     timeout: Duration,
     /// The request timeout's timer, kept between requests (see [`within`]).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The id of the request being sent, when the session names its requests.
+    request_id: Option<RequestId>,
 }
 /// Bytes of a connection's read buffer between responses: a typical API response (head
 /// and a small JSON body) fits in one read. A longer head grows it up to [`MAX_HEAD`];
@@ -125,7 +133,14 @@ impl Session {
             headers,
             timeout,
             timer: None,
+            request_id: None,
         }
+    }
+
+    /// Sends an `X-Request-Id` on every request from now on: `lg<session>-<n>`, n
+    /// counting from 1 (a request's redirects carry its id).
+    pub(crate) fn send_request_ids(&mut self, session: u32) {
+        self.request_id = Some(RequestId { session, seq: 0 });
     }
 
     /// The request target for `path` (the target's base path prepended, unless the path
@@ -202,6 +217,9 @@ impl Session {
         extra_headers: &[(HeaderName, HeaderValue)],
     ) -> Exchange {
         let start = Instant::now();
+        if let Some(id) = &mut self.request_id {
+            id.seq += 1;
+        }
         let timeout = self.timeout;
         let outcome = match uri {
             Ok(uri) => {
@@ -222,12 +240,14 @@ impl Session {
         let finished = Instant::now();
         let response_time = finished.saturating_duration_since(start);
         match outcome {
-            Ok(Ok((status, content_length))) => Exchange {
+            Ok(Ok((status, content_length, server_us))) => Exchange {
                 response_time,
                 finished,
                 content_length,
                 error: status_error(status, name),
                 status: Some(status),
+                server_time: server_us.map(Duration::from_micros),
+                request_id: self.request_id,
             },
             Ok(Err((failure, content_length))) => {
                 // The connection is in an unknown state: open a fresh one next time.
@@ -238,6 +258,8 @@ impl Session {
                     content_length,
                     error: Some(failure.describe(timeout)),
                     status: None,
+                    server_time: None,
+                    request_id: self.request_id,
                 }
             }
             Err(_) => {
@@ -248,6 +270,8 @@ impl Session {
                     content_length: 0,
                     error: Some(Failure::Timeout.describe(timeout)),
                     status: None,
+                    server_time: None,
+                    request_id: self.request_id,
                 }
             }
         }
@@ -259,13 +283,14 @@ impl Session {
         uri: Uri,
         body: Option<Bytes>,
         extra_headers: &[(HeaderName, HeaderValue)],
-    ) -> Result<(StatusCode, u64), (Failure, u64)> {
+    ) -> Result<(StatusCode, u64, Option<u64>), (Failure, u64)> {
         let mut method = method;
         let mut uri = uri;
         let mut body = body;
         // Like requests (Locust's HttpUser), follow redirects on the same host; the
         // response time covers the whole chain.
         let mut redirects = 0;
+        let mut server_us = Some(0u64);
         loop {
             let origin = self.origin_of(&uri).map_err(|f| (f, 0))?;
             self.render(&method, &uri, &origin, body.as_deref(), extra_headers);
@@ -273,8 +298,11 @@ impl Session {
             let head = self.round_trip(&method).await?;
             let length = self.read_body(&head).await?;
             self.finish_response(&head);
+            server_us = server_us
+                .zip(head.server_us)
+                .map(|(a, b)| a.saturating_add(b));
             let Some(next) = head.location.filter(|_| head.status.is_redirection()) else {
-                return Ok((head.status, length));
+                return Ok((head.status, length, server_us));
             };
             if redirects == MAX_REDIRECTS {
                 return Err((Failure::TooManyRedirects, length));
@@ -295,7 +323,7 @@ impl Session {
                 Some(text) => Uri::from_maybe_shared(Bytes::from(text))
                     .map_err(|_| (Failure::InvalidUrl(next), length))?,
                 // A Location relative to the current path is not followed.
-                None => return Ok((head.status, length)),
+                None => return Ok((head.status, length, server_us)),
             };
         }
     }
@@ -375,6 +403,13 @@ impl Session {
                 w.extend_from_slice(v.as_bytes());
             }
             w.extend_from_slice(b"\r\n");
+        }
+        if let Some(id) = self.request_id {
+            // Written in place (no String per request); the user's own id header wins.
+            if !all().any(|(k, _)| k.as_str() == "x-request-id") {
+                use std::io::Write as _;
+                let _ = write!(w, "x-request-id: {id}\r\n");
+            }
         }
         if body.is_some() && !given(&CONTENT_TYPE) {
             put_header(w, CONTENT_TYPE.as_str(), b"application/json");
@@ -687,6 +722,32 @@ pub(crate) mod tests {
 
     fn head_of(text: &str, method: &Method) -> Result<Option<Head>, Failure> {
         parse_head(text.as_bytes(), method, &mut BTreeMap::new())
+    }
+
+    #[test]
+    fn the_servers_app_time_is_read_from_server_timing() {
+        use crate::stats::server_timing_app_us as app_duration_us;
+        assert_eq!(
+            app_duration_us(b"app;dur=12.345, delay;dur=12.000, db;dur=0.209"),
+            Some(12_345)
+        );
+        assert_eq!(
+            app_duration_us(b"db;dur=3, APP ; desc=\"x\" ; dur=0.5"),
+            Some(500)
+        );
+        assert_eq!(app_duration_us(b"cache;desc=hit, db;dur=3"), None);
+        assert_eq!(app_duration_us(b"app;dur=-1"), None);
+        assert_eq!(app_duration_us(b"app;dur=abc"), None);
+        assert_eq!(app_duration_us(b"app"), None);
+        let head = head_of(
+            "HTTP/1.1 200 OK\r\nserver-timing: app;dur=7.001\r\ncontent-length: 0\r\n\r\n",
+            &Method::GET,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(head.server_us, Some(7_001));
+        let none = head_of("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", &Method::GET);
+        assert_eq!(none.unwrap().unwrap().server_us, None);
     }
 
     #[test]

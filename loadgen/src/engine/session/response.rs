@@ -36,6 +36,8 @@ pub(super) struct Head {
     pub(super) close: bool,
     /// A redirect's Location, as sent.
     pub(super) location: Option<String>,
+    /// The server's own time for this response (`Server-Timing: app;dur=`), µs.
+    pub(super) server_us: Option<u64>,
 }
 
 /// A response body being read: buffered bytes are counted and dropped (or kept, when a
@@ -186,6 +188,7 @@ pub(super) fn parse_head(
     let mut chunked = false;
     let mut close = false;
     let mut keep_alive = false;
+    let mut server_us = None;
     for h in response.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("set-cookie") {
@@ -214,6 +217,8 @@ pub(super) fn parse_head(
                     .next()
                     .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"))
             });
+        } else if name.eq_ignore_ascii_case("server-timing") {
+            server_us = server_us.or(crate::stats::server_timing_app_us(h.value));
         } else if name.eq_ignore_ascii_case("connection") {
             for token in std::str::from_utf8(h.value).unwrap_or("").split(',') {
                 let token = token.trim();
@@ -250,6 +255,7 @@ pub(super) fn parse_head(
         framing,
         close,
         location,
+        server_us,
     }))
 }
 

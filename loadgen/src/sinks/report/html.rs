@@ -122,6 +122,7 @@ pub(crate) fn html(i: &Inputs<'_>) -> String {
                 (verdict_section(i))
                 (settings_section(i))
                 (requests_section(i))
+                (overhead_section(i))
                 (failures_section(i))
                 (charts_section(i))
                 (spectrum_section(i))
@@ -484,6 +485,45 @@ fn percentiles_table(i: &Inputs<'_>) -> Markup {
                             },
                         }
                         (num(row.num_requests(), &row.num_requests().to_string()))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Each row's client overhead (measured minus the server's Server-Timing time), when
+/// the target sent one, with the warning when the generator shaped a tail.
+fn overhead_section(i: &Inputs<'_>) -> Markup {
+    use crate::sinks::overhead::{warning, Overhead};
+    let rows: Vec<(&RequestStats, bool, Overhead)> = rows_with_total(i)
+        .filter_map(|(r, total)| Overhead::of(r).map(|o| (r, total, o)))
+        .collect();
+    html! {
+        @if !rows.is_empty() {
+            // A part of the request statistics, so no entry of its own in the contents.
+            h3 #overhead { "Client overhead (ms)" }
+            p.meta {
+                "Each response time minus the server's own time for it (its Server-Timing app duration): what the generator's machine added. "
+                "Aggregated " (rows.last().map_or(String::new(), |(_, _, o)| o.summary())) "."
+            }
+            @if let Some(w) = warning(i.snapshot, i.overhead_share) {
+                p.warning #overhead-warning { "Warning: " (w) }
+            }
+            div.scroll {
+                table #overhead-table {
+                    tr {
+                        th { "Type" } th { "Name" } th { "# timed" } th { "p50" } th { "p99" } th { "max" }
+                    }
+                    @for (row, total, o) in &rows {
+                        tr class=[total.then_some("total")] {
+                            td { (row.method) }
+                            td { (row.name) }
+                            (num(o.timed, &o.timed.to_string()))
+                            (num(o.p50_ms, &table_ms(o.p50_ms)))
+                            (num(o.p99_ms, &table_ms(o.p99_ms)))
+                            (num(o.max_ms, &table_ms(o.max_ms)))
+                        }
                     }
                 }
             }

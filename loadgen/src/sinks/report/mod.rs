@@ -50,6 +50,8 @@ pub(crate) struct Inputs<'a> {
     /// Where each stage started (the run's marks, or the JSON report's `plan.stages`);
     /// empty when the plan had none.
     pub stages: &'a [StageMark],
+    /// The share of a row's p99 its client overhead's p99 may reach unwarned.
+    pub overhead_share: f64,
 }
 
 /// Writes the reports `outputs` asks for (`--html`, `--junit`, `--summary-md`) from a
@@ -69,6 +71,9 @@ pub(crate) fn write_reports(
         baselines: &judgement.bands,
         analysis: &judgement.analysis,
         stages,
+        overhead_share: outputs
+            .overhead_warn_share
+            .unwrap_or(crate::sinks::overhead::DEFAULT_OVERHEAD_SHARE),
     };
     reports(outputs)
         .into_iter()
@@ -114,6 +119,7 @@ pub fn snapshot_html(snapshot: &Snapshot, scenario: &str, stages: &[StageMark]) 
         baselines: &judgement.bands,
         analysis: &judgement.analysis,
         stages,
+        overhead_share: crate::sinks::overhead::DEFAULT_OVERHEAD_SHARE,
     })
 }
 

@@ -44,6 +44,7 @@ fn reports(snapshot: &Snapshot, set: &CriteriaSet) -> (String, String, String) {
         baselines: &report,
         analysis: &analysis,
         stages: &[],
+        overhead_share: crate::sinks::overhead::DEFAULT_OVERHEAD_SHARE,
     };
     (html(&inputs), junit(&inputs), markdown(&inputs))
 }
@@ -360,6 +361,7 @@ fn html_and_markdown_list_the_stages_with_their_start_times() {
         baselines: &report,
         analysis: &analysis,
         stages: &stages,
+        overhead_share: crate::sinks::overhead::DEFAULT_OVERHEAD_SHARE,
     };
     let md = markdown(&inputs);
     assert!(md.contains(

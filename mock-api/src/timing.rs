@@ -1,0 +1,327 @@
+//! What the mock tells each client about its own time, and what it keeps of each
+//! request: a W3C `Server-Timing` header on every response (`app`: request arrival to
+//! the response; `delay`: the profile's latency it chose; `db`: time in the database,
+//! all in milliseconds to the microsecond), an `X-Request-Id` (the client's, echoed, or
+//! one of ours), and, when asked, a per-request record a harness pairs with the client's
+//! own record of the same request by that id.
+//!
+//! A client subtracts `app` from its own response time to learn its overhead: what its
+//! machine, its network stack and its scheduling added to the target's time.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::Serialize;
+
+use crate::conn::Arrival;
+use crate::state::AppState;
+
+/// The request and response header naming a request.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The W3C header that carries the server's own timings.
+pub const SERVER_TIMING: &str = "server-timing";
+
+/// Longest client-sent request id echoed (longer ones are replaced by ours, so a client
+/// cannot make the mock keep or send back large headers).
+const MAX_ECHOED_ID: usize = 128;
+
+/// What the request this task serves has learnt about its own time so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Timings {
+    /// The route key (`POST /api/trading/execute`), set by the behaviour layer.
+    route: Option<&'static str>,
+    /// The profile's latency chosen (after degradation and the time scale).
+    delay: Duration,
+    /// Time spent in database calls.
+    db: Duration,
+}
+
+tokio::task_local! {
+    /// The timings of the request this task is serving (a task-local, not a request
+    /// extension: nothing is allocated per request to carry them).
+    static TIMINGS: Cell<Timings>;
+}
+
+/// Runs a database call, adding its time to the current request's `db` timing (a
+/// call outside a request, such as a background job's, is run untimed).
+pub(crate) async fn db<F: Future>(call: F) -> F::Output {
+    let start = Instant::now();
+    let out = call.await;
+    let spent = start.elapsed();
+    let _ = TIMINGS.try_with(|t| {
+        let mut now = t.get();
+        now.db += spent;
+        t.set(now);
+    });
+    out
+}
+
+/// Notes the route and the delay the behaviour layer chose for the current request.
+pub(crate) fn chose(route: &'static str, delay: Duration) {
+    let _ = TIMINGS.try_with(|t| {
+        let mut now = t.get();
+        now.route = Some(route);
+        now.delay = delay;
+        t.set(now);
+    });
+}
+
+/// Request ids of this process: a prefix that differs between processes and a counter.
+#[derive(Debug)]
+pub struct RequestIds {
+    prefix: u32,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    /// Ids prefixed by `prefix` (hex), counting from 1.
+    pub fn new(prefix: u32) -> Self {
+        Self {
+            prefix,
+            next: AtomicU64::new(1),
+        }
+    }
+
+    /// A fresh id, `mock-<prefix>-<n>`.
+    fn fresh(&self) -> HeaderValue {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::try_from(format!("mock-{:08x}-{n}", self.prefix))
+            .unwrap_or_else(|_| HeaderValue::from_static("mock"))
+    }
+}
+
+impl Default for RequestIds {
+    /// Prefixed by the process id mixed with the clock, so two mocks' ids differ.
+    fn default() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Self::new(std::process::id().rotate_left(16) ^ nanos)
+    }
+}
+
+/// One request as the mock served it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServedRequest {
+    /// Its `X-Request-Id`.
+    pub id: String,
+    /// The route key, or `None` outside the profile's routes (admin, 404).
+    pub route: Option<&'static str>,
+    /// The status sent.
+    pub status: u16,
+    /// Arrival to the response, microseconds (the `app` timing sent).
+    pub app_us: u64,
+    /// The profile's delay chosen, microseconds.
+    pub delay_us: u64,
+    /// Database time, microseconds.
+    pub db_us: u64,
+}
+
+/// Most requests one log keeps (a few hundred bytes each): enough for a long harness
+/// run; later requests are counted as dropped, never kept unbounded.
+const MAX_LOGGED: usize = 2_000_000;
+
+/// The per-request log, off unless enabled (then one short lock per response).
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    enabled: AtomicBool,
+    records: Mutex<Vec<ServedRequest>>,
+    dropped: AtomicU64,
+}
+
+impl RequestLog {
+    /// Starts keeping a record of each request.
+    pub fn enable(&self) {
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether records are being kept.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// The records kept so far, in the order responses went out.
+    pub fn records(&self) -> Vec<ServedRequest> {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Requests not kept because the log was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn push(&self, record: ServedRequest) {
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        if records.len() < MAX_LOGGED {
+            records.push(record);
+        } else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The outermost middleware: names the request, times its database calls, and sends
+/// both headers on its response.
+pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let arrival = req
+        .extensions()
+        .get::<Arrival>()
+        .map_or_else(Instant::now, |a| a.0);
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .filter(|v| !v.is_empty() && v.len() <= MAX_ECHOED_ID)
+        .cloned()
+        .unwrap_or_else(|| state.request_ids.fresh());
+    let (mut response, t) = TIMINGS
+        .scope(Cell::new(Timings::default()), async move {
+            let response = next.run(req).await;
+            (response, TIMINGS.with(Cell::get))
+        })
+        .await;
+    let app = arrival.elapsed();
+    if let Ok(v) = HeaderValue::try_from(server_timing(app, t.delay, t.db)) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(SERVER_TIMING), v);
+    }
+    if state.request_log.is_enabled() {
+        state.request_log.push(ServedRequest {
+            id: id.to_str().unwrap_or_default().to_owned(),
+            route: t.route,
+            status: response.status().as_u16(),
+            app_us: micros(app),
+            delay_us: micros(t.delay),
+            db_us: micros(t.db),
+        });
+    }
+    response
+        .headers_mut()
+        .insert(HeaderName::from_static(REQUEST_ID), id);
+    response
+}
+
+/// `app;dur=12.345, delay;dur=12.000, db;dur=0.210` (milliseconds, microsecond digits).
+pub fn server_timing(app: Duration, delay: Duration, db: Duration) -> String {
+    format!(
+        "app;dur={}, delay;dur={}, db;dur={}",
+        ms3(app),
+        ms3(delay),
+        ms3(db)
+    )
+}
+
+/// Milliseconds with three decimals, from whole microseconds (exact, no float).
+fn ms3(d: Duration) -> String {
+    let us = micros(d);
+    format!("{}.{:03}", us / 1000, us % 1000)
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Documents both headers in the OpenAPI document: `X-Request-Id` as an optional
+/// request header of every operation, and both on every response.
+#[derive(Debug)]
+pub(crate) struct TimingHeaders;
+
+impl utoipa::Modify for TimingHeaders {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{Object, Required, Type};
+        let text = || Object::with_type(Type::String);
+        let id_param = ParameterBuilder::new()
+            .name("X-Request-Id")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Names the request; echoed in the response (the mock makes one up when absent)",
+            ))
+            .schema(Some(text()))
+            .build();
+        let timing = HeaderBuilder::new()
+            .schema(text())
+            .description(Some(
+                "W3C Server-Timing: `app;dur=` request arrival to this response, `delay;dur=` the profile's latency chosen, `db;dur=` database time; milliseconds to the microsecond",
+            ))
+            .build();
+        let id = HeaderBuilder::new()
+            .schema(text())
+            .description(Some("The request's X-Request-Id, or one the mock made up"))
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(id_param.clone());
+                for response in op.responses.responses.values_mut() {
+                    if let utoipa::openapi::RefOr::T(r) = response {
+                        r.headers.insert("Server-Timing".to_owned(), timing.clone());
+                        r.headers.insert("X-Request-Id".to_owned(), id.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_timing_gives_milliseconds_to_the_microsecond() {
+        let v = server_timing(
+            Duration::from_micros(12_345),
+            Duration::from_millis(12),
+            Duration::from_nanos(209_999),
+        );
+        assert_eq!(v, "app;dur=12.345, delay;dur=12.000, db;dur=0.209");
+        assert_eq!(ms3(Duration::from_secs(3)), "3000.000");
+    }
+
+    #[test]
+    fn generated_ids_are_distinct_and_prefixed() {
+        let ids = RequestIds::new(0xab);
+        assert_eq!(ids.fresh(), "mock-000000ab-1");
+        assert_eq!(ids.fresh(), "mock-000000ab-2");
+    }
+
+    #[tokio::test]
+    async fn database_time_adds_up_within_a_request_only() {
+        let outside = db(async { 7 }).await;
+        assert_eq!(outside, 7);
+        let t = TIMINGS
+            .scope(Cell::new(Timings::default()), async {
+                db(tokio::time::sleep(Duration::from_millis(2))).await;
+                chose("GET /health", Duration::from_millis(9));
+                db(tokio::time::sleep(Duration::from_millis(3))).await;
+                TIMINGS.with(Cell::get)
+            })
+            .await;
+        assert!(t.db >= Duration::from_millis(5), "{t:?}");
+        assert_eq!(t.route, Some("GET /health"));
+        assert_eq!(t.delay, Duration::from_millis(9));
+    }
+}
