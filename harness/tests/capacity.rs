@@ -6,6 +6,9 @@
 //! would share the CPU and each other's timers, which is what the figures measure.
 //! Runs are seeded; tolerances come from the model, the sample size or a measured
 //! overhead (see each family's module).
+//!
+//! A binary of its own, not one of the integration modules: the soak's memory check reads
+//! this process's RSS, which tests running beside it in one process would move.
 
 use std::time::Duration;
 
