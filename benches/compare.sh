@@ -3,6 +3,9 @@
 #   1. throughput: loadgen (zero-wait users) vs wrk vs oha against mock-api's `fast` profile,
 #      same connections and duration, each tool pinned to one core and the server to the
 #      other; CPU time per request of each tool;
+#   1b. acis: loadgen's CPU per request with the ACIS scenario (scenarios/acis.toml with its
+#      waits removed: templates drawn per request, JSON bodies, three user classes) beside
+#      the one-route scenario, against the same `fast` server, runs alternating;
 #   2. overhead: mock-api `fast` vs a bare axum server (benches/src/baseline.rs) answering
 #      the same bytes on /health and /api/clients, under the same wrk load;
 #   3. delay precision: mock-api's own delay-error histogram (actual server time minus the
@@ -30,7 +33,7 @@ RUNS=${RUNS:-3}               # repetitions of each throughput run (the median i
 CONNS=${CONNS:-50}            # connections (= loadgen users) of the throughput runs
 SERVER_CPU=${SERVER_CPU:-0}   # the core the server is pinned to
 TOOL_CPU=${TOOL_CPU:-1}       # the core the load tool is pinned to
-SECTIONS=${SECTIONS:-throughput overhead precision fidelity scale https}
+SECTIONS=${SECTIONS:-throughput acis overhead precision fidelity scale https}
 BIN=target/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")
 server_pid=""
@@ -146,6 +149,32 @@ row "  CPU us per request: loadgen | wrk (tool's own core)" "$(median "${lg_cpu[
 row "  CPU us per request: oha" "$(median "${oha_cpu[@]}")" "" ""
 fi
 
+# --- 1b. loadgen with the ACIS scenario ----------------------------------------------------
+# The same users and duration as the throughput runs, against the same `fast` server; the
+# two scenarios alternate so each pair sees the same load from other programs. What
+# differs is loadgen's work per request: a task drawn by weight among three classes,
+# templates in paths and bodies drawn per request, JSON bodies encoded, one statistics row
+# per request name. The server's speed differs too (the ACIS routes read and write the
+# database), which changes loadgen's rate but not its CPU per request much.
+if want acis; then
+log "acis: loadgen, $CONNS users, ACIS scenario without waits vs one route, $RUNS runs each"
+sed '/^wait = /d' scenarios/acis.toml >"$work/acis.toml"
+mock --profile fast
+url="http://$addr"
+one_cpu=(); acis_cpu=(); acis_rps=(); acis_ratio=()
+for i in $(seq "$RUNS"); do
+  run_loadgen "lgo$i" "$CONNS" "$url" benches/health.toml
+  one_cpu+=("$(cpu_per_request_us "lgo$i" "$(json "$work/lgo$i.json" "d['aggregated']['num_requests']")")")
+  run_loadgen "lga$i" "$CONNS" "$url" "$work/acis.toml"
+  acis_cpu+=("$(cpu_per_request_us "lga$i" "$(json "$work/lga$i.json" "d['aggregated']['num_requests']")")")
+  acis_rps+=("$(json "$work/lga$i.json" "d['aggregated']['total_rps']")")
+  acis_ratio+=("$(ratio "${acis_cpu[-1]}" "${one_cpu[-1]}")")
+done
+stop_server
+row "loadgen CPU us per request: ACIS scenario | one route" "$(median "${acis_cpu[@]}")" "$(median "${one_cpu[@]}")" ""
+row "  ACIS / one route (median of pairs) | ACIS requests/s" "$(median "${acis_ratio[@]}")" "$(median "${acis_rps[@]}" | xargs printf '%.0f')" ""
+fi
+
 # --- 2. mock-api overhead vs a bare axum server --------------------------------------------
 # Both servers run at once (on SERVER_CPU) and the wrk runs alternate between them, so each
 # pair of runs sees the same load from the machine's other programs; the printed ratio is
@@ -245,10 +274,10 @@ precision() { # LABEL IN_FLIGHT TIME_SCALE GOAL_US TOOL (wrk | open)
     "$(runq_us "$work/q0" "$work/q1" precise-timer)" "$(runq_us "$work/q0" "$work/q1" tokio-rt-worker)" ""
 }
 log "delay precision (${DURATION}s each, server on CPU $PRECISION_CPUS${PRECISION_RT:+, SCHED_FIFO $PRECISION_RT})"
-precision "1,000 in flight (100 ms, 10k req/s, wrk)" 1000 10 100 wrk
-precision "1,000 in flight (100 ms, 10k req/s, open)" 1000 10 100 open
-precision "10,000 in flight (1 s, 10k req/s, wrk)" 10000 100 200 wrk
-precision "10,000 in flight (1 s, 10k req/s, open)" 10000 100 200 open
+precision "1,000 in flight (100 ms, 10k req/s, wrk)" 1000 10 500 wrk
+precision "1,000 in flight (100 ms, 10k req/s, open)" 1000 10 500 open
+precision "10,000 in flight (1 s, 10k req/s, wrk)" 10000 100 2000 wrk
+precision "10,000 in flight (1 s, 10k req/s, open)" 10000 100 2000 open
 precision "1,000 in flight at 10 ms (100k req/s asked: saturated)" 1000 1 100 wrk
 fi
 
