@@ -110,6 +110,8 @@ pub struct Evidence {
     /// The loopback calibration: the harness's own client's overhead (µs) per request,
     /// measured before the run, independently of loadgen.
     pub calibration: Histogram<u64>,
+    /// The same overhead measured by a paced probe while the load ran.
+    pub calibration_during: Histogram<u64>,
 }
 
 impl Evidence {
@@ -213,6 +215,10 @@ pub async fn execute_with(
 
     let stop_probe = CancellationToken::new();
     let probe = tokio::spawn(lag_probe(stop_probe.clone()));
+    let overhead_probe = tokio::spawn(crate::calibrate::probe_during(
+        server.addr(),
+        stop_probe.clone(),
+    ));
     let planned = spec.load.duration.mul_f64(f);
     progress.phase(format_args!(
         "running loadgen: {} users at {}/s for {:.1} s of wall time (time scale x{f})",
@@ -225,6 +231,9 @@ pub async fn execute_with(
     stop_probe.cancel();
     progress.phase("collecting the mock's own records");
     let probe_samples = probe.await.unwrap_or_default();
+    let calibration_during = overhead_probe
+        .await
+        .unwrap_or_else(|_| loadgen::stats::new_histogram());
 
     // Shut down first: every connection's last request is recorded by then.
     let state = server.state().clone();
@@ -244,6 +253,7 @@ pub async fn execute_with(
         wall: started.elapsed(),
         served,
         calibration,
+        calibration_during,
     })
 }
 
