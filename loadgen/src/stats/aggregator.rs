@@ -122,24 +122,27 @@ impl Aggregator {
     /// Merges one shard's contents (also usable without a hub, e.g. in tests).
     pub fn merge_shard(&mut self, shard: &Shard) {
         for (key, entry) in &shard.entries {
-            if entry.num_requests() == 0 {
+            if entry.requests.is_empty() {
                 continue;
             }
-            match self.rows.get_mut(key) {
-                Some(row) => row.merge(entry),
-                None => {
-                    self.rows.insert(key.clone(), entry.clone());
-                }
+            if !self.rows.contains_key(key) {
+                self.rows.insert(
+                    key.clone(),
+                    RequestStats::new(key.method.clone(), key.name.clone()),
+                );
             }
-            self.total.merge(entry);
-            add_into(&mut self.pending.total, entry.histogram());
+            if let Some(row) = self.rows.get_mut(key) {
+                entry.replay_into(row);
+            }
+            entry.replay_into(&mut self.total);
+            entry.record_times_into(self.pending.total.get_or_insert_with(new_histogram));
             if self.full_history {
                 let slot = self
                     .pending
                     .rows
                     .entry(key.clone())
                     .or_insert_with(new_histogram);
-                add_histogram(slot, entry.histogram());
+                entry.record_times_into(slot);
             }
         }
         for (key, by_error) in &shard.errors {

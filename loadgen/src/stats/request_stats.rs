@@ -23,7 +23,7 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new(SIGNIFICANT_DIGITS).unwrap_or_else(|_| unreachable!("3 digits is valid"))
 }
 
-/// Counts a new, empty histogram holds (the size a stripe's row returns to when emptied).
+/// Counts a new, empty histogram holds (the size an emptied row returns to).
 static SMALL_HISTOGRAM_LEN: std::sync::LazyLock<usize> =
     std::sync::LazyLock::new(|| new_histogram().distinct_values());
 
@@ -59,9 +59,8 @@ pub struct RowTotals {
 
 /// Statistics for one row of Locust's tables.
 ///
-/// Inside a [`super::Shard`] it holds what one group of users recorded since the last
-/// collection; inside a [`super::Snapshot`] it holds the run's totals plus the run's start
-/// and last request time, which Locust's rates are computed against.
+/// Inside the aggregator it holds the run's totals; inside a [`super::Snapshot`] also the
+/// run's start and last request time, which Locust's rates are computed against.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestStats {
     /// HTTP method (`GET`); empty for the Aggregated row.
@@ -190,7 +189,7 @@ impl RequestStats {
         }
     }
 
-    /// Empties the row but keeps its allocations (the histogram's counts array).
+    /// Empties the row (a reset of the run's statistics).
     pub(crate) fn clear(&mut self) {
         self.num_requests = 0;
         self.num_failures = 0;
@@ -201,12 +200,8 @@ impl RequestStats {
         self.per_second.clear();
         self.first_request = None;
         self.last_request = None;
-        // A histogram grows to hold the largest time it has seen and never shrinks. A
-        // stripe's row is emptied every second, so one that grew starts small again:
-        // otherwise every (stripe, row) pair would keep the size of the slowest response
-        // it ever recorded, and a long run's memory would creep up as each pair meets
-        // its rare slow ones (stripes x rows x ~100 KB). What a row keeps is then
-        // bounded by one second's traffic, not by the run's length.
+        // A histogram grows to hold the largest time it has seen and never shrinks: a
+        // reset row starts small again.
         empty_small(&mut self.histogram);
         empty_small(&mut self.overhead);
         self.window = None;
