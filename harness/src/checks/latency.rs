@@ -66,6 +66,7 @@ pub(super) fn server_histogram(ctx: &Ctx<'_>, route: &str) -> Option<Histogram<u
 /// Both checks for every row and percentile.
 pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let mut out = Vec::new();
+    let bound = OverheadBound::of(ctx.ev);
     for (row, route) in ctx.rows() {
         let Some(route) = route else {
             out.push(Check::skip(
@@ -74,20 +75,16 @@ pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
             ));
             continue;
         };
-        if row.num_requests() == 0 {
-            continue;
-        }
-        let server = server_histogram(ctx, route).filter(|h| !h.is_empty());
         // Hangs and dribbles set these times, not the profile, and go on after the head
         // that carried the mock's time (so loadgen's time exceeds the mock's by the
         // dribble, not by its overhead): no claim to make against either.
-        if timing_altered(ctx, route) {
+        if row.num_requests() == 0 || timing_altered(ctx, route) {
             continue;
         }
+        let server = server_histogram(ctx, route).filter(|h| !h.is_empty());
         for p in PERCENTILES {
             out.push(vs_profile(ctx, row, route, server.as_ref(), p));
         }
-        let bound = OverheadBound::of(ctx.ev);
         for p in PERCENTILES {
             out.push(match &server {
                 Some(h) => vs_mock(row, h, p, ctx.f(), &bound),

@@ -23,19 +23,6 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new(SIGNIFICANT_DIGITS).unwrap_or_else(|_| unreachable!("3 digits is valid"))
 }
 
-/// Counts a new, empty histogram holds (the size an emptied row returns to).
-static SMALL_HISTOGRAM_LEN: std::sync::LazyLock<usize> =
-    std::sync::LazyLock::new(|| new_histogram().distinct_values());
-
-/// Empties a histogram, replacing it with a new small one when it has grown.
-fn empty_small(h: &mut Histogram<u64>) {
-    if h.distinct_values() > *SMALL_HISTOGRAM_LEN {
-        *h = new_histogram();
-    } else {
-        h.reset();
-    }
-}
-
 /// A row's exact totals, as a report keeps them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RowTotals {
@@ -202,8 +189,8 @@ impl RequestStats {
         self.last_request = None;
         // A histogram grows to hold the largest time it has seen and never shrinks: a
         // reset row starts small again.
-        empty_small(&mut self.histogram);
-        empty_small(&mut self.overhead);
+        self.histogram = new_histogram();
+        self.overhead = new_histogram();
         self.window = None;
         self.run_start = SystemTime::UNIX_EPOCH;
         self.run_last_request = None;

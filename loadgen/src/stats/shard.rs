@@ -52,10 +52,10 @@ pub(crate) struct Recorded {
 ///
 /// Why raw: a stripe's row is emptied every second, and a histogram sized for one
 /// second's slowest response must be reallocated whenever a slower one comes (then
-/// freed, on another thread, at the next collection). Over a 30-minute soak that churn
-/// kept loadgen's memory creeping (+16% from minute 1 to 30, see the performance notes).
-/// A list grows to one second's busiest traffic and stays there, allocating nothing
-/// after, and the aggregator records its values into the run's histograms once.
+/// freed, on another thread, at the next collection), for every (stripe, row) pair. A
+/// list grows to one second's busiest traffic and stays there, allocating nothing
+/// after, and the aggregator records its values into the run's histograms once. (The
+/// soak measured with it, and what still grows, is in the performance notes.)
 #[derive(Debug, Default)]
 pub(crate) struct ShardRow {
     pub(crate) requests: Vec<Recorded>,
