@@ -6,6 +6,7 @@
 //! timestamps as RFC 3339 text, so one set of queries below serves both backends. Only
 //! the migrations differ, one embedded folder per backend.
 
+mod migrations;
 pub mod probe;
 mod records;
 mod seed;
@@ -235,14 +236,11 @@ impl Store {
                 .await
                 .map_err(sql("enabling WAL"))?;
         }
-        let migrator = match backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        let migrated = match migrations::migrator(backend).await {
+            Ok(migrator) => migrator.run(&pool).await,
+            Err(e) => Err(e),
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate { backend, source })?;
+        migrated.map_err(|source| StoreError::Migrate { backend, source })?;
         let mut store = Self {
             pool,
             backend,

@@ -1,16 +1,20 @@
 //! The rows the store hands out, decoded from `AnyRow` so one decoder serves SQLite and
-//! PostgreSQL alike, all through sqlx's `FromRow` derive: the job's JSON columns are
-//! text in both databases, read through `JsonText`, and its status through
-//! `TryFrom<String>`.
+//! PostgreSQL alike: the job's JSON columns are text in both databases, read through
+//! `JsonText`, and its status through `TryFrom<String>`.
+//!
+//! `FromRow` is implemented by hand, a column per line, rather than derived: sqlx's
+//! derive lives in its proc-macro crate, which compiles a second copy of sqlx-core and of
+//! both database drivers (SQLite's C source included) for the compiler's host; dropping
+//! it takes that whole second copy out of a fresh clone's build.
 
 use serde::Serialize;
-use sqlx::any::{Any, AnyTypeInfo, AnyValueRef};
+use sqlx::any::{Any, AnyRow, AnyTypeInfo, AnyValueRef};
 use sqlx::error::BoxDynError;
-use sqlx::{Decode, Type, ValueRef as _};
+use sqlx::{Decode, FromRow, Row as _, Type, ValueRef as _};
 use utoipa::ToSchema;
 
 /// A client of the platform.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Client {
     /// Client id (1..=N).
     pub id: i64,
@@ -27,7 +31,7 @@ pub struct Client {
 }
 
 /// One position of a client.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Holding {
     /// Ticker symbol.
     pub ticker: String,
@@ -58,10 +62,9 @@ impl Side {
 }
 
 /// An executed trade.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Trade {
     /// Trade id.
-    #[sqlx(rename = "id")]
     pub trade_id: i64,
     /// The client who traded.
     pub client_id: i64,
@@ -74,7 +77,6 @@ pub struct Trade {
     /// Execution price per share in USD.
     pub price: f64,
     /// quantity * price (not stored: computed when the trade is read).
-    #[sqlx(skip)]
     pub total: f64,
     /// Order type (`market`).
     pub order_type: String,
@@ -140,10 +142,9 @@ impl TryFrom<String> for JobStatus {
 }
 
 /// A background job (model training or portfolio rebalancing).
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Job {
     /// Job id (UUID).
-    #[sqlx(rename = "id")]
     pub job_id: String,
     /// `ml_train` or `portfolio_rebalance`.
     pub kind: String,
@@ -151,10 +152,8 @@ pub struct Job {
     pub client_id: Option<i64>,
     /// The request's parameters.
     #[schema(value_type = Object)]
-    #[sqlx(try_from = "JsonText")]
     pub params: serde_json::Value,
     /// Lifecycle state.
-    #[sqlx(try_from = "String")]
     pub status: JobStatus,
     /// Planned duration in ms.
     pub duration_ms: i64,
@@ -166,10 +165,77 @@ pub struct Job {
     pub finished_at: Option<String>,
     /// What the job produced, once completed.
     #[schema(value_type = Option<Object>)]
-    #[sqlx(try_from = "JsonText")]
     pub result: Option<serde_json::Value>,
     /// Why it failed or stopped.
     pub error: Option<String>,
+}
+
+impl FromRow<'_, AnyRow> for Client {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            email: row.try_get("email")?,
+            risk_profile: row.try_get("risk_profile")?,
+            cash_balance: row.try_get("cash_balance")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for Holding {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            ticker: row.try_get("ticker")?,
+            quantity: row.try_get("quantity")?,
+            avg_cost: row.try_get("avg_cost")?,
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for Trade {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            trade_id: row.try_get("id")?,
+            client_id: row.try_get("client_id")?,
+            ticker: row.try_get("ticker")?,
+            side: row.try_get("side")?,
+            quantity: row.try_get("quantity")?,
+            price: row.try_get("price")?,
+            total: 0.0,
+            order_type: row.try_get("order_type")?,
+            status: row.try_get("status")?,
+            executed_at: row.try_get("executed_at")?,
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for Job {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            job_id: row.try_get("id")?,
+            kind: row.try_get("kind")?,
+            client_id: row.try_get("client_id")?,
+            params: row.try_get::<JsonText, _>("params")?.into(),
+            status: decode_status(row)?,
+            duration_ms: row.try_get("duration_ms")?,
+            created_at: row.try_get("created_at")?,
+            started_at: row.try_get("started_at")?,
+            finished_at: row.try_get("finished_at")?,
+            result: row.try_get::<JsonText, _>("result")?.into(),
+            error: row.try_get("error")?,
+        })
+    }
+}
+
+/// The job's `status` column, an unknown spelling reported as that column's decode error.
+fn decode_status(row: &AnyRow) -> sqlx::Result<JobStatus> {
+    JobStatus::try_from(row.try_get::<String, _>("status")?).map_err(|e| {
+        sqlx::Error::ColumnDecode {
+            index: "status".to_owned(),
+            source: Box::new(e),
+        }
+    })
 }
 
 /// A JSON document in a text column (SQL `NULL` reads as none), decoded for either
