@@ -34,7 +34,7 @@ CONNS=${CONNS:-50}            # connections (= loadgen users) of the throughput 
 SERVER_CPU=${SERVER_CPU:-0}   # the core the server is pinned to
 TOOL_CPU=${TOOL_CPU:-1}       # the core the load tool is pinned to
 SECTIONS=${SECTIONS:-throughput acis overhead precision fidelity scale https}
-BIN=target/release
+BIN=${CARGO_TARGET_DIR:-target}/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/compare.XXXXXX")
 server_pid=""
 

@@ -18,7 +18,7 @@ DURATION=${DURATION:-10}      # seconds of load per worker kind
 USERS=${USERS:-20}            # users (each one connection) on the worker
 SERVER_CPU=${SERVER_CPU:-0}   # the core mock-api and the master are pinned to
 TOOL_CPU=${TOOL_CPU:-1}       # the core the worker is pinned to
-BIN=target/release
+BIN=${CARGO_TARGET_DIR:-target}/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/worker-bench.XXXXXX")
 mock_pid=""
 
