@@ -45,10 +45,7 @@ pub fn router(state: AppState) -> Router {
                         .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
                 )
                 // Every answer, errors included, carries its Server-Timing and request id.
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    timing::layer,
-                ))
+                .layer(timing::TimingLayer(state.clone()))
                 .layer(axum::middleware::from_fn(error::json_errors))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
         )
