@@ -84,14 +84,17 @@ impl AsyncRead for SharedStream {
     ) -> Poll<io::Result<()>> {
         loop {
             ready!(self.0.poll_read_ready(cx))?;
-            let unfilled = buf.initialize_unfilled();
-            let len = unfilled.len();
+            let len = buf.remaining();
             let mut read = None;
             // A short read drained the socket: reported to `try_io` as would-block, it
             // clears the readiness seen before the read (as tokio's own TcpStream does),
             // so the next poll waits for epoll instead of a read that fails with EAGAIN.
+            // `try_read_buf` reads into the buffer's uninitialised part, which it fills
+            // and advances: zeroing hyper's 8 KiB read buffer before every read (as
+            // `try_read` on `initialize_unfilled` needs) was a sixth of the mock's
+            // instructions per request (callgrind).
             let outcome = self.0.try_io(Interest::READABLE, || {
-                let n = self.0.try_read(unfilled)?;
+                let n = self.0.try_read_buf(buf)?;
                 read = Some(n);
                 if n > 0 && n < len {
                     Err(io::ErrorKind::WouldBlock.into())
@@ -100,10 +103,7 @@ impl AsyncRead for SharedStream {
                 }
             });
             match (read, outcome) {
-                (Some(n), _) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
+                (Some(_), _) => return Poll::Ready(Ok(())),
                 (None, Err(e)) if e.kind() != io::ErrorKind::WouldBlock => {
                     return Poll::Ready(Err(e))
                 }
