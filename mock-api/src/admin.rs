@@ -145,10 +145,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/stats/reset", post(reset_stats))
         .route("/requests", get(get_requests))
         .route("/stall", post(post_stall))
-        .route_layer(axum::middleware::from_fn_with_state(
-            PROFILE_BODY_LIMIT,
-            crate::error::declared_length_limit,
-        ))
+        .route_layer(crate::error::DeclaredLengthLimit(PROFILE_BODY_LIMIT))
         .route_layer(axum::middleware::from_fn_with_state(state, guard))
         .layer(DefaultBodyLimit::max(PROFILE_BODY_LIMIT))
 }

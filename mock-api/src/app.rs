@@ -24,10 +24,7 @@ pub fn router(state: AppState) -> Router {
             behaviour::layer,
         ))
         // Outside the behaviour layer: an oversized body is refused before any delay.
-        .route_layer(axum::middleware::from_fn_with_state(
-            BODY_LIMIT,
-            error::declared_length_limit,
-        ));
+        .route_layer(error::DeclaredLengthLimit(BODY_LIMIT));
     Router::new()
         .merge(platform)
         .nest("/admin", admin::router(state.clone()))
@@ -46,7 +43,7 @@ pub fn router(state: AppState) -> Router {
                 )
                 // Every answer, errors included, carries its Server-Timing and request id.
                 .layer(timing::TimingLayer(state.clone()))
-                .layer(axum::middleware::from_fn(error::json_errors))
+                .layer(error::JsonErrorsLayer)
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
         )
         .with_state(state)

@@ -11,6 +11,9 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use utoipa::ToSchema;
 
 use crate::store::{StoreError, TradeError};
@@ -171,20 +174,92 @@ pub(crate) async fn not_found_fallback(uri: axum::http::Uri) -> ApiError {
 
 /// Rewrites an error answer that is not JSON (axum's own rejections: a body that is not
 /// UTF-8, or over the limit) into the JSON error shape, keeping its status and headers.
-pub(crate) async fn json_errors(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let response = next.run(request).await;
+///
+/// This and [`DeclaredLengthLimit`] are tower layers rather than
+/// `axum::middleware::from_fn`, which boxes the inner service and its future per request:
+/// about 5,000 instructions per request each (callgrind, `docs/PERFORMANCE.md`). Here the
+/// inner future stays inline, and only an answer to rewrite is boxed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonErrorsLayer;
+
+impl<S> tower::Layer<S> for JsonErrorsLayer {
+    type Service = JsonErrors<S>;
+
+    fn layer(&self, inner: S) -> JsonErrors<S> {
+        JsonErrors(inner)
+    }
+}
+
+/// A service whose error answers are JSON (see [`JsonErrorsLayer`]).
+#[derive(Debug, Clone)]
+pub(crate) struct JsonErrors<S>(S);
+
+impl<S> tower::Service<axum::extract::Request> for JsonErrors<S>
+where
+    S: tower::Service<axum::extract::Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = JsonErrorsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
+        JsonErrorsFuture::Inner {
+            inner: self.0.call(request),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner answer, then, when it is a non-JSON error, its rewrite.
+    #[project = JsonErrorsStep]
+    pub(crate) enum JsonErrorsFuture<F> {
+        /// Waiting for the inner service's answer.
+        Inner { #[pin] inner: F },
+        /// Reading the non-JSON error's body to rewrite it.
+        Rewrite { rewrite: Pin<Box<dyn Future<Output = Response> + Send>> },
+    }
+}
+
+impl<F, E> Future for JsonErrorsFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let rewrite = match self.as_mut().project() {
+                JsonErrorsStep::Inner { inner } => match std::task::ready!(inner.poll(cx)) {
+                    Ok(response) if needs_rewrite(&response) => Box::pin(rewrite(response)),
+                    done => return Poll::Ready(done),
+                },
+                JsonErrorsStep::Rewrite { rewrite } => {
+                    return rewrite.as_mut().poll(cx).map(Ok);
+                }
+            };
+            self.set(JsonErrorsFuture::Rewrite { rewrite });
+        }
+    }
+}
+
+/// Whether `response` is an error answer that is not JSON.
+fn needs_rewrite(response: &Response) -> bool {
     let status = response.status();
     let is_json = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
+    !is_json && (status.is_client_error() || status.is_server_error())
+}
+
+/// The JSON error answer for a non-JSON one, with its status and headers.
+async fn rewrite(response: Response) -> Response {
+    let status = response.status();
     let (mut parts, body) = response.into_parts();
     // Rejection bodies are one sentence; a longer one is cut, not waited for.
     let text = axum::body::to_bytes(body, 64 * 1024)
@@ -214,25 +289,61 @@ pub(crate) async fn json_errors(
     answer
 }
 
-/// Answers 413 at once when a request declares a body (`Content-Length`) over `limit`,
+/// Answers 413 at once when a request declares a body (`Content-Length`) over its limit,
 /// without reading it: a client that sends a gigabyte learns so before sending it.
-pub(crate) async fn declared_length_limit(
-    axum::extract::State(limit): axum::extract::State<usize>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let declared = request
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match declared {
-        Some(n) if n > limit as u64 => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the body declares {n} bytes: the limit is {limit} bytes"),
-        )
-        .into_response(),
-        _ => next.run(request).await,
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeclaredLengthLimit(pub(crate) usize);
+
+impl<S> tower::Layer<S> for DeclaredLengthLimit {
+    type Service = DeclaredLengthLimited<S>;
+
+    fn layer(&self, inner: S) -> DeclaredLengthLimited<S> {
+        DeclaredLengthLimited {
+            inner,
+            limit: self.0,
+        }
+    }
+}
+
+/// A service that refuses a declared body over `limit` (see [`DeclaredLengthLimit`]).
+#[derive(Debug, Clone)]
+pub(crate) struct DeclaredLengthLimited<S> {
+    inner: S,
+    limit: usize,
+}
+
+impl<S> tower::Service<axum::extract::Request> for DeclaredLengthLimited<S>
+where
+    S: tower::Service<axum::extract::Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future =
+        futures_util::future::Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
+        let declared = request
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match declared {
+            Some(n) if n > self.limit as u64 => {
+                futures_util::future::Either::Left(std::future::ready(Ok(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!(
+                        "the body declares {n} bytes: the limit is {} bytes",
+                        self.limit
+                    ),
+                )
+                .into_response())))
+            }
+            _ => futures_util::future::Either::Right(self.inner.call(request)),
+        }
     }
 }
