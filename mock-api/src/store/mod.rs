@@ -236,11 +236,9 @@ impl Store {
                 .await
                 .map_err(sql("enabling WAL"))?;
         }
-        let migrated = match migrations::migrator(backend).await {
-            Ok(migrator) => migrator.run(&pool).await,
-            Err(e) => Err(e),
-        };
-        migrated.map_err(|source| StoreError::Migrate { backend, source })?;
+        let migrate = |source| StoreError::Migrate { backend, source };
+        let migrator = migrations::migrator(backend).await.map_err(migrate)?;
+        migrator.run(&pool).await.map_err(migrate)?;
         let mut store = Self {
             pool,
             backend,
