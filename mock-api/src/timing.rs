@@ -328,7 +328,7 @@ fn server_timing_value(app: Duration, delay: Duration, db: Duration) -> HeaderVa
 }
 
 /// Longest header value a [`StackValue`] holds: a Server-Timing of three durations of
-/// 20 digits each (93 bytes), or an id with a 20-digit counter, fits with room to spare.
+/// 20 digits each (92 bytes), or an id with a 20-digit counter, fits with room to spare.
 const MAX_HEADER: usize = 128;
 
 /// A header value built on the stack and copied once into the response: `core::fmt`'s
