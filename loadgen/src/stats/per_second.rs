@@ -10,9 +10,22 @@ pub(crate) struct SecondCounts {
 
 /// Counts per second, sorted by second. Recording appends to the end in the common
 /// case (time moves forward), so no allocation happens once the capacity is there.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct PerSecond {
     counts: Vec<SecondCounts>,
+}
+
+/// `clone_from` keeps the destination's allocation (see `RequestStats`'s `Clone`).
+impl Clone for PerSecond {
+    fn clone(&self) -> Self {
+        Self {
+            counts: self.counts.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.counts.clone_from(&source.counts);
+    }
 }
 
 impl PerSecond {

@@ -526,3 +526,112 @@ fn stripes_hold_the_same_memory_after_every_collection_however_slow_the_response
         "{max_ms}"
     );
 }
+
+/// Feeds one second of traffic to `hub`: rows appear over time (one is inserted before
+/// the others in name order), times grow past a histogram's first resize, and failures
+/// and overheads come and go.
+fn feed_second(hub: &StatsHub, k: u64) {
+    let names = ["/m", "/z", "/a", "/b"];
+    let mut shard = hub.shard((k % 2) as usize).lock().unwrap();
+    for (n, name) in names.iter().enumerate().take(1 + (k as usize) / 4) {
+        let key = RequestKey::new("GET", *name);
+        for i in 0..20u64 {
+            let time = Duration::from_micros((i + 1) * (k + 1) * 997 * (n as u64 + 1));
+            let error = (i % 9 == k % 9).then_some("HTTPError 500");
+            shard.record(&key, time, 100 + i, error, at(k as f64 + i as f64 / 20.0));
+            shard.record_overhead(&key, Duration::from_micros(50 + i * k));
+        }
+    }
+}
+
+#[test]
+fn a_snapshot_overwritten_in_place_equals_a_new_one() {
+    for full_history in [false, true] {
+        let (reused_hub, kept_hub) = (StatsHub::new(2), StatsHub::new(2));
+        let (mut reusing, mut keeping) = (Aggregator::new(at(0.0)), Aggregator::new(at(0.0)));
+        reusing.set_full_history(full_history);
+        keeping.set_full_history(full_history);
+        // Holding every snapshot keeps `keeping` from reusing any.
+        let mut held = Vec::new();
+        for k in 0..16u64 {
+            feed_second(&reused_hub, k);
+            feed_second(&kept_hub, k);
+            let now = at(k as f64 + 0.5);
+            let reused = reusing.tick(&reused_hub, now, 7);
+            let fresh = keeping.tick(&kept_hub, now, 7);
+            // Debug output would print every histogram bucket: compare, then name the row.
+            assert_eq!(reused.rows.len(), fresh.rows.len(), "second {k}");
+            for (a, b) in reused.rows.iter().zip(&fresh.rows) {
+                assert!(a.same_figures(b), "second {k}, row {}", b.name);
+            }
+            assert!(
+                reused.aggregated.same_figures(&fresh.aggregated),
+                "second {k}"
+            );
+            assert_eq!(reused.errors, fresh.errors, "second {k}");
+            assert!(reused.history.iter().eq(fresh.history.iter()), "second {k}");
+            held.push(fresh);
+            if k == 5 {
+                // A reset between ticks: rows stay, their histograms start small again.
+                reusing.reset(at(6.0));
+                keeping.reset(at(6.0));
+            }
+        }
+        assert_eq!(held.last().unwrap().rows.len(), 4);
+    }
+}
+
+#[test]
+fn a_snapshot_is_reused_once_no_one_holds_it() {
+    let hub = StatsHub::new(1);
+    let mut agg = Aggregator::new(at(0.0));
+    feed_second(&hub, 8);
+    let first = agg.tick(&hub, at(1.0), 1);
+    let first_rows = first.rows.as_ptr();
+    drop(first);
+    let second = agg.tick(&hub, at(2.0), 1);
+    assert_eq!(
+        second.rows.as_ptr(),
+        first_rows,
+        "the freed snapshot's rows are reused"
+    );
+    let third = agg.tick(&hub, at(3.0), 1);
+    assert_ne!(
+        third.rows.as_ptr(),
+        second.rows.as_ptr(),
+        "a held one is not"
+    );
+}
+
+#[test]
+fn clone_from_copies_every_figure_whatever_the_buffers_held() {
+    let big = {
+        let mut r = row_with(&[5, 90_000_000, 7_000, 123_456]);
+        r.record_overhead_us(40_000_000);
+        r.set_window(Some(row_with(&[3_000_000]).histogram().clone()));
+        r
+    };
+    let small = {
+        let mut r = row_with(&[1, 2, 3, 250]);
+        r.record_overhead_us(17);
+        r.name = "/y".to_owned();
+        r
+    };
+    let mut windowed_small = small.clone();
+    windowed_small.set_window(Some(row_with(&[8]).histogram().clone()));
+    for (from, to) in [
+        (&big, &small),
+        (&small, &big),
+        (&big, &windowed_small),
+        (&windowed_small, &big),
+    ] {
+        let mut copy = from.clone();
+        copy.clone_from(to);
+        assert!(copy.same_figures(to), "{} onto {}", to.name, from.name);
+        assert!(!copy.same_figures(from), "the test rows differ");
+    }
+    let mut emptied = big.clone();
+    emptied.clone_from(&RequestStats::new("GET", "/x"));
+    assert_eq!(emptied.num_requests(), 0);
+    assert_eq!(emptied.overhead().len(), 0);
+}
