@@ -25,7 +25,7 @@ pub fn router(state: AppState) -> Router {
         ))
         // Outside the behaviour layer: an oversized body is refused before any delay.
         .route_layer(error::DeclaredLengthLimit(BODY_LIMIT));
-    Router::new()
+    let router = Router::new()
         .merge(platform)
         .nest("/admin", admin::router(state.clone()))
         .route("/metrics", get(metrics::handler))
@@ -33,20 +33,34 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
-            // Outermost first: trace every request, then bound bodies before any
-            // extractor reads them.
+            // Outermost first: every answer, errors included, carries its Server-Timing
+            // and request id; then bodies are bounded before any extractor reads them.
             ServiceBuilder::new()
-                // Injected 5xx are the point of the mock: trace them at debug, not error.
-                .layer(
-                    TraceLayer::new_for_http()
-                        .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
-                )
-                // Every answer, errors included, carries its Server-Timing and request id.
                 .layer(timing::TimingLayer(state.clone()))
                 .layer(error::JsonErrorsLayer)
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        );
+    // Outermost: trace every request, but only when a subscriber wants tower-http's
+    // events. Its span, clock reads and wrapped body cost every request even when the
+    // log level drops them all, and a load test's log level is `warn`.
+    let router = if request_tracing_enabled() {
+        // Injected 5xx are the point of the mock: trace them at debug, not error.
+        router.layer(
+            TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         )
-        .with_state(state)
+    } else {
+        router
+    };
+    router.with_state(state)
+}
+
+/// Whether the current subscriber records any of tower-http's request events (all at
+/// debug: the span, the request, the response, the failure).
+fn request_tracing_enabled() -> bool {
+    tracing::enabled!(target: "tower_http::trace::make_span", Level::DEBUG)
+        || tracing::enabled!(target: "tower_http::trace::on_request", Level::DEBUG)
+        || tracing::enabled!(target: "tower_http::trace::on_response", Level::DEBUG)
+        || tracing::enabled!(target: "tower_http::trace::on_failure", Level::DEBUG)
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {

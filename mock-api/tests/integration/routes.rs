@@ -482,3 +482,47 @@ async fn oneshot_requests_have_no_peer_so_admin_is_refused() {
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert!(a.detail().contains("loopback"), "{}", a.detail());
 }
+
+/// The request trace layer is left out unless a subscriber wants its events (it costs
+/// every request otherwise); when one does, each request is traced.
+#[tokio::test]
+async fn requests_are_traced_when_a_subscriber_wants_tower_https_events() {
+    /// Appends what the subscriber writes to a shared buffer.
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let traced = |filter: &str| {
+        let log = log.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(move || Shared(log.clone()))
+            .with_ansi(false)
+            .finish()
+    };
+    let text = || String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+
+    let guard = tracing::subscriber::set_default(traced("tower_http=debug"));
+    let (router, _) = app(support::fast()).await;
+    assert_eq!(get(&router, "/api/clients").await.status, StatusCode::OK);
+    drop(guard);
+    let wanted = text();
+    assert!(
+        wanted.contains("finished processing request") && wanted.contains("/api/clients"),
+        "{wanted}"
+    );
+
+    log.lock().unwrap().clear();
+    let guard = tracing::subscriber::set_default(traced("warn"));
+    let (router, _) = app(support::fast()).await;
+    assert_eq!(get(&router, "/api/clients").await.status, StatusCode::OK);
+    drop(guard);
+    assert_eq!(text(), "", "nothing is written at warn");
+}
