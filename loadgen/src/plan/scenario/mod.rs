@@ -99,8 +99,6 @@ pub struct UserClass {
     pub on_start: Vec<RequestSpec>,
     /// The weighted tasks.
     pub tasks: Vec<Task>,
-    /// Running sum of task weights, for picking a task with one draw.
-    cumulative: Vec<u64>,
 }
 
 /// A task: requests run in order, picked with probability proportional to its weight.
@@ -221,17 +219,25 @@ impl std::fmt::Display for WaitTime {
 impl UserClass {
     /// Picks a task index with probability proportional to its weight.
     pub fn pick_task(&self, rng: &mut impl Rng) -> usize {
-        let total = self.cumulative.last().copied().unwrap_or(0);
+        // Summed at each pick, not cached: `tasks` is public, and a class edited after
+        // it was built must not pick past its tasks. A class has a handful of tasks.
+        let total = self.total_task_weight();
         if total == 0 {
             return 0;
         }
-        let x = rng.random_range(0..total);
-        self.cumulative.partition_point(|&c| c <= x)
+        let mut x = rng.random_range(0..total);
+        for (i, t) in self.tasks.iter().enumerate() {
+            match x.checked_sub(u64::from(t.weight)) {
+                Some(rest) => x = rest,
+                None => return i,
+            }
+        }
+        unreachable!("x < the sum of the weights")
     }
 
     /// Sum of the task weights.
     pub fn total_task_weight(&self) -> u64 {
-        self.cumulative.last().copied().unwrap_or(0)
+        self.tasks.iter().map(|t| u64::from(t.weight)).sum()
     }
 
     fn new(
@@ -243,13 +249,6 @@ impl UserClass {
         on_start: Vec<RequestSpec>,
         tasks: Vec<Task>,
     ) -> Self {
-        let cumulative = tasks
-            .iter()
-            .scan(0u64, |sum, t| {
-                *sum += u64::from(t.weight);
-                Some(*sum)
-            })
-            .collect();
         Self {
             name,
             weight,
@@ -258,7 +257,6 @@ impl UserClass {
             headers,
             on_start,
             tasks,
-            cumulative,
         }
     }
 }

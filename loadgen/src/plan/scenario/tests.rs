@@ -143,6 +143,11 @@ fn pick_task_follows_cumulative_weights() {
     }
     assert!(counts.iter().all(|&c| c > 0), "{counts:?}");
     assert_eq!(class.total_task_weight(), 10);
+    // A class edited after it was built picks among the tasks it has now.
+    let mut trades_only = (**class).clone();
+    trades_only.tasks.retain(|t| t.name == "execute_trade");
+    assert_eq!(trades_only.total_task_weight(), 1);
+    assert!((0..100).all(|_| trades_only.pick_task(&mut rng) == 0));
 }
 
 #[test]
