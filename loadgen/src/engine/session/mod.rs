@@ -969,6 +969,66 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn long_bodies_are_read_whole_and_leave_the_connections_buffer_as_it_was() {
+        use std::sync::atomic::Ordering;
+        let long: &'static [u8] = (0..40_000u32)
+            .map(|i| b"0123456789abcdef"[i as usize % 16])
+            .collect::<Vec<u8>>()
+            .leak();
+        let with_length = [
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", long.len()).as_bytes(),
+            long,
+        ]
+        .concat();
+        let (first, second) = long.split_at(25_000);
+        let chunked = [
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            format!("{:x}\r\n", first.len()).as_bytes(),
+            first,
+            format!("\r\n{:x}\r\n", second.len()).as_bytes(),
+            second,
+            b"\r\n0\r\n\r\n",
+        ]
+        .concat();
+        let (target, connections) = scripted(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd",
+            with_length.leak(),
+            chunked.leak(),
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd",
+        ])
+        .await;
+        let mut s = Session::new(target, Vec::new(), Duration::from_secs(5));
+        s.keep_bodies(true);
+        let mut buffer = None;
+        for (path, want) in [
+            ("/short", &b"abcd"[..]),
+            ("/length", long),
+            ("/chunked", long),
+            ("/short", b"abcd"),
+        ] {
+            let r = s.request(Method::GET, path, path, None, &[]).await;
+            assert_eq!(
+                (r.error, r.content_length),
+                (None, want.len() as u64),
+                "{path}"
+            );
+            assert!(
+                s.kept_body() == want,
+                "{path}: the body kept is the body sent"
+            );
+            // The user's own buffer, which lives as long as the user, neither grew nor
+            // moved in the heap for the long bodies.
+            let now = (s.read_buf.as_ptr(), s.read_buf.capacity());
+            assert_eq!(*buffer.get_or_insert(now), now, "{path}");
+        }
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            1,
+            "one kept-alive connection"
+        );
+    }
+
+    #[tokio::test]
     async fn a_close_after_silence_says_how_long_the_connection_was_silent() {
         use tokio::io::AsyncReadExt as _;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
