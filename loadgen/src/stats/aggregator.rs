@@ -34,7 +34,9 @@ struct Delta {
 }
 
 impl Delta {
-    /// Empties every histogram, keeping its buffer for the next collection.
+    /// Empties every histogram, keeping its buffer for the next collection (each stays
+    /// as large as the slowest second it held: eleven of them, bounded by the run's
+    /// slowest response, against an allocation per histogram every second).
     fn clear(&mut self) {
         self.total.iter_mut().for_each(Histogram::reset);
         self.rows.values_mut().for_each(Histogram::reset);
@@ -276,9 +278,10 @@ impl Aggregator {
     /// Once a second: collect the hub, take a snapshot, record its history rows and return
     /// the snapshot (which includes them).
     ///
-    /// A snapshot returned earlier that nobody holds any more is overwritten in place:
-    /// a new one each second, histograms and all, left glibc holding memory it never
-    /// returned (a 30-minute soak's RSS rose by a third).
+    /// A snapshot returned earlier that nobody holds any more is overwritten in place,
+    /// so a second's statistics allocate nothing once the run's rows exist. A new one
+    /// each second, histograms and all, kept the allocator's arenas growing: a 28-minute
+    /// soak rose 23% with this reuse against 33% without, side by side.
     pub fn tick(&mut self, hub: &StatsHub, now: SystemTime, user_count: u32) -> Arc<Snapshot> {
         self.collect(hub);
         let free = self
