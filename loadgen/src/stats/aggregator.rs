@@ -177,18 +177,23 @@ impl Aggregator {
 
     /// The statistics as they stand, for `user_count` users, at `now`.
     pub fn snapshot(&self, now: SystemTime, user_count: u32) -> Snapshot {
-        let mut snapshot = Snapshot {
-            start: self.start,
+        let mut snapshot = Self::blank(now);
+        self.fill(&mut snapshot, now, user_count);
+        snapshot.history = self.history.clone();
+        snapshot
+    }
+
+    /// A snapshot with nothing in it, for [`Self::fill`] to fill.
+    fn blank(now: SystemTime) -> Snapshot {
+        Snapshot {
+            start: now,
             taken_at: now,
-            user_count,
+            user_count: 0,
             rows: Vec::new(),
             aggregated: RequestStats::new("", AGGREGATED_NAME),
             errors: Vec::new(),
             history: History::default(),
-        };
-        self.fill(&mut snapshot, now, user_count);
-        snapshot.history = self.history.clone();
-        snapshot
+        }
     }
 
     /// Overwrites `snapshot` with the statistics as they stand, reusing its buffers.
@@ -288,16 +293,11 @@ impl Aggregator {
             .published
             .iter()
             .position(|s| Arc::strong_count(s) == 1);
-        let reused = free
+        let mut snapshot = free
             .and_then(|i| self.published.remove(i))
-            .and_then(|s| Arc::try_unwrap(s).ok());
-        let mut snapshot = match reused {
-            Some(mut s) => {
-                self.fill(&mut s, now, user_count);
-                s
-            }
-            None => self.snapshot(now, user_count),
-        };
+            .and_then(|s| Arc::try_unwrap(s).ok())
+            .unwrap_or_else(|| Self::blank(now));
+        self.fill(&mut snapshot, now, user_count);
         self.push_history(&snapshot);
         snapshot.history.clone_from(&self.history);
         let snapshot = Arc::new(snapshot);
