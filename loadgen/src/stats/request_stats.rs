@@ -1,6 +1,7 @@
 //! One statistics row: the counters and the HdrHistogram of one (method, name), or of
 //! all of them (the Aggregated row), with Locust's figures computed from them.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
@@ -16,11 +17,21 @@ pub const MAX_RECORDED_US: u64 = 86_400 * 1_000_000;
 /// Significant decimal digits kept by every histogram.
 const SIGNIFICANT_DIGITS: u8 = 3;
 
-/// An empty histogram in microseconds with three significant digits that grows as larger
-/// values arrive (so a run of fast requests stays small in memory).
+/// The range every histogram holds from the start: 2^20 µs, about a second (88 KB at
+/// three digits). A histogram widens by a bucket (8 KB) in each of its copies each
+/// time the slowest response doubles past its range; starting at a second means the
+/// doublings of a run's first minutes (a 30-minute soak's slowest response went from
+/// 17 ms at minute 1 to 69 ms at minute 15) cost nothing, and memory stays flat.
+const PRESIZED_RANGE_US: u64 = 1 << 20;
+
+/// An empty histogram in microseconds with three significant digits, holding up to
+/// about a second from the start, that grows as slower responses arrive.
 pub fn new_histogram() -> Histogram<u64> {
-    // Histogram::new only fails for precision above 5 digits.
-    Histogram::new(SIGNIFICANT_DIGITS).unwrap_or_else(|_| unreachable!("3 digits is valid"))
+    // Only fails for precision above 5 digits or a range below 2: neither here.
+    let mut histogram = Histogram::new_with_max(PRESIZED_RANGE_US, SIGNIFICANT_DIGITS)
+        .unwrap_or_else(|_| unreachable!("3 digits up to 2^20 is valid"));
+    histogram.auto(true);
+    histogram
 }
 
 /// A row's exact totals, as a report keeps them.
@@ -64,10 +75,12 @@ pub struct RequestStats {
     per_second: PerSecond,
     first_request: Option<SystemTime>,
     last_request: Option<SystemTime>,
-    histogram: Histogram<u64>,
+    /// Shared with the copies of this row in snapshots until the row changes (see
+    /// [`Self::unshare`]).
+    histogram: Arc<Histogram<u64>>,
     /// Client overhead (µs) of the requests whose response carried the server's own
     /// time (`Server-Timing: app;dur=`): the measured response time minus it.
-    overhead: Histogram<u64>,
+    overhead: Arc<Histogram<u64>>,
     /// Response times of the last few seconds (Locust's "current" percentiles); set on
     /// snapshot rows by the aggregator.
     window: Option<Histogram<u64>>,
@@ -75,9 +88,9 @@ pub struct RequestStats {
     run_last_request: Option<SystemTime>,
 }
 
-/// `clone_from` reuses the destination's buffers: the aggregator copies every row into
-/// each second's snapshot, and a fresh set of histograms every second kept the
-/// allocator's arenas growing over a long run.
+/// A copy shares the run's histograms (a snapshot's rows cost pointer copies), and
+/// `clone_from` reuses the destination's other buffers: a fresh set of histograms every
+/// second kept the allocator's arenas growing over a long run.
 impl Clone for RequestStats {
     fn clone(&self) -> Self {
         Self {
@@ -92,8 +105,8 @@ impl Clone for RequestStats {
             per_second: self.per_second.clone(),
             first_request: self.first_request,
             last_request: self.last_request,
-            histogram: self.histogram.clone(),
-            overhead: self.overhead.clone(),
+            histogram: Arc::clone(&self.histogram),
+            overhead: Arc::clone(&self.overhead),
             window: self.window.clone(),
             run_start: self.run_start,
             run_last_request: self.run_last_request,
@@ -112,8 +125,8 @@ impl Clone for RequestStats {
         self.per_second.clone_from(&source.per_second);
         self.first_request = source.first_request;
         self.last_request = source.last_request;
-        copy_histogram(&mut self.histogram, &source.histogram);
-        copy_histogram(&mut self.overhead, &source.overhead);
+        self.histogram.clone_from(&source.histogram);
+        self.overhead.clone_from(&source.overhead);
         match (&mut self.window, &source.window) {
             (Some(mine), Some(theirs)) => copy_histogram(mine, theirs),
             (mine, theirs) => mine.clone_from(theirs),
@@ -138,8 +151,8 @@ impl RequestStats {
             per_second: PerSecond::default(),
             first_request: None,
             last_request: None,
-            histogram: new_histogram(),
-            overhead: new_histogram(),
+            histogram: Arc::new(new_histogram()),
+            overhead: Arc::new(new_histogram()),
             window: None,
             run_start: SystemTime::UNIX_EPOCH,
             run_last_request: None,
@@ -163,7 +176,7 @@ impl RequestStats {
         row.total_content_length = totals.total_content_length;
         row.first_request = totals.first_request;
         row.last_request = totals.last_request;
-        row.histogram = histogram;
+        row.histogram = Arc::new(histogram);
         row
     }
 
@@ -184,17 +197,57 @@ impl RequestStats {
         self.per_second.add(unix_seconds(at), 1, u64::from(failed));
         self.first_request = Some(self.first_request.map_or(at, |t| t.min(at)));
         self.last_request = Some(self.last_request.map_or(at, |t| t.max(at)));
-        record_saturating(&mut self.histogram, response_time_us);
+        record_saturating(Arc::make_mut(&mut self.histogram), response_time_us);
     }
 
     /// Records one request's client overhead: its measured time minus the server's.
     pub(crate) fn record_overhead_us(&mut self, overhead_us: u64) {
-        record_saturating(&mut self.overhead, overhead_us);
+        record_saturating(Arc::make_mut(&mut self.overhead), overhead_us);
     }
 
     /// Sets the client-overhead histogram (a report read back).
     pub fn set_overhead(&mut self, overhead: Histogram<u64>) {
-        self.overhead = overhead;
+        self.overhead = Arc::new(overhead);
+    }
+
+    /// Makes the histograms this row's own before it changes, copying a shared one into
+    /// a buffer from `spares` (or a new one) rather than letting `Arc::make_mut`
+    /// allocate a copy each second. Returns how many new buffers it took.
+    pub(crate) fn unshare(&mut self, spares: &mut Vec<Histogram<u64>>) -> usize {
+        let mut allocated = 0;
+        for histogram in [&mut self.histogram, &mut self.overhead] {
+            if Arc::get_mut(histogram).is_none() {
+                let mut own = spares.pop().unwrap_or_else(|| {
+                    allocated += 1;
+                    new_histogram()
+                });
+                copy_histogram(&mut own, histogram);
+                *histogram = Arc::new(own);
+            }
+        }
+        allocated
+    }
+
+    /// Hands this row's histograms to `spares` where no one else holds them, leaving
+    /// `empty` in their place (a snapshot no one reads any more).
+    pub(crate) fn release_histograms(
+        &mut self,
+        empty: &Arc<Histogram<u64>>,
+        spares: &mut Vec<Histogram<u64>>,
+    ) {
+        for histogram in [&mut self.histogram, &mut self.overhead] {
+            let held = std::mem::replace(histogram, Arc::clone(empty));
+            if let Ok(own) = Arc::try_unwrap(held) {
+                spares.push(own);
+            }
+        }
+    }
+
+    /// True when `other`'s histograms are this row's, not copies.
+    #[cfg(test)]
+    pub(crate) fn shares_histograms_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.histogram, &other.histogram)
+            && Arc::ptr_eq(&self.overhead, &other.overhead)
     }
 
     /// Adds `other`'s requests to this row (like `+=`): the result does not depend on the
@@ -215,8 +268,8 @@ impl RequestStats {
         self.last_request = max_opt(self.last_request, other.last_request);
         self.run_start = self.run_start.max(other.run_start);
         self.run_last_request = max_opt(self.run_last_request, other.run_last_request);
-        add_histogram(&mut self.histogram, &other.histogram);
-        add_histogram(&mut self.overhead, &other.overhead);
+        add_histogram(Arc::make_mut(&mut self.histogram), &other.histogram);
+        add_histogram(Arc::make_mut(&mut self.overhead), &other.overhead);
         match (&mut self.window, &other.window) {
             (Some(mine), Some(theirs)) => add_histogram(mine, theirs),
             (mine @ None, Some(theirs)) => *mine = Some(theirs.clone()),
@@ -236,9 +289,9 @@ impl RequestStats {
         self.first_request = None;
         self.last_request = None;
         // A histogram grows to hold the largest time it has seen and never shrinks: a
-        // reset row starts small again.
-        self.histogram = new_histogram();
-        self.overhead = new_histogram();
+        // reset row starts at the first range again.
+        self.histogram = Arc::new(new_histogram());
+        self.overhead = Arc::new(new_histogram());
         self.window = None;
         self.run_start = SystemTime::UNIX_EPOCH;
         self.run_last_request = None;

@@ -635,3 +635,102 @@ fn clone_from_copies_every_figure_whatever_the_buffers_held() {
     assert_eq!(emptied.num_requests(), 0);
     assert_eq!(emptied.overhead().len(), 0);
 }
+
+/// The published snapshots' rows share the run's histograms; before a row changes it
+/// copies them into the buffers of a snapshot no one reads any more. With the newest
+/// snapshot held and older ones dropped (a watch channel's pattern), no histogram is
+/// allocated once every row exists, however long the run.
+#[test]
+fn a_second_copies_the_run_histograms_into_a_released_snapshots_buffers() {
+    let hub = StatsHub::new(2);
+    let mut agg = Aggregator::new(at(0.0));
+    let mut newest = agg.tick(&hub, at(0.5), 1);
+    let mut after_warm_up = None;
+    for k in 0..40u64 {
+        feed_second(&hub, k);
+        let next = agg.tick(&hub, at(k as f64 + 1.5), 1);
+        assert!(
+            next.rows.iter().all(|r| !newest
+                .rows
+                .iter()
+                .any(|old| old.name == r.name && old.shares_histograms_with(r))),
+            "second {k}: a changed row was copied, not changed under a reader"
+        );
+        newest = next;
+        // Every row exists from second 12 (feed_second adds one every four seconds).
+        if k == 14 {
+            after_warm_up = Some(agg.unshare_allocations());
+        }
+    }
+    assert_eq!(newest.rows.len(), 4);
+    assert_eq!(
+        Some(agg.unshare_allocations()),
+        after_warm_up,
+        "histograms were allocated after every row existed"
+    );
+    // The newest snapshot's figures are whole: 20 requests a row a second.
+    assert_eq!(
+        newest.rows[0].num_requests(),
+        newest.rows[0].histogram().len()
+    );
+}
+
+/// A row's name, request count, and recorded response times and overheads (value, count).
+type RowFigures = (String, u64, Vec<(u64, u64)>, Vec<(u64, u64)>);
+
+/// What a snapshot's rows hold, by value (a clone would share the histograms).
+fn figures(s: &Snapshot) -> Vec<RowFigures> {
+    let values = |h: &hdrhistogram::Histogram<u64>| {
+        h.iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect::<Vec<_>>()
+    };
+    s.rows
+        .iter()
+        .chain(std::iter::once(&s.aggregated))
+        .map(|r| {
+            (
+                r.name.clone(),
+                r.num_requests(),
+                values(r.histogram()),
+                values(r.overhead()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_snapshot_a_sink_still_holds_keeps_its_figures_while_later_seconds_go_on() {
+    let hub = StatsHub::new(2);
+    let mut agg = Aggregator::new(at(0.0));
+    let mut held = Vec::new();
+    for k in 0..16u64 {
+        feed_second(&hub, k);
+        let s = agg.tick(&hub, at(k as f64 + 0.5), 1);
+        // A slow sink holds every third snapshot for a while.
+        if k % 3 == 0 {
+            held.push((figures(&s), s));
+        }
+    }
+    assert!(held.len() > 4);
+    for (want, s) in &held {
+        assert_eq!(&figures(s), want, "held snapshot of {:?}", s.taken_at);
+    }
+}
+
+/// Headless with no observer, nobody holds a snapshot once its sinks have read it: the
+/// run's rows then change in place, and no histogram is copied or allocated.
+#[test]
+fn without_a_reader_the_run_histograms_change_in_place() {
+    let hub = StatsHub::new(16);
+    let mut agg = Aggregator::new(at(0.0));
+    let mut last = None;
+    for k in 0..30u64 {
+        feed_second(&hub, k);
+        let s = agg.tick(&hub, at(k as f64 + 1.5), 1);
+        last = Some(figures(&s));
+    }
+    assert_eq!(agg.unshare_allocations(), 0);
+    let s = agg.snapshot(at(31.0), 1);
+    assert_eq!(Some(figures(&s)), last, "the last tick's figures are whole");
+}
