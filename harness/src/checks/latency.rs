@@ -13,6 +13,11 @@
 //!   that may exceed it move the rank the upper bound reads by m more. It is
 //!   never below the configured latency (the mock answers at arrival + latency, never
 //!   sooner). HdrHistogram's three digits add at most 1/1024 relative.
+//! - **chosen vs profile**: the latencies the mock chose for a route's requests (each
+//!   response's `Server-Timing` `delay`, kept in the mock's per-request log) at the
+//!   same rank, against the same Beta band of the profile's quantiles, with no slack:
+//!   no timer and no client stand between a draw and its record, so a profile the mock
+//!   draws wrongly is caught at the band's own width, however late the machine is.
 //! - **vs mock**: loadgen's value against the mock's server-side histogram of the same
 //!   requests. Each request's client time is its server time plus an overhead o_i >= 0,
 //!   at most B (the independent bound at its median, the one quantile of the overhead
@@ -45,15 +50,34 @@ fn over_bound(n: u64, q: f64) -> u64 {
 /// HdrHistogram's worst relative precision at three significant digits.
 const HDR_RELATIVE: f64 = 1.0 / 1024.0;
 
-/// Statistical tests this family makes: one per (row with a route, percentile).
+/// Statistical tests this family makes: one per (row with a route, percentile), and
+/// one per (route the mock logged draws of, percentile).
 pub(super) fn planned(ctx: &Ctx<'_>) -> usize {
-    ctx.rows()
+    let rows = ctx
+        .rows()
         .iter()
         .filter(|(r, route)| {
             route.is_some_and(|route| !timing_altered(ctx, route)) && r.num_requests() > 0
         })
-        .count()
-        * PERCENTILES.len()
+        .count();
+    (rows + chosen_routes(ctx).len()) * PERCENTILES.len()
+}
+
+/// The routes of loadgen's rows whose chosen latencies the mock logged and the profile
+/// sets (no hang or dribble), each once, in row order.
+fn chosen_routes(ctx: &Ctx<'_>) -> Vec<&'static str> {
+    let mut routes: Vec<&'static str> = Vec::new();
+    for (_, route) in ctx.rows() {
+        if let Some(route) = route {
+            if !routes.contains(&route)
+                && !timing_altered(ctx, route)
+                && ctx.ev.served.iter().any(|s| s.route == Some(route))
+            {
+                routes.push(route);
+            }
+        }
+    }
+    routes
 }
 
 /// The mock's server-time histogram of a route (µs), if it has one.
@@ -65,8 +89,27 @@ pub(super) fn server_histogram(ctx: &Ctx<'_>, route: &str) -> Option<Histogram<u
         .and_then(|r| r.decode_histogram().ok())
 }
 
-/// Both checks for every row and percentile.
+/// Both checks for every row and percentile, then the chosen latencies' of every route.
 pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
+    let mut out = checks_of_rows(ctx);
+    for route in chosen_routes(ctx) {
+        let mut chosen: Vec<u64> = ctx
+            .ev
+            .served
+            .iter()
+            .filter(|s| s.route == Some(route))
+            .map(|s| s.delay_us)
+            .collect();
+        chosen.sort_unstable();
+        for p in PERCENTILES {
+            out.push(chosen_vs_profile(ctx, route, &chosen, p));
+        }
+    }
+    out
+}
+
+/// The loadgen rows' checks: vs profile and vs mock, per percentile.
+fn checks_of_rows(ctx: &Ctx<'_>) -> Vec<Check> {
     let mut out = Vec::new();
     let bound = OverheadBound::of(ctx.ev);
     for (row, route) in ctx.rows() {
@@ -271,6 +314,38 @@ fn vs_profile(
             super::power::shift(expected * f, lower, upper, row.num_requests())
         ),
         hi >= lower && lo <= upper,
+    )
+}
+
+/// The mock's chosen latency at Locust's rank among `chosen` (sorted, wall µs) against
+/// the Beta band of the profile's quantiles. A chosen latency is the profile's quantile
+/// of a uniform draw times the time scale, truncated to the µs: the band widens by 1 µs
+/// each side, nothing else.
+fn chosen_vs_profile(ctx: &Ctx<'_>, route: &str, chosen: &[u64], p: f64) -> Check {
+    let f = ctx.f();
+    let name = format!("latency {route} p{} chosen vs profile", pct(p));
+    let n = chosen.len() as u64;
+    let r = locust_rank(n, p);
+    let Some(&value_us) = usize::try_from(r - 1).ok().and_then(|i| chosen.get(i)) else {
+        return Check::skip(name, "the mock logged no request of this route");
+    };
+    let dist = &ctx.exp.profile.behaviour(route).latency;
+    let q = |x: f64| dist.quantile(x).as_secs_f64() * 1000.0;
+    let (b_lo, b_hi) = order_statistic_bounds(n, r, ctx.alpha);
+    let (lower, upper) = (q(b_lo) * f - 0.001, q(b_hi) * f + 0.001);
+    let value = value_us as f64 / 1000.0;
+    Check::new(
+        name,
+        ms(q(p)),
+        format!("{} (n={n}, the mock's draws)", ms(value / f)),
+        format!(
+            "{}..{} = Q({b_lo:.4})..Q({b_hi:.4}) (alpha={}); {}",
+            ms(lower / f),
+            ms(upper / f),
+            sci(ctx.alpha),
+            super::power::shift(q(p) * f, lower, upper, n)
+        ),
+        value >= lower && value <= upper,
     )
 }
 

@@ -177,3 +177,52 @@ async fn the_stress_background_and_all_modes_pass_with_their_default_loads() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mock_whose_trade_p99_is_20_percent_off_the_profile_is_caught() {
+    // The guide's trade p99 is 8000 ms and its p100 10000 ms: the mock given a p99 point
+    // of 9600 ms draws about 0.8% of trades, not 0.2%, above 9600. The mock's own draws
+    // (its per-request log of the latency it chose) are judged against the profile with
+    // no timer slack, so the p99 band's top is the Beta's alone: near 8,700 ms at
+    // 16,000 trades, against a drawn p99 near 9,600. Trades only (the GuideUser's other
+    // tasks removed), 200 users for six of the guide's minutes at x0.2.
+    let mut spec = harness::config::RunSpec::new(
+        Mode::Guide,
+        Some(200),
+        Some(std::time::Duration::from_secs(360)),
+        Some(0.2),
+        17,
+    )
+    .unwrap_or_else(|e| panic!("spec: {e}"));
+    let mut class = (*spec.scenario.classes[0]).clone();
+    class.tasks.retain(|t| t.name == "execute_trade");
+    assert_eq!(class.tasks.len(), 1, "the guide has a trade task");
+    spec.scenario.classes[0] = Arc::new(class);
+    let expectation = spec.expectation();
+    let trade = spec
+        .profile
+        .routes
+        .get_mut("POST /api/trading/execute")
+        .expect("trade");
+    let LatencyDistribution::Quantiles { points, .. } = &mut trade.latency else {
+        panic!("the guide's trade latency is a quantile table");
+    };
+    let p99 = points
+        .iter_mut()
+        .find(|p| p[0] == 99.0)
+        .expect("a p99 point");
+    p99[1] *= 1.2;
+    let ev = run(&spec).await;
+    let table = evaluate(&ev, &expectation);
+    assert_fails(
+        &table,
+        "latency POST /api/trading/execute p99 chosen vs profile",
+    );
+    // Only the tail moved: the body of the distribution still matches, and loadgen still
+    // agrees with the mock.
+    assert_passes(
+        &table,
+        "latency POST /api/trading/execute p50 chosen vs profile",
+    );
+    assert_passes(&table, "latency POST /api/trading/execute p99 vs mock");
+}
