@@ -23,8 +23,8 @@ const CURRENT_WINDOW: usize = 10;
 
 /// Published snapshots kept for their buffers. The newest is still held by observers
 /// (the last value of a watch channel); an older one is usually free again, and its
-/// histograms are what the next second's rows are copied into (three leave a sink that
-/// wakes every other second time to let go of the one it read).
+/// histograms are what the next second's rows are copied into. The third gives a
+/// reader slow to let go of one a second more before its buffers are given up.
 const PUBLISHED_KEPT: usize = 3;
 
 /// The response times one collection brought in.
