@@ -17,7 +17,7 @@ pub const MAX_RECORDED_US: u64 = 86_400 * 1_000_000;
 /// Significant decimal digits kept by every histogram.
 const SIGNIFICANT_DIGITS: u8 = 3;
 
-/// The range every histogram holds from the start: 2^20 µs, about a second (88 KB at
+/// The range every histogram holds from the start: 2^20 µs, about a second (98 KB at
 /// three digits). A histogram widens by a bucket (8 KB) in each of its copies each
 /// time the slowest response doubles past its range; starting at a second means the
 /// doublings of a run's first minutes (a 30-minute soak's slowest response went from
