@@ -54,7 +54,7 @@ pub(crate) async fn layer(State(state): State<AppState>, mut req: Request, next:
     let arrival = req
         .extensions()
         .get::<Arrival>()
-        .map_or_else(Instant::now, |a| a.0);
+        .map_or_else(Instant::now, |a| a.at);
     let route = req
         .extensions()
         .get::<MatchedPath>()

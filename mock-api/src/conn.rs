@@ -17,9 +17,14 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-/// When the request's head was received (the start of its server time).
+/// When the request's head was received (the start of its server time), and whether it
+/// was the first on its connection (its time then excludes the connection's opening:
+/// the handshake, the wait to be accepted, which happen before the server sees a byte).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Arrival(pub Instant);
+pub(crate) struct Arrival {
+    pub at: Instant,
+    pub first_on_connection: bool,
+}
 
 /// The peer's address, for the admin access rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

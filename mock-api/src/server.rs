@@ -241,9 +241,14 @@ async fn serve_connection(
     let slot = ConnSlot::new();
     let service = {
         let slot = slot.clone();
+        // hyper calls the service by `&self`, one request at a time per connection.
+        let served = std::cell::Cell::new(false);
         hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             let ext = req.extensions_mut();
-            ext.insert(Arrival(Instant::now()));
+            ext.insert(Arrival {
+                at: Instant::now(),
+                first_on_connection: !served.replace(true),
+            });
             ext.insert(PeerAddr(peer));
             ext.insert(slot.clone());
             app.clone().oneshot(req.map(axum::body::Body::new))

@@ -128,6 +128,9 @@ pub struct ServedRequest {
     pub route: Option<&'static str>,
     /// The status sent.
     pub status: u16,
+    /// Whether it was the first request on its connection: the client's time for it
+    /// includes opening the connection, which `app_us` cannot.
+    pub new_connection: bool,
     /// Arrival to the response, microseconds (the `app` timing sent).
     pub app_us: u64,
     /// The profile's delay chosen, microseconds.
@@ -226,7 +229,11 @@ where
         let arrival = req
             .extensions()
             .get::<Arrival>()
-            .map_or_else(Instant::now, |a| a.0);
+            .copied()
+            .unwrap_or(Arrival {
+                at: Instant::now(),
+                first_on_connection: false,
+            });
         let id = req
             .headers()
             .get(&REQUEST_ID_NAME)
@@ -252,7 +259,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct TimedResponse<F> {
         #[pin]
         inner: TaskLocalFuture<Cell<Timings>, F>,
-        arrival: Instant,
+        arrival: Arrival,
         id: Option<HeaderValue>,
         // The state, when the per-request log was on as the request arrived.
         log: Option<AppState>,
@@ -285,17 +292,18 @@ where
 /// Adds both headers to `response` and, when the log is on, records the request.
 fn finish(
     mut response: Response,
-    arrival: Instant,
+    arrival: Arrival,
     t: Timings,
     id: HeaderValue,
     log: Option<&AppState>,
 ) -> Response {
-    let app = arrival.elapsed();
+    let app = arrival.at.elapsed();
     if let Some(state) = log {
         state.request_log.push(ServedRequest {
             id: id.to_str().unwrap_or_default().to_owned(),
             route: t.route,
             status: response.status().as_u16(),
+            new_connection: arrival.first_on_connection,
             app_us: micros(app),
             delay_us: micros(t.delay),
             db_us: micros(t.db),

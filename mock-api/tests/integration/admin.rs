@@ -166,3 +166,78 @@ async fn every_error_is_json_and_a_declared_oversized_body_is_refused_at_once() 
     assert_eq!(status, 200);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn each_response_is_named_and_timed_and_the_log_knows_a_connections_first_request() {
+    let mut config = ServerConfig::new(support::fast());
+    config.request_log = true;
+    let server = spawn(config).await.unwrap();
+    let addr = server.addr();
+    // A client that keeps its connection alive between the three requests.
+    let keep_alive = || {
+        test_http::reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(1)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let client = keep_alive();
+    let ours = test_http::send(client.get(test_http::url(addr, "/health")))
+        .await
+        .unwrap();
+    let theirs = test_http::send(
+        client
+            .get(test_http::url(addr, "/health"))
+            .header("x-request-id", "client-7"),
+    )
+    .await
+    .unwrap();
+    let made_up = ours
+        .header("x-request-id")
+        .expect("an id when none was sent");
+    assert!(made_up.starts_with("mock-"), "{made_up}");
+    assert_eq!(theirs.header("x-request-id"), Some("client-7"));
+    let app_ms = |r: &test_http::Reply| -> f64 {
+        let timing = r.header("server-timing").expect("a Server-Timing header");
+        let app = timing.split(", ").next().expect("the app timing");
+        app.strip_prefix("app;dur=")
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or_else(|| panic!("{timing}"))
+    };
+
+    let log = test_http::send(client.get(test_http::url(addr, "/admin/requests")))
+        .await
+        .unwrap()
+        .json();
+    let records = log["requests"].as_array().expect("the records");
+    assert_eq!(records.len(), 2, "{log}");
+    for (record, (reply, id, first)) in records
+        .iter()
+        .zip([(&ours, made_up, true), (&theirs, "client-7", false)])
+    {
+        assert_eq!(record["id"], id);
+        assert_eq!(record["route"], "GET /health");
+        assert_eq!(record["status"], 200);
+        assert_eq!(record["new_connection"], first, "{record}");
+        let app_us = record["app_us"].as_u64().expect("app_us");
+        assert_eq!(app_us as f64 / 1000.0, app_ms(reply), "{record}");
+    }
+    // A new connection's first request is marked again.
+    let fresh = keep_alive();
+    test_http::send(fresh.get(test_http::url(addr, "/health")))
+        .await
+        .unwrap();
+    let log = test_http::send(fresh.get(test_http::url(addr, "/admin/requests")))
+        .await
+        .unwrap()
+        .json();
+    let firsts: Vec<bool> = log["requests"]
+        .as_array()
+        .expect("the records")
+        .iter()
+        .map(|r| r["new_connection"].as_bool().expect("a bool"))
+        .collect();
+    assert_eq!(firsts, [true, false, false, true], "{log}");
+    server.shutdown().await.unwrap();
+}
