@@ -34,6 +34,14 @@ pub enum Breakage {
         /// Microseconds added.
         micros: u64,
     },
+    /// One request in `every` (by start, every row) plus `micros`: a client whose loop
+    /// stalls now and then, which moves the tail and not the median.
+    Stall {
+        /// One request in this many.
+        every: usize,
+        /// Microseconds added to each.
+        micros: u64,
+    },
     /// The slowest `share` of one row's requests left out of its histogram while still
     /// counted (its count, sum, minimum and maximum unchanged).
     DropSlowest {
@@ -71,6 +79,12 @@ pub fn apply(ev: &Evidence, breakage: &Breakage, layer: Layer) -> Evidence {
             }
         }
         Breakage::Add { micros } => times.iter_mut().for_each(|t| *t += micros),
+        Breakage::Stall { every, micros } => {
+            times
+                .iter_mut()
+                .step_by((*every).max(1))
+                .for_each(|t| *t += micros);
+        }
         Breakage::DropSlowest { row, share } => {
             let mut of_row: Vec<usize> = (0..times.len()).filter(|&i| hits(i, row)).collect();
             of_row.sort_by_key(|&i| std::cmp::Reverse(times[i]));

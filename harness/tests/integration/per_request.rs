@@ -40,6 +40,7 @@ async fn every_request_pairs_with_the_mocks_and_each_recording_defect_is_caught(
         for check in [
             "never shorter than the server",
             "overhead p50",
+            "overhead p99",
             "histogram holds every request",
             "percentiles = server + overhead",
         ] {
@@ -118,6 +119,19 @@ async fn every_request_pairs_with_the_mocks_and_each_recording_defect_is_caught(
         &t,
         "per-request GET /api/clients never shorter than the server",
     );
+
+    // A stall of 50 ms in one request of 50: the median does not move, the tail does.
+    let stall = Breakage::Stall {
+        every: 50,
+        micros: 50_000,
+    };
+    let t = broken(stall, Layer::Measured);
+    caught(
+        &t,
+        "one request in 50 measured 50 ms late (a stalling client)",
+        "per-request Aggregated overhead p99",
+    );
+    assert_passes(&t, "per-request Aggregated overhead p50");
 
     let t = broken(trade(1.5), Layer::Measured);
     caught(
