@@ -8,9 +8,12 @@
 # The second build is a git worktree of HEAD with the layer's one line removed, built
 # into its own target dir (TARGET/timing-cost, so target/release keeps the real mock-api;
 # the first run builds that copy's dependencies, a few minutes); both are release builds.
+# With AGAINST=REV the second build is mock-api as it was at REV instead (whole, nothing
+# removed): the mock now against the mock before the headers, say.
 #
 #   benches/timing-cost.sh                 # defaults below
 #   RUNS=3 DURATION=3 benches/timing-cost.sh
+#   AGAINST=536c677^ benches/timing-cost.sh   # now vs the commit before the headers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,15 +35,24 @@ for t in wrk valgrind callgrind_control taskset python3; do
   command -v "$t" >/dev/null || { echo "timing-cost.sh: $t is required" >&2; exit 2; }
 done
 
-log "building mock-api as it is, and without the timing layer"
+AGAINST=${AGAINST:-}
+if [ -n "$AGAINST" ]; then
+  other="mock-api at $AGAINST"
+  log "building mock-api as it is, and as it was at $AGAINST"
+else
+  other="without Server-Timing and X-Request-Id"
+  log "building mock-api as it is, and without the timing layer"
+fi
 cargo build --release --locked -q -p mock-api
 cp "$TARGET/release/mock-api" "$work/with"
-git worktree add -q --detach "$work/without" HEAD
-layer='.layer(timing::TimingLayer(state.clone()))'
-grep -qF "$layer" "$work/without/mock-api/src/app.rs" \
-  || { echo "timing-cost.sh: the layer's line is not in mock-api/src/app.rs" >&2; exit 1; }
-grep -vF "$layer" "$work/without/mock-api/src/app.rs" >"$work/app.rs"
-cp "$work/app.rs" "$work/without/mock-api/src/app.rs"
+git worktree add -q --detach "$work/without" "${AGAINST:-HEAD}"
+if [ -z "$AGAINST" ]; then
+  layer='.layer(timing::TimingLayer(state.clone()))'
+  grep -qF "$layer" "$work/without/mock-api/src/app.rs" \
+    || { echo "timing-cost.sh: the layer's line is not in mock-api/src/app.rs" >&2; exit 1; }
+  grep -vF "$layer" "$work/without/mock-api/src/app.rs" >"$work/app.rs"
+  cp "$work/app.rs" "$work/without/mock-api/src/app.rs"
+fi
 (cd "$work/without" && RUSTFLAGS="-A warnings" CARGO_TARGET_DIR="$TARGET/timing-cost" cargo build --release --locked -q -p mock-api)
 cp "$TARGET/timing-cost/release/mock-api" "$work/without-bin"
 
@@ -96,7 +108,7 @@ for path in /health /api/clients; do
 done
 
 echo
-echo "mock-api with / without Server-Timing and X-Request-Id ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "mock-api as it is / $other ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '%-14s %22s %10s %28s %24s\n' route "instructions/request" ratio "requests/s ratio (pairs)" "CPU us/request ratio"
 for path in /health /api/clients; do
   python3 - "$work/pairs" "$path" "${ir[$path,with]}" "${ir[$path,without]}" <<'EOF'
