@@ -19,10 +19,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     let platform = routes::platform()
         // route_layer: runs after routing, so MatchedPath names the template.
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            behaviour::layer,
-        ))
+        .route_layer(behaviour::BehaviourLayer(state.clone()))
         // Outside the behaviour layer: an oversized body is refused before any delay.
         .route_layer(error::DeclaredLengthLimit(BODY_LIMIT));
     let router = Router::new()
