@@ -105,7 +105,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30)]
     pub shutdown_grace_secs: u64,
     /// Keep each request's id and timings in memory for `GET /admin/requests` (for
-    /// pairing with a load generator's per-request log; costs memory per request).
+    /// pairing with a load generator's per-request log; costs memory per request); a
+    /// request sent without an X-Request-Id then gets one made up.
     #[arg(long)]
     pub request_log: bool,
 }

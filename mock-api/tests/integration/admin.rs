@@ -241,3 +241,25 @@ async fn each_response_is_named_and_timed_and_the_log_knows_a_connections_first_
     assert_eq!(firsts, [true, false, false, true], "{log}");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn without_the_request_log_an_id_is_echoed_never_made_up() {
+    let server = spawn(ServerConfig::new(support::fast())).await.unwrap();
+    let addr = server.addr();
+    let plain = test_http::get(addr, "/health").await.unwrap();
+    assert!(
+        plain.header("server-timing").is_some(),
+        "{:?}",
+        plain.headers
+    );
+    assert_eq!(plain.header("x-request-id"), None, "{:?}", plain.headers);
+    let named = test_http::send(
+        test_http::client()
+            .get(test_http::url(addr, "/health"))
+            .header("x-request-id", "client-8"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(named.header("x-request-id"), Some("client-8"));
+    server.shutdown().await.unwrap();
+}
