@@ -1,44 +1,17 @@
-//! The request trace layer, alone in its own test binary: tracing caches each callsite's
-//! interest for the whole process, and a test in a binary whose other tests emit events
-//! from other threads can see a callsite cached as "never" while its own thread's
-//! subscriber wants it (the test failed that way, rarely, among the integration tests).
+//! The request trace layer, in a test binary of its own, away from the tests that serve
+//! requests: tracing caches each callsite's interest for the whole process, and a test
+//! in a binary whose other tests emit events from other threads can see a callsite
+//! cached as "never" while its own thread's subscriber wants it (the test failed that
+//! way, rarely, among the integration tests).
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::Router;
-use mock_api::profile::Profile;
-use mock_api::state::{AppState, StateOptions};
-use mock_api::store::{Store, StoreOptions};
-use tower::ServiceExt;
+use axum::http::StatusCode;
 
-/// The app on the `fast` profile over a fresh in-memory database.
-async fn app() -> Router {
-    let store = Store::connect("sqlite::memory:", &StoreOptions::default())
-        .await
-        .expect("in-memory store opens");
-    let state = AppState::new(
-        store,
-        StateOptions {
-            profile: Profile::builtin("fast").expect("the fast profile loads"),
-            time_scale: 1.0,
-            seed: 1,
-            admin_token: None,
-        },
-    );
-    mock_api::app::router(state)
-}
+// The integration tests' helpers; this binary uses two of them.
+#[allow(dead_code)]
+#[path = "integration/support/mod.rs"]
+mod support;
 
-/// The status of GET `uri` through the router.
-async fn get(app: &Router, uri: &str) -> StatusCode {
-    let req = Request::get(uri)
-        .body(Body::empty())
-        .expect("request builds");
-    app.clone()
-        .oneshot(req)
-        .await
-        .expect("the router is infallible")
-        .status()
-}
+use support::{app, get};
 
 /// The request trace layer is left out unless a subscriber wants its events (it costs
 /// every request otherwise); when one does, each request is traced.
@@ -67,8 +40,8 @@ async fn requests_are_traced_when_a_subscriber_wants_tower_https_events() {
     let text = || String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
 
     let guard = tracing::subscriber::set_default(traced("tower_http=debug"));
-    let router = app().await;
-    assert_eq!(get(&router, "/api/clients").await, StatusCode::OK);
+    let (router, _) = app(support::fast()).await;
+    assert_eq!(get(&router, "/api/clients").await.status, StatusCode::OK);
     drop(guard);
     let wanted = text();
     assert!(
@@ -78,8 +51,8 @@ async fn requests_are_traced_when_a_subscriber_wants_tower_https_events() {
 
     log.lock().unwrap().clear();
     let guard = tracing::subscriber::set_default(traced("warn"));
-    let router = app().await;
-    assert_eq!(get(&router, "/api/clients").await, StatusCode::OK);
+    let (router, _) = app(support::fast()).await;
+    assert_eq!(get(&router, "/api/clients").await.status, StatusCode::OK);
     drop(guard);
     assert_eq!(text(), "", "nothing is written at warn");
 }
