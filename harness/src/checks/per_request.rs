@@ -167,7 +167,7 @@ pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
             "loadgen kept no request log",
         )];
     };
-    let mock = mock_times(ctx.ev);
+    let mock = mock_records(ctx.ev);
     let mut out = vec![pairing(log, &mock)];
     let bound = OverheadBound::of(ctx.ev);
     let snapshot = &ctx.ev.outcome.snapshot;
@@ -227,7 +227,7 @@ struct MockRecord {
 }
 
 /// The mock's record per request id.
-fn mock_times(ev: &Evidence) -> HashMap<&str, MockRecord> {
+fn mock_records(ev: &Evidence) -> HashMap<&str, MockRecord> {
     let mut times: HashMap<&str, MockRecord> = HashMap::new();
     for s in &ev.served {
         let record = times.entry(s.id.as_str()).or_default();
