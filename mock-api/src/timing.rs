@@ -6,9 +6,9 @@
 //! can be found from its response), and, when asked, that per-request record, which a
 //! harness pairs with the client's own record of the same request by that id.
 //!
-//! Without the log a made-up id would name nothing, and it was a third of what the two
-//! headers cost a client that sends none (wrk, Locust): about 1,200 instructions per
-//! request of 3,400 (`benches/timing-cost.sh`).
+//! Without the log a made-up id would name nothing, and it was about half of what the
+//! two headers cost a client that sends none (wrk, Locust): 1,400-1,950 instructions
+//! per request of about 3,350 (`benches/timing-cost.sh` before and after).
 //!
 //! A client subtracts `app` from its own response time to learn its overhead: what its
 //! machine, its network stack and its scheduling added to the target's time.
