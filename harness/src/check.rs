@@ -154,8 +154,18 @@ impl CheckTable {
     /// name, with what was expected, measured and tolerated wrapped beneath it; the
     /// counts last.
     pub fn render(&self) -> String {
+        self.render_where(|_| true)
+    }
+
+    /// The failed and skipped checks alone, rendered as [`Self::render`] does, with the
+    /// counts: a failure message short enough to survive a truncated log.
+    pub fn render_unpassed(&self) -> String {
+        self.render_where(|c| c.verdict != Verdict::Pass)
+    }
+
+    fn render_where(&self, shown: impl Fn(&Check) -> bool) -> String {
         let mut out = String::new();
-        for c in &self.checks {
+        for c in self.checks.iter().filter(|c| shown(c)) {
             let _ = writeln!(out, "{:<4}  {}", c.verdict.label(), c.name);
             let details = format!(
                 "expected {}; measured {}; tolerance {}",
@@ -230,6 +240,14 @@ mod tests {
         );
         assert!(text.contains("\nSKIP  c\n"), "{text}");
         assert!(text.ends_with("1 passed, 1 failed, 1 skipped\n"), "{text}");
+        let unpassed = t.render_unpassed();
+        assert!(unpassed.starts_with("FAIL  b\n"), "{unpassed}");
+        assert!(unpassed.contains("\nSKIP  c\n"), "{unpassed}");
+        assert!(!unpassed.contains("PASS"), "{unpassed}");
+        assert!(
+            unpassed.ends_with("1 passed, 1 failed, 1 skipped\n"),
+            "{unpassed}"
+        );
     }
 
     /// A skip is not a pass: a table whose only non-pass is a skip has not all passed,

@@ -34,9 +34,20 @@ async fn run_and_check(run: &BandRun, seed: u64) -> (harness::Evidence, CheckTab
 }
 
 fn assert_all_passed(run: &BandRun, table: &CheckTable) {
-    assert!(table.all_passed(), "{}:\n{}", run.name, table.render());
+    assert!(
+        table.all_passed(),
+        "{}:\n{}",
+        run.name,
+        table.render_unpassed()
+    );
     // Derivation, five bands, three criteria, verdict, two exit codes.
-    assert_eq!(table.counts().0, 12, "{}:\n{}", run.name, table.render());
+    assert_eq!(
+        table.counts().0,
+        12,
+        "{}:\n{}",
+        run.name,
+        table.render_unpassed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,10 +75,14 @@ async fn acceptable_run_lands_in_its_bands_and_a_wrong_expectation_is_caught() {
     ] {
         let check = judged
             .get(name)
-            .unwrap_or_else(|| panic!("no check {name}:\n{}", judged.render()));
-        assert!(check.failed(), "{name} should fail:\n{}", judged.render());
+            .unwrap_or_else(|| panic!("no check {name}:\n{}", judged.render_unpassed()));
+        assert!(
+            check.failed(),
+            "{name} should fail:\n{}",
+            judged.render_unpassed()
+        );
     }
-    assert_eq!(judged.failures().count(), 3, "{}", judged.render());
+    assert_eq!(judged.failures().count(), 3, "{}", judged.render_unpassed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

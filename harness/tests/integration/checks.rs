@@ -16,9 +16,9 @@ async fn the_guide_run_passes_every_check_and_catches_a_wrong_weight_or_a_shifte
     let spec = spec(Mode::Guide, 200, 7);
     let ev = run(&spec).await;
     let table = evaluate(&ev, &spec.expectation());
-    assert!(table.all_passed(), "{}", table.render());
+    assert!(table.all_passed(), "{}", table.render_unpassed());
     let (pass, _, _) = table.counts();
-    assert!(pass > 40, "{}", table.render());
+    assert!(pass > 40, "{}", table.render_unpassed());
     // The trade row fails about 10% of the time (its binomial check passed above).
     let trade = ev
         .outcome
@@ -112,7 +112,7 @@ async fn all_three_acis_classes_split_mix_wait_and_write_as_configured() {
     let spec = spec(Mode::All, 60, 3);
     let ev = run(&spec).await;
     let table = evaluate(&ev, &spec.expectation());
-    assert!(table.all_passed(), "{}", table.render());
+    assert!(table.all_passed(), "{}", table.render_unpassed());
     for class in ["ACISAPIUser", "ACISStressTestUser", "ACISBackgroundJobUser"] {
         assert_passes(&table, &format!("class split {class}"));
         assert_passes(&table, &format!("task mix {class}"));
@@ -131,7 +131,7 @@ async fn every_injected_failure_kind_is_seen_by_loadgen_as_that_kind() {
     spec.profile = mock_api::profile::Profile::builtin("flaky").expect("flaky profile");
     let ev = run(&spec).await;
     let table = evaluate(&ev, &spec.expectation());
-    assert!(table.all_passed(), "{}", table.render());
+    assert!(table.all_passed(), "{}", table.render_unpassed());
     for kind in [
         "status_500",
         "status_503",
@@ -166,7 +166,12 @@ async fn the_stress_background_and_all_modes_pass_with_their_default_loads() {
         assert_eq!(spec.load, mode.defaults());
         let ev = run(&spec).await;
         let table = evaluate(&ev, &spec.expectation());
-        assert!(table.all_passed(), "{}:\n{}", mode.name(), table.render());
+        assert!(
+            table.all_passed(),
+            "{}:\n{}",
+            mode.name(),
+            table.render_unpassed()
+        );
         for class in classes {
             assert_passes(&table, &format!("class split {class}"));
             assert_passes(&table, &format!("task mix {class}"));

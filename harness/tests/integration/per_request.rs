@@ -47,7 +47,7 @@ async fn every_request_pairs_with_the_mocks_and_each_recording_defect_is_caught(
             assert_passes(&table, &format!("per-request {row} {check}"));
         }
     }
-    assert!(table.all_passed(), "{}", table.render());
+    assert!(table.all_passed(), "{}", table.render_unpassed());
 
     let broken = |b: Breakage, layer: Layer| evaluate(&apply(&ev, &b, layer), &exp);
     let trade = |factor: f64| Breakage::Scale {

@@ -49,12 +49,12 @@ async fn a_guide_run_on_postgres_writes_every_successful_trade_and_leaves_no_dat
     println!("{}", table.render());
     let check = table
         .get("data trades written")
-        .unwrap_or_else(|| panic!("no data check:\n{}", table.render()));
+        .unwrap_or_else(|| panic!("no data check:\n{}", table.render_unpassed()));
     assert_eq!(
         check.verdict,
         harness::Verdict::Pass,
         "data check on PostgreSQL:\n{}",
-        table.render()
+        table.render_unpassed()
     );
     let trade = ev
         .outcome

@@ -39,20 +39,24 @@ pub fn evaluate(ev: &Evidence, exp: &Expectation) -> CheckTable {
 pub fn assert_fails(table: &CheckTable, name: &str) {
     let check = table
         .get(name)
-        .unwrap_or_else(|| panic!("no check named {name:?}\n{}", table.render()));
-    assert!(check.failed(), "{name} should fail:\n{}", table.render());
+        .unwrap_or_else(|| panic!("no check named {name:?}\n{}", table.render_unpassed()));
+    assert!(
+        check.failed(),
+        "{name} should fail:\n{}",
+        table.render_unpassed()
+    );
 }
 
 /// Asserts that `name` is a check and passed.
 pub fn assert_passes(table: &CheckTable, name: &str) {
     let check = table
         .get(name)
-        .unwrap_or_else(|| panic!("no check named {name:?}\n{}", table.render()));
+        .unwrap_or_else(|| panic!("no check named {name:?}\n{}", table.render_unpassed()));
     assert_eq!(
         check.verdict,
         harness::Verdict::Pass,
         "{name} should pass:\n{}",
-        table.render()
+        table.render_unpassed()
     );
 }
 
