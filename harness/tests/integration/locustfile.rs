@@ -58,7 +58,7 @@ fn locust_binary() -> PathBuf {
 async fn run_locust(host: &str) -> Rows {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("locust");
-    let mut child = tokio::process::Command::new(locust_binary())
+    let child = tokio::process::Command::new(locust_binary())
         .arg("-f")
         .arg(locustfile())
         .args(["--headless", "--host", host])
@@ -67,16 +67,26 @@ async fn run_locust(host: &str) -> Rows {
         .args(["--loglevel", "WARNING", "--csv"])
         .arg(&prefix)
         .stdout(std::process::Stdio::null())
+        // Its final tables go to stderr: kept out of the test's output, shown on failure.
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("{NEEDS_LOCUST}: cannot start locust: {e}"));
     // Bounded: the run stops itself; a hung one is killed.
-    let status = tokio::time::timeout(Duration::from_secs(RUN_SECONDS + 60), child.wait())
-        .await
-        .expect("locust did not stop within a minute of its run time")
-        .unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(RUN_SECONDS + 60),
+        child.wait_with_output(),
+    )
+    .await
+    .expect("locust did not stop within a minute of its run time")
+    .unwrap();
     // Locust exits 1 when any request failed, which the profile makes sure of.
-    assert!(status.code().is_some_and(|c| c <= 1), "locust: {status}");
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "locust: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let csv = std::fs::read_to_string(dir.path().join("locust_stats.csv")).unwrap();
     parse_stats_csv(&csv)
 }
