@@ -228,13 +228,13 @@ struct MockRecord {
 
 /// The mock's record per request id.
 fn mock_records(ev: &Evidence) -> HashMap<&str, MockRecord> {
-    let mut times: HashMap<&str, MockRecord> = HashMap::new();
+    let mut records: HashMap<&str, MockRecord> = HashMap::new();
     for s in &ev.served {
-        let record = times.entry(s.id.as_str()).or_default();
+        let record = records.entry(s.id.as_str()).or_default();
         record.app_us += s.app_us;
         record.new_connection |= s.new_connection;
     }
-    times
+    records
 }
 
 /// The requests of `row` (every row's for Aggregated), each with the mock's record.

@@ -146,9 +146,9 @@ async fn on_guide_the_fixed_hook_passes_and_the_unfixed_one_and_another_trade_pr
     // ACISAPIUser alone trades less: about 0.5% of its requests fail, a run that passes
     // with failed requests, the case the unfixed hook gets wrong. 300 users make about
     // 1 250 requests and 6-9 failures in six runs: the mock draws each route's failures
-    // from its seed and the request's place in that route's sequence, so with seed 8 the
-    // first 206 predictions hold 3 failures and the first 39 trades 3: only a run far shorter
-    // than this one could have none.
+    // from its seed and the request's place in that route's sequence, so with seed 8
+    // the first 206 predictions hold 3 failures and the first 39 trades 3: only a run
+    // far shorter than this one could have none.
     // The hook as it was: no process_exit_code = 0 on a passing run.
     let dir = tempfile::tempdir().expect("a folder");
     let unfixed_hook = broken_copy(
